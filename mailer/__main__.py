@@ -1,0 +1,7 @@
+"""`python -m mailer`."""
+
+import sys
+
+from mailer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,127 @@
+"""`mailer check`: everything validated up front (config, every row, every meeting, every
+template against every member), reported in a few lines, nothing sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mailer.calendar import Person, PreparedCalendar
+from mailer.compose import Composer
+from mailer.config import Settings
+from mailer.errors import ConfigError, MailerError
+from mailer.journal import Journal
+from mailer.plan import Campaign, Delivery
+from mailer.recipients import Duplicate, read_members, read_suppressed
+from mailer.signin import SmtpSignIn
+from mailer.templates import MessageTemplate, available_templates, meeting_view
+
+
+@dataclass
+class Report:
+    """What `check` found; `problems` make it fail."""
+
+    members: int = 0
+    duplicates: list[Duplicate] = field(default_factory=list)
+    invalid: list[MailerError] = field(default_factory=list)
+    suppressed: int = 0
+    meetings: list[str] = field(default_factory=list)
+    templates: list[str] = field(default_factory=list)
+    signin: str = ""
+    problems: list[MailerError] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems and not self.invalid
+
+
+def check(
+    settings: Settings, *, now: datetime, skip_invalid: bool = False, try_signin: bool = False
+) -> Report:
+    report = Report()
+    members = read_members(settings.resolve(settings.files.recipients), settings.sender.language)
+    report.members = len(members.members)
+    report.duplicates = list(members.duplicates)
+    report.invalid = [] if skip_invalid else list(members.invalid)
+    suppressed = read_suppressed(settings.resolve(settings.files.unsubscribed))
+    report.suppressed = sum(1 for m in members.members if m.key in suppressed)
+    for meeting in settings.meetings:
+        view = meeting_view(meeting, settings.sender.language)
+        report.meetings.append(
+            f"{meeting.id}: {view['when']}, {meeting.location or 'no place yet'} ({meeting.status})"
+        )
+        try:  # the calendar must build, whatever the members
+            PreparedCalendar(
+                meeting,
+                uid=meeting.uid(settings.sender.domain),
+                sequence=0,
+                dtstamp=now,
+                method="REQUEST",
+                organizer=Person(settings.sender.email),
+                language=settings.sender.language,
+            )
+        except ValueError as err:
+            report.problems.append(
+                ConfigError(f"calendar cannot be built: {err}", path=settings.path, field=meeting.id)
+            )
+    composer = Composer(settings, now=now)
+    folder = settings.resolve(settings.files.templates)
+    names = available_templates(folder)
+    if not names:
+        report.problems.append(ConfigError("no templates", path=folder))
+    for name in names:
+        try:
+            template = MessageTemplate(folder, name, settings.sender.language)
+            report.templates.append(_check_template(composer, template, members.members, settings))
+        except MailerError as err:
+            report.problems.append(err)
+    signin = SmtpSignIn(settings)
+    report.signin = signin.describe()
+    if try_signin and signin.method != "none":
+        try:
+            signin.secret()
+            report.signin += " (a secret can be had now)"
+        except MailerError as err:
+            report.problems.append(err)
+    with Journal(settings.resolve(settings.files.state), readonly=True):
+        pass  # a journal that cannot be opened is a problem before any run
+    return report
+
+
+def _check_template(composer: Composer, template: MessageTemplate, members, settings: Settings) -> str:  # type: ignore[no-untyped-def]
+    """Render `template` for every member (and every meeting, if it is about one)."""
+    kind = template.settings.calendar
+    meetings = (
+        list(settings.meetings)
+        if kind in ("request", "cancel") or template.settings.audience == "attending"
+        else [None]
+    )
+    if not meetings:
+        return f"{template.name}: not rendered (it needs a meeting and none is configured)"
+    limit = settings.smtp.max_message_mb * 1024 * 1024
+    for meeting in meetings:
+        method = {"request": "REQUEST", "cancel": "CANCEL"}.get(kind)
+        campaign = Campaign(
+            template.name,
+            template,
+            meeting,
+            method,
+            0,
+            meeting.uid(settings.sender.domain) if meeting else "",
+        )  # type: ignore[arg-type]
+        for index, member in enumerate(members):
+            delivery = Delivery(member, campaign, "new")
+            if index == 0:  # one full build per meeting: size, attachments, headers
+                size = len(composer.envelope(delivery).data)
+                if size > limit:
+                    raise ConfigError(
+                        f"a message is {size / 1024 / 1024:.1f} MB, over smtp.max_message_mb "
+                        f"({settings.smtp.max_message_mb:g} MB)",
+                        path=template.folder,
+                    )
+            else:
+                composer.rendered(delivery)
+    languages = "/".join(template.languages)
+    about = f" × {len(meetings)} meetings" if meetings != [None] else ""
+    return f"{template.name} ({languages}, {kind}): rendered for {len(members)} members{about}"

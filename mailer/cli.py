@@ -1,0 +1,355 @@
+"""The command line: parses arguments, calls the pipeline, prints. Errors become exit codes here.
+
+Exit codes: 0 all well, 1 some messages failed, 2 bad input or configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import traceback
+import webbrowser
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from mailer import status as status_view
+from mailer.calendar import publish_calendar
+from mailer.check import check
+from mailer.config import Settings, config_path, load_settings
+from mailer.errors import MailerError
+from mailer.journal import Journal
+from mailer.meetings import upcoming_meetings
+from mailer.plan import Plan, Selection
+from mailer.recipients import add_suppressed
+from mailer.run import Inputs, SendReport, load_inputs, make_plan, preview, send, send_test
+
+Clock = Callable[[], datetime]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mailer", description="Newsletters and meeting invitations for a network."
+    )
+    parser.add_argument("--config", help="config.toml (default: $MAILER_CONFIG or ./config.toml)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    c = commands.add_parser("check", help="validate config, members, meetings and templates")
+    c.add_argument("--skip-invalid", action="store_true", help="report invalid rows but do not fail on them")
+    c.add_argument("--signin", action="store_true", help="also check that a password or token can be had now")
+
+    def selection(p: argparse.ArgumentParser) -> None:
+        p.add_argument("template", help="a folder in templates/ (invitation, cancellation, newsletter, ...)")
+        p.add_argument("--meeting", help="the meeting the message is about")
+        p.add_argument("--group", help="only members with this tag in `groups`")
+        p.add_argument("--only", metavar="EMAIL", help="only this member")
+        p.add_argument("--campaign", metavar="KEY", help="journal key (default TEMPLATE or TEMPLATE:MEETING)")
+        p.add_argument(
+            "--skip-invalid", action="store_true", help="leave invalid rows out instead of stopping"
+        )
+        p.add_argument("--resend", action="store_true", help="send again to members who already have it")
+
+    p = commands.add_parser("preview", help="write every message to the outbox and a page listing them")
+    selection(p)
+    p.add_argument("--out", type=Path, help="outbox folder (default files.outbox)")
+    p.add_argument("--open", action="store_true", help="open the preview page in the browser")
+
+    s = commands.add_parser("send", help="send over SMTP, each member once")
+    selection(s)
+    s.add_argument("--limit", type=int, metavar="N", help="send at most N messages")
+    s.add_argument("--test-to", metavar="EMAIL", help="send the first message to EMAIL only, as a test")
+    s.add_argument("--dry-run", action="store_true", help="the same as preview")
+    s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    s.add_argument("--cancel-removed", action="store_true", help="cancel for members taken off the list")
+
+    x = commands.add_parser("cancel", help="cancel a meeting in every invited member's calendar")
+    x.add_argument("meeting")
+    x.add_argument("--yes", action="store_true")
+    x.add_argument("--dry-run", action="store_true")
+
+    st = commands.add_parser("status", help="who was sent what, and who answered")
+    st.add_argument("what", nargs="?", help="a campaign key or a meeting id")
+    st.add_argument("--csv", type=Path, metavar="FILE", help="write the meeting's list as CSV")
+
+    i = commands.add_parser("ics", help="one meeting as an .ics file (add to calendar)")
+    i.add_argument("meeting")
+    i.add_argument("-o", "--output", type=Path)
+
+    f = commands.add_parser("feed", help="all upcoming meetings as one subscribable calendar")
+    f.add_argument("-o", "--output", type=Path)
+
+    u = commands.add_parser("unsubscribe", help="add an address to the suppression list")
+    u.add_argument("email")
+
+    r = commands.add_parser("rsvp", help="read members' answers (Accept/Decline) from mail files")
+    r.add_argument("paths", nargs="*", type=Path, help=".eml files, mbox files or Maildir folders")
+    r.add_argument("--imap", action="store_true", help="also read the [imap] mailbox")
+
+    commands.add_parser("login", help="sign in to Microsoft 365 (OAuth2 device code)")
+    commands.add_parser("logout", help="forget the sign-in")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None, out: TextIO | None = None) -> int:
+    args = _parser().parse_args(argv)
+    now = (clock or (lambda: datetime.now(UTC)))()
+    stdout = out or sys.stdout
+    try:
+        settings = load_settings(config_path(args.config))
+        return COMMANDS[args.command](args, settings, now, stdout)
+    except MailerError as err:
+        if args.debug:
+            traceback.print_exc()
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to finish", file=sys.stderr)
+        return 1
+
+
+def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    report = check(settings, now=now, skip_invalid=args.skip_invalid, try_signin=args.signin)
+    print(f"members: {report.members} distinct", file=out)
+    for dup in report.duplicates:
+        print(f"  duplicate: {dup}", file=out)
+    if report.suppressed:
+        print(f"  unsubscribed (never sent anything): {report.suppressed}", file=out)
+    print(f"invalid rows: {len(report.invalid)}", file=out)
+    for err in report.invalid:
+        print(f"  {err}", file=out)
+    print(f"meetings: {len(report.meetings)}", file=out)
+    for line in report.meetings:
+        print(f"  {line}", file=out)
+    print(f"templates: {len(report.templates)}", file=out)
+    for line in report.templates:
+        print(f"  {line}", file=out)
+    print(f"sign-in: {report.signin}", file=out)
+    for err in report.problems:
+        print(f"error: {err}", file=sys.stderr)
+    if report.ok:
+        print("all good: nothing was sent", file=out)
+        return 0
+    return 2
+
+
+def _selection(args: argparse.Namespace, **extra: object) -> Selection:
+    return Selection(
+        template=args.template,
+        meeting_id=args.meeting,
+        group=args.group,
+        only=args.only,
+        campaign=args.campaign,
+        resend=args.resend,
+        cancel_removed=getattr(args, "cancel_removed", False),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def _preview(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    return _write_preview(settings, now, out, _selection(args), args.skip_invalid, args.out, args.open)
+
+
+def _write_preview(
+    settings: Settings,
+    now: datetime,
+    out: TextIO,
+    selection: Selection,
+    skip_invalid: bool,
+    folder: Path | None = None,
+    open_page: bool = False,
+) -> int:
+    inputs = load_inputs(settings, skip_invalid=skip_invalid)
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        result = preview(inputs, journal, selection, now=now, out=folder)
+    _print_plan(result.plan, inputs, out)
+    print(f"wrote {result.count} messages to {result.folder}", file=out)
+    print(f"preview page: {result.index}", file=out)
+    if open_page:
+        webbrowser.open(result.index.resolve().as_uri())
+    return 0
+
+
+def _print_plan(plan: Plan, inputs: Inputs, out: TextIO) -> None:
+    kinds: dict[str, int] = {}
+    for delivery in plan.deliveries:
+        kinds[delivery.kind] = kinds.get(delivery.kind, 0) + 1
+    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing to send"
+    print(f"campaign {plan.campaign.key}: {summary}", file=out)
+    if plan.campaign.method:
+        print(f"  calendar: {plan.campaign.method}, sequence {plan.campaign.sequence}", file=out)
+    if plan.skipped:
+        print(f"  {len(plan.skipped)} members already have it (not sent again)", file=out)
+    if plan.suppressed:
+        print(f"  {len(plan.suppressed)} unsubscribed members left out", file=out)
+    for err in inputs.members.invalid:
+        print(f"  skipped invalid row: {err}", file=out)
+    if plan.removed:
+        print(f"  {len(plan.removed)} members were invited but are no longer on the list:", file=out)
+        for row in plan.removed:
+            print(f"    {row.email}", file=out)
+        print("  (send with --cancel-removed to cancel it in their calendars)", file=out)
+
+
+def _send(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    if args.dry_run:
+        return _write_preview(settings, now, out, _selection(args), args.skip_invalid)
+    return _deliver(args, settings, now, out, _selection(args), test_to=args.test_to, limit=args.limit)
+
+
+def _cancel(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    selection = Selection(template="invitation", meeting_id=args.meeting, cancel=True)
+    if args.dry_run:
+        return _write_preview(settings, now, out, selection, True)
+    return _deliver(args, settings, now, out, selection, skip_invalid=True)
+
+
+def _deliver(
+    args: argparse.Namespace,
+    settings: Settings,
+    now: datetime,
+    out: TextIO,
+    selection: Selection,
+    *,
+    test_to: str | None = None,
+    limit: int | None = None,
+    skip_invalid: bool | None = None,
+) -> int:
+    inputs = load_inputs(settings, skip_invalid=args.skip_invalid if skip_invalid is None else skip_invalid)
+    with Journal(settings.resolve(settings.files.state)) as journal:
+        plan = make_plan(inputs, journal, selection)
+        _print_plan(plan, inputs, out)
+        if test_to:
+            envelope = send_test(inputs, plan, test_to, now=now)
+            print(f"test message '{envelope.subject}' sent to {test_to}; nothing recorded", file=out)
+            return 0
+        count = len(plan.deliveries) if limit is None else min(limit, len(plan.deliveries))
+        if not count:
+            print("nothing to send", file=out)
+            return 0
+        smtp = settings.smtp
+        who = f" as {smtp.username}" if smtp.username else ""
+        question = f"send {count} messages to {count} members via {smtp.host}:{smtp.port}{who}?"
+        if not args.yes and not _confirm(question, out):
+            return 2
+        report = send(inputs, journal, plan, now=now, limit=limit, progress=_progress(out))
+    _print_report(report, out)
+    return 1 if report.failed else 0
+
+
+def _confirm(question: str, out: TextIO) -> bool:
+    if not sys.stdin.isatty():
+        print(f"{question}\nerror: no terminal to confirm on; add --yes to send", file=out)
+        return False
+    answer = input(f"{question} [y/N] ").strip().casefold()
+    if answer not in ("y", "yes", "j", "ja"):
+        print("nothing sent", file=out)
+        return False
+    return True
+
+
+def _progress(out: TextIO) -> Callable[[int, int], None]:
+    started = time.monotonic()
+    terminal = out.isatty()
+    step = 1
+
+    def show(done: int, total: int) -> None:
+        nonlocal step
+        elapsed = max(time.monotonic() - started, 1e-6)
+        rate = done / elapsed
+        left = (total - done) / rate if rate else 0
+        line = f"{done}/{total} sent · {rate:.1f}/s · {left:.0f}s left"
+        if terminal:
+            width = 30
+            bar = "#" * int(width * done / total) + "-" * (width - int(width * done / total))
+            print(f"\r[{bar}] {line}", end="" if done < total else "\n", file=out, flush=True)
+        elif done == total or done % step == 0:
+            print(line, file=out)
+            step = max(1, total // 10)
+
+    return show
+
+
+def _print_report(report: SendReport, out: TextIO) -> None:
+    print(
+        f"sent: {report.sent}, skipped (already sent): {report.skipped}, failed: {len(report.failed)}",
+        file=out,
+    )
+    for outcome in report.failed:
+        code = outcome.code if outcome.code is not None else "-"
+        print(f"  failed: {outcome.envelope.rcpt_to}: {code} {outcome.reply}", file=out)
+    if report.failed:
+        print("run the same command again to retry the failed ones", file=out)
+
+
+def _status(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        return status_view.show(journal, settings, args.what, out, csv_path=args.csv)
+
+
+def _ics(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    meeting = settings.meeting(args.meeting)
+    data = publish_calendar(
+        [meeting], domain=settings.sender.domain, dtstamp=now, language=settings.sender.language
+    )
+    return _write_calendar(data, args.output or Path(f"{meeting.id}.ics"), out)
+
+
+def _feed(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    meetings = upcoming_meetings(settings.meetings, now)
+    data = publish_calendar(
+        meetings, domain=settings.sender.domain, dtstamp=now, language=settings.sender.language
+    )
+    return _write_calendar(
+        data, args.output or Path("meetings.ics"), out, f" ({len(meetings)} upcoming meetings)"
+    )
+
+
+def _write_calendar(data: bytes, path: Path, out: TextIO, note: str = "") -> int:
+    path.write_bytes(data)
+    print(f"wrote {path}{note}", file=out)
+    return 0
+
+
+def _unsubscribe(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    path = settings.resolve(settings.files.unsubscribed)
+    if add_suppressed(path, args.email, now.date().isoformat()):
+        print(f"{args.email} will not be sent anything again (added to {path.name})", file=out)
+    else:
+        print(f"{args.email} was already unsubscribed", file=out)
+    return 0
+
+
+def _rsvp(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.rsvp import read_answers
+
+    return read_answers(settings, args.paths, imap=args.imap, out=out)
+
+
+def _login(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.oauth import login
+
+    return login(settings, out)
+
+
+def _logout(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.oauth import logout
+
+    return logout(settings, out)
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, datetime, TextIO], int]] = {
+    "check": _check,
+    "preview": _preview,
+    "send": _send,
+    "cancel": _cancel,
+    "status": _status,
+    "ics": _ics,
+    "feed": _feed,
+    "unsubscribe": _unsubscribe,
+    "rsvp": _rsvp,
+    "login": _login,
+    "logout": _logout,
+}

@@ -1,0 +1,270 @@
+"""Settings: config.toml read with pydantic-settings, every key overridable from the environment.
+
+`MAILER_<SECTION>__<KEY>` overrides a key (`MAILER_SMTP__HOST`); secrets come only from
+the environment (`MAILER_SMTP__PASSWORD`), never from the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Sequence
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from mailer.errors import ConfigError
+from mailer.meetings import Meeting
+
+DEFAULT_CONFIG = "config.toml"
+LANGUAGES = ("da", "en")
+SECRET_KEYS = {("smtp", "password"), ("smtp", "access_token"), ("imap", "password")}
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SenderSettings(_Section):
+    """Who the messages come from: From: of every message, ORGANIZER of every invitation."""
+
+    name: str
+    email: str
+    reply_to: str | None = None
+    language: Literal["da", "en"] = "da"
+    unsubscribe_url: str | None = None
+
+    @field_validator("name", "email", "reply_to")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        if value is not None and ("\r" in value or "\n" in value):
+            raise ValueError("must be one line")
+        return value
+
+    @field_validator("email", "reply_to")
+    @classmethod
+    def _address(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError(f"{value!r} is not an address")
+        return value
+
+    @property
+    def domain(self) -> str:
+        return self.email.rpartition("@")[2].lower()
+
+
+class OAuthSettings(_Section):
+    """The built-in Microsoft 365 sign-in used by `mailer login`."""
+
+    client_id: str = ""
+    tenant: str = "organizations"
+    authority_host: str = "https://login.microsoftonline.com"
+    scopes: tuple[str, ...] = ("https://outlook.office.com/SMTP.Send",)
+
+
+class SmtpSettings(_Section):
+    """The server `send` delivers through."""
+
+    host: str = "localhost"
+    port: int = Field(587, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "starttls"
+    username: str = ""
+    auth: Literal["password", "xoauth2", "none"] | None = None
+    password: SecretStr | None = None
+    access_token: SecretStr | None = None
+    token_command: str = ""
+    ca_file: str = ""
+    allow_plain_auth_on_loopback: bool = False
+    concurrency: int = Field(4, ge=1, le=64)
+    rate_per_minute: float | None = Field(None, gt=0)
+    rate_per_hour: float | None = Field(None, gt=0)
+    max_attempts: int = Field(5, ge=1, le=50)
+    timeout: float = Field(60.0, gt=0)
+    backoff: float = Field(2.0, ge=0)
+    max_message_mb: float = Field(20.0, gt=0)
+    oauth: OAuthSettings = OAuthSettings()
+
+    @property
+    def auth_method(self) -> str:
+        """How to sign in: explicit `auth`, else a password when a username is set."""
+        if self.auth is not None:
+            return self.auth
+        return "password" if self.username else "none"
+
+
+class ImapSettings(_Section):
+    """The mailbox `mailer rsvp` reads answers from."""
+
+    host: str = ""
+    port: int = Field(993, ge=1, le=65535)
+    security: Literal["tls", "starttls", "none"] = "tls"
+    username: str = ""
+    password: SecretStr | None = None
+    mailbox: str = "INBOX"
+    ca_file: str = ""
+
+
+class FilesSettings(_Section):
+    """Where the inputs and outputs live, relative to config.toml."""
+
+    recipients: Path = Path("recipients.csv")
+    templates: Path = Path("templates")
+    outbox: Path = Path("outbox")
+    state: Path = Path(".mailer/state.sqlite")
+    unsubscribed: Path = Path("unsubscribed.csv")
+
+
+_toml_data: ContextVar[dict[str, Any]] = ContextVar("_toml_data")
+
+
+class _TomlData(PydanticBaseSettingsSource):
+    """The already parsed config.toml, so that its errors can name lines."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return _toml_data.get().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_toml_data.get())
+
+
+class Settings(BaseSettings):
+    """Everything config.toml says, with environment overrides applied."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="MAILER_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    sender: SenderSettings
+    smtp: SmtpSettings = SmtpSettings()
+    imap: ImapSettings = ImapSettings()
+    files: FilesSettings = FilesSettings()
+    meetings: tuple[Meeting, ...] = ()
+    base_dir: Path = Field(Path("."), exclude=True)
+    path: Path = Field(Path(DEFAULT_CONFIG), exclude=True)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlData(settings_cls))
+
+    @model_validator(mode="after")
+    def _unique_meetings(self) -> Settings:
+        seen: set[str] = set()
+        for index, meeting in enumerate(self.meetings):
+            if meeting.id in seen:
+                raise ValueError(f"meetings.{index}.id: {meeting.id!r} is used twice")
+            seen.add(meeting.id)
+        return self
+
+    def resolve(self, path: Path) -> Path:
+        """A path from config.toml, relative to the folder config.toml is in."""
+        return path if path.is_absolute() else self.base_dir / path
+
+    def meeting(self, meeting_id: str) -> Meeting:
+        for meeting in self.meetings:
+            if meeting.id == meeting_id:
+                return meeting
+        known = ", ".join(m.id for m in self.meetings) or "none"
+        raise ConfigError(f"no meeting {meeting_id!r} (known: {known})", path=self.path)
+
+
+def config_path(given: str | os.PathLike[str] | None) -> Path:
+    """--config, else $MAILER_CONFIG, else ./config.toml."""
+    return Path(given or os.environ.get("MAILER_CONFIG") or DEFAULT_CONFIG)
+
+
+def load_settings(path: Path) -> Settings:
+    """Read and validate config.toml; every problem names the line and key."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise ConfigError("file not found", path=path) from err
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"cannot read: {err}", path=path) from err
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        line = _decode_error_line(str(err))
+        raise ConfigError(f"not valid TOML: {err}", path=path, line=line) from err
+    for section, key in SECRET_KEYS:
+        if key in data.get(section, {}):
+            variable = f"MAILER_{section.upper()}__{key.upper()}"
+            raise ConfigError(
+                f"secrets do not belong in config.toml; set {variable} in the environment",
+                path=path,
+                line=_key_line(text, (section, key)),
+                field=f"{section}.{key}",
+            )
+    token = _toml_data.set(data)
+    try:
+        return Settings(base_dir=path.resolve().parent, path=path)
+    except ValidationError as err:
+        first = err.errors()[0]
+        loc = tuple(first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        if first["type"] == "extra_forbidden":
+            message = "unknown key (a typo?)"
+        dotted = ".".join(str(part) for part in loc)
+        if not loc and ":" in message:
+            dotted, _, message = message.partition(": ")
+            loc = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
+        raise ConfigError(message, path=path, line=_key_line(text, loc), field=dotted or None) from err
+    finally:
+        _toml_data.reset(token)
+
+
+def _decode_error_line(message: str) -> int | None:
+    found = re.search(r"line (\d+)", message)
+    return int(found.group(1)) if found else None
+
+
+def _key_line(text: str, loc: Sequence[str | int]) -> int | None:
+    """The line of config.toml where the key at `loc` (as pydantic names it) is written.
+
+    Falls back to the line of the table the key belongs in (a missing key).
+    """
+    wanted = [str(part) for part in loc]
+    table: list[str] = []
+    counts: dict[str, int] = {}
+    table_line: int | None = None
+    matched = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.split("#", 1)[0].strip()
+        if header := re.fullmatch(r"\[\[\s*([^\]]+?)\s*\]\]", line):
+            name = header.group(1)
+            counts[name] = counts.get(name, -1) + 1
+            table = [name, str(counts[name])]
+        elif header := re.fullmatch(r"\[\s*([^\]]+?)\s*\]", line):
+            table = header.group(1).split(".")
+        elif key := re.match(r"([A-Za-z0-9_-]+)\s*=", line):
+            path = [*table, key.group(1)]
+            if wanted[: len(path)] == path:
+                return number
+            continue
+        else:
+            continue
+        if len(table) > matched and wanted[: len(table)] == table:
+            table_line, matched = number, len(table)
+    return table_line

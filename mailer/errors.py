@@ -1,0 +1,89 @@
+"""The errors mailer raises: one small hierarchy, each naming the place at fault."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class MailerError(Exception):
+    """Anything mailer reports to the coordinator as a problem with input or delivery."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        line: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        self.message = message
+        self.path = Path(path) if path is not None else None
+        self.line = line
+        self.field = field
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        place = ""
+        if self.path is not None:
+            place = self.path.name if self.line is None else f"{self.path.name}:{self.line}"
+        if self.field:
+            place = f"{place}: {self.field}" if place else self.field
+        return f"{place}: {self.message}" if place else self.message
+
+
+class ConfigError(MailerError):
+    """config.toml (or the environment) is wrong."""
+
+
+class RecipientsError(MailerError):
+    """A recipients CSV (or the suppression list) is wrong."""
+
+
+class TemplateError(MailerError):
+    """A template is missing, does not compile, or does not render for a member."""
+
+
+class ReplyError(MailerError):
+    """An answer (iMIP REPLY) could not be read or matched."""
+
+
+class DeliveryError(MailerError):
+    """The mail server refused or failed; carries the server's code and reply."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        recipient: str | None = None,
+        code: int | None = None,
+        reply: str | None = None,
+    ) -> None:
+        self.recipient = recipient
+        self.code = code
+        self.reply = reply
+        super().__init__(message, field=recipient)
+
+    @property
+    def transient(self) -> bool:
+        """4xx replies and lost connections are worth another try; 5xx are not."""
+        return self.code is None or 400 <= self.code < 500
+
+
+class DeliveryTimeoutError(DeliveryError, TimeoutError):
+    """The server did not answer in time."""
+
+
+class AuthenticationError(DeliveryError):
+    """The server refused our credentials; retrying would only hammer it."""
+
+    @property
+    def transient(self) -> bool:
+        return False
+
+
+class SecurityError(DeliveryError):
+    """TLS could not be set up or verified; nothing may be sent in the clear."""
+
+    @property
+    def transient(self) -> bool:
+        return False

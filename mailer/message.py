@@ -1,0 +1,186 @@
+"""Assembling one member's email: headers, text and HTML bodies, the calendar, attachments.
+
+Built with the standard library's `email.mime` classes; the parts every member shares
+(attachments) are built once and reused, so that only what differs per member is made
+in the per-member loop (see MEASURED.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import mimetypes
+import quopri
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email._policybase import Compat32
+from email.header import Header
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.utils import format_datetime, formataddr
+from pathlib import Path
+
+from mailer.errors import TemplateError
+from mailer.templates import Rendered
+
+
+class _WirePolicy(Compat32):
+    """CRLF line ends and RFC 2047 headers; short ASCII headers skip the costly folder."""
+
+    def _fold(self, name: str, value: object, sanitize: bool) -> str:
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and len(name) + len(value) + 2 <= (self.max_line_length or 78)
+            and "\n" not in value
+            and "\r" not in value
+        ):
+            return f"{name}: {value}{self.linesep}"
+        return str(super()._fold(name, value, sanitize))
+
+
+WIRE = _WirePolicy(linesep="\r\n")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file every member's message carries, read and encoded once per run."""
+
+    filename: str
+    data: bytes
+    content_type: str = "application/octet-stream"
+
+    @classmethod
+    def from_path(cls, path: Path) -> Attachment:
+        kind, _ = mimetypes.guess_type(path.name)
+        return cls(path.name, path.read_bytes(), kind or "application/octet-stream")
+
+    def part(self) -> Message:
+        maintype, _, subtype = self.content_type.partition("/")
+        part = MIMEBase(maintype, subtype)
+        part.set_payload(base64.encodebytes(self.data).decode("ascii"))
+        part["Content-Transfer-Encoding"] = "base64"
+        # RFC 2231 for a name with æøå, so it arrives intact in every client.
+        part.add_header("Content-Disposition", "attachment", filename=_filename_param(self.filename))
+        del part["MIME-Version"]
+        return part
+
+
+def _filename_param(name: str) -> str | tuple[str, str, str]:
+    return name if name.isascii() else ("utf-8", "", name)
+
+
+@dataclass(frozen=True)
+class CalendarPart:
+    """An iMIP calendar (RFC 6047): inline in the body and again as invite.ics."""
+
+    method: str
+    data: bytes
+    filename: str = "invite.ics"
+
+
+@dataclass(frozen=True)
+class Envelope:
+    """A finished message and where it goes: what the outbox writes and SMTP sends."""
+
+    mail_from: str
+    rcpt_to: str
+    message_id: str
+    subject: str
+    data: bytes
+    attachments: tuple[str, ...] = ()
+
+
+def message_id(campaign: str, member_key: str, version: str, domain: str) -> str:
+    """The same message rebuilt gets the same id, so a re-sent duplicate can be recognised."""
+    digest = hashlib.sha256(f"{campaign}\0{member_key}\0{version}".encode()).hexdigest()[:32]
+    return f"<{digest}@{domain}>"
+
+
+def _text_part(text: str, subtype: str, params: Mapping[str, str] | None = None) -> Message:
+    part = MIMENonMultipart("text", subtype, charset="utf-8", **(params or {}))
+    del part["MIME-Version"]
+    if text.isascii() and all(len(line) <= 76 for line in text.splitlines()):
+        part.set_payload(text)
+        part["Content-Transfer-Encoding"] = "7bit"
+    else:
+        # Quoted-printable keeps Danish text readable in a raw .eml and lines short.
+        part.set_payload(quopri.encodestring(text.encode("utf-8")).decode("ascii"))
+        part["Content-Transfer-Encoding"] = "quoted-printable"
+    return part
+
+
+def _calendar_inline(calendar: CalendarPart) -> Message:
+    part = MIMENonMultipart("text", "calendar", method=calendar.method, charset="UTF-8")
+    del part["MIME-Version"]
+    part.set_payload(base64.encodebytes(calendar.data).decode("ascii"))
+    part["Content-Transfer-Encoding"] = "base64"
+    return part
+
+
+def _calendar_file(calendar: CalendarPart) -> Message:
+    part = MIMENonMultipart("application", "ics", name=calendar.filename)
+    del part["MIME-Version"]
+    part.set_payload(base64.encodebytes(calendar.data).decode("ascii"))
+    part["Content-Transfer-Encoding"] = "base64"
+    part.add_header("Content-Disposition", "attachment", filename=calendar.filename)
+    return part
+
+
+def _address(name: str, email: str) -> str:
+    return formataddr((name, email), charset="utf-8") if name else email
+
+
+def build_message(
+    *,
+    sender_name: str,
+    sender_email: str,
+    to_name: str,
+    to_email: str,
+    rendered: Rendered,
+    msg_id: str,
+    date: datetime,
+    reply_to: str | None = None,
+    calendar: CalendarPart | None = None,
+    attachments: Iterable[Message] = (),
+    headers: Mapping[str, str] | None = None,
+) -> bytes:
+    """One message to one member only: multipart/mixed around the bodies (RFC 6047 layout).
+
+    `attachments` are prebuilt parts (`Attachment.part()`), shared by every message.
+    """
+    for value in (to_name, to_email, rendered.subject, *(headers or {}).values()):
+        if "\r" in value or "\n" in value:  # data must never make a header
+            raise TemplateError(f"line break in a header value: {value!r}", field=to_email)
+    seed = msg_id.strip("<>").partition("@")[0]
+    bodies: list[Message] = [_text_part(rendered.text, "plain")]
+    if rendered.html is not None:
+        bodies.append(_text_part(rendered.html, "html"))
+    if calendar is not None:
+        bodies.append(_calendar_inline(calendar))
+    shared = list(attachments)
+    if calendar is not None:
+        shared.append(_calendar_file(calendar))
+    if len(bodies) == 1:
+        body = bodies[0]
+    else:
+        body = MIMEMultipart("alternative", boundary=f"=_alt_{seed}", _subparts=bodies)
+        del body["MIME-Version"]
+    if shared:
+        msg: Message = MIMEMultipart("mixed", boundary=f"=_mix_{seed}", _subparts=[body, *shared])
+    else:
+        msg = body
+        msg["MIME-Version"] = "1.0"
+    msg["From"] = _address(sender_name, sender_email)
+    msg["To"] = _address(to_name, to_email)
+    msg["Subject"] = rendered.subject if rendered.subject.isascii() else Header(rendered.subject, "utf-8")  # type: ignore[assignment]
+    if reply_to:
+        msg["Reply-To"] = reply_to
+    msg["Date"] = format_datetime(date)
+    msg["Message-ID"] = msg_id
+    for name, value in (headers or {}).items():
+        msg[name] = value if value.isascii() else Header(value, "utf-8")  # type: ignore[assignment]
+    return msg.as_bytes(policy=WIRE)

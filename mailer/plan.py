@@ -1,0 +1,294 @@
+"""Deciding, per member, what a run sends: a first invitation, an update, a cancellation, or nothing.
+
+The journal says what each member was last sent; the plan is pure data and sends nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mailer.config import Settings
+from mailer.errors import ConfigError
+from mailer.journal import Journal, MeetingState, Sent
+from mailer.meetings import Meeting
+from mailer.recipients import Member
+from mailer.templates import MessageTemplate
+
+Method = Literal["REQUEST", "CANCEL"]
+Kind = Literal["new", "update", "cancel", "message"]
+
+
+@dataclass(frozen=True)
+class Campaign:
+    """One template sent for one purpose; its key is what the journal counts by."""
+
+    key: str
+    template: MessageTemplate
+    meeting: Meeting | None = None
+    method: Method | None = None
+    sequence: int = 0
+    uid: str = ""
+
+    @property
+    def fingerprint(self) -> str:
+        return self.meeting.fingerprint() if self.meeting else ""
+
+    @property
+    def version(self) -> str:
+        """What counts as 'the same message' for a member: re-runs skip it."""
+        return f"{self.sequence}:{self.fingerprint}" if self.method else "0"
+
+    def state(self) -> MeetingState | None:
+        if self.meeting is None or self.method is None:
+            return None
+        return MeetingState(
+            self.meeting.id, self.uid, self.sequence, self.fingerprint, self.meeting.snapshot()
+        )
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One message the run will build and send."""
+
+    member: Member
+    campaign: Campaign
+    kind: Kind
+    previous: dict[str, Any] | None = None  # what the member was last told of the meeting
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a run will do, before it does it."""
+
+    deliveries: tuple[Delivery, ...]
+    campaigns: tuple[Campaign, ...]
+    skipped: tuple[Member, ...] = ()  # already have this very message
+    removed: tuple[Sent, ...] = ()  # invited, since taken off the list, not cancelled
+    suppressed: tuple[Member, ...] = ()  # unsubscribed
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def campaign(self) -> Campaign:
+        return self.campaigns[0]
+
+
+def campaign_key(template: str, meeting_id: str | None, given: str | None) -> str:
+    return given or (f"{template}:{meeting_id}" if meeting_id else template)
+
+
+def meeting_campaign(
+    settings: Settings,
+    journal: Journal,
+    template: MessageTemplate,
+    meeting: Meeting,
+    key: str,
+    method: Method | None,
+) -> Campaign:
+    """The campaign with the sequence members must get: +1 whenever the meeting changed."""
+    uid = meeting.uid(settings.sender.domain)
+    if method is None:
+        return Campaign(key, template, meeting, None, 0, uid)
+    state = journal.meeting(meeting.id)
+    if state is None:
+        sequence = 0
+    elif state.fingerprint == meeting.fingerprint():
+        sequence = state.sequence
+    else:
+        sequence = state.sequence + 1
+    return Campaign(key, template, meeting, method, sequence, uid)
+
+
+def plan_invitation(
+    campaign: Campaign,
+    members: Iterable[Member],
+    journal: Journal,
+    *,
+    resend: bool = False,
+    everyone: bool = True,
+) -> tuple[list[Delivery], list[Member], list[Sent]]:
+    """REQUEST to each member: new if never invited, update if told an older version.
+
+    Returns (deliveries, skipped, removed); `removed` are invited members missing from
+    `members` (only meaningful when `members` is the whole list, `everyone`).
+    """
+    assert campaign.meeting is not None
+    invited = journal.invited(campaign.meeting.id)
+    deliveries: list[Delivery] = []
+    skipped: list[Member] = []
+    for member in members:
+        last = invited.get(member.key)
+        if last is None or last.method == "CANCEL":
+            deliveries.append(Delivery(member, campaign, "new"))
+        elif last.fingerprint == campaign.fingerprint and last.sequence == campaign.sequence and not resend:
+            skipped.append(member)
+        elif last.fingerprint == campaign.fingerprint and last.sequence == campaign.sequence:
+            deliveries.append(Delivery(member, campaign, "new"))
+        else:
+            before = journal.snapshot(campaign.meeting.id, last.fingerprint or "")
+            deliveries.append(Delivery(member, campaign, "update", before))
+    removed: list[Sent] = []
+    if everyone:
+        listed = {m.key for m in members}
+        removed = [s for key, s in invited.items() if key not in listed and s.method == "REQUEST"]
+    return deliveries, skipped, removed
+
+
+def plan_cancellation(
+    campaign: Campaign, journal: Journal, *, only: Iterable[str] | None = None, resend: bool = False
+) -> tuple[list[Delivery], list[Member]]:
+    """CANCEL to every member whose calendar holds the meeting, listed or not."""
+    assert campaign.meeting is not None
+    chosen = set(only) if only is not None else None
+    deliveries: list[Delivery] = []
+    skipped: list[Member] = []
+    for key, last in journal.invited(campaign.meeting.id).items():
+        if chosen is not None and key not in chosen:
+            continue
+        member = member_from_journal(last)
+        if last.method == "CANCEL" and not resend:
+            skipped.append(member)
+        else:
+            deliveries.append(Delivery(member, campaign, "cancel"))
+    return deliveries, skipped
+
+
+def plan_messages(
+    campaign: Campaign, members: Iterable[Member], journal: Journal, *, resend: bool = False
+) -> tuple[list[Delivery], list[Member]]:
+    """A plain message (newsletter, reminder): once per member per campaign."""
+    sent = journal.sent_versions(campaign.key)
+    deliveries: list[Delivery] = []
+    skipped: list[Member] = []
+    for member in members:
+        if campaign.version in sent.get(member.key, ()) and not resend:
+            skipped.append(member)
+        else:
+            deliveries.append(Delivery(member, campaign, "message"))
+    return deliveries, skipped
+
+
+def member_from_journal(row: Sent) -> Member:
+    """A member known only from what was sent to them (no longer on the list)."""
+    return Member(email=row.email, name=row.name, language=row.language or "da", lines=())
+
+
+def require_meeting(settings: Settings, meeting_id: str | None, template: MessageTemplate) -> Meeting | None:
+    if meeting_id is None:
+        if template.settings.calendar in ("request", "cancel"):
+            raise ConfigError(
+                f"template {template.name!r} makes an invitation: name the meeting with --meeting",
+                path=settings.path,
+            )
+        return None
+    return settings.meeting(meeting_id)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the coordinator asked for on the command line."""
+
+    template: str
+    meeting_id: str | None = None
+    group: str | None = None
+    only: str | None = None
+    campaign: str | None = None
+    resend: bool = False
+    cancel_removed: bool = False
+    cancel: bool = False  # `mailer cancel`: the meeting is off, whatever config says
+
+
+CALENDAR_METHOD: dict[str, Method] = {"request": "REQUEST", "cancel": "CANCEL"}
+
+
+def plan_run(
+    settings: Settings,
+    journal: Journal,
+    members: Iterable[Member],
+    suppressed: set[str],
+    selection: Selection,
+) -> Plan:
+    """Everything the run will send, from the config, the member list and the journal."""
+    folder = settings.resolve(settings.files.templates)
+    language = settings.sender.language
+    template = MessageTemplate(folder, selection.template, language)
+    meeting = require_meeting(settings, selection.meeting_id, template)
+    if meeting is not None and (selection.cancel or template.settings.calendar == "cancel"):
+        meeting = meeting.model_copy(update={"status": "cancelled"})
+    if meeting is not None and meeting.cancelled and template.settings.calendar == "request":
+        template = MessageTemplate(folder, template.settings.on_cancel or "cancellation", language)
+    if meeting is not None and meeting.cancelled and template.settings.calendar == "none":
+        raise ConfigError(f"meeting {meeting.id!r} is cancelled", path=settings.path, field="status")
+    method = CALENDAR_METHOD.get(template.settings.calendar)
+    key = campaign_key(template.name, meeting.id if meeting else None, selection.campaign)
+    campaign = (
+        meeting_campaign(settings, journal, template, meeting, key, method)
+        if meeting is not None
+        else Campaign(key, template)
+    )
+    everyone = list(members)
+    chosen = _choose(everyone, selection)
+    wanted = [m for m in chosen if m.key not in suppressed]
+    left_out = tuple(m for m in chosen if m.key in suppressed)
+    campaigns = [campaign]
+    removed: list[Sent] = []
+    if method == "REQUEST":
+        deliveries, skipped, removed = plan_invitation(
+            campaign,
+            wanted,
+            journal,
+            resend=selection.resend,
+            everyone=not (selection.group or selection.only),
+        )
+        if selection.cancel_removed and removed:
+            assert meeting is not None
+            dropped = Campaign(
+                campaign_key("cancellation", meeting.id, None),
+                MessageTemplate(folder, template.settings.on_cancel or "cancellation", language),
+                meeting.model_copy(update={"status": "cancelled"}),
+                "CANCEL",
+                campaign.sequence,
+                campaign.uid,
+            )
+            campaigns.append(dropped)
+            deliveries += [Delivery(member_from_journal(s), dropped, "cancel") for s in removed]
+            removed = []
+    elif method == "CANCEL":
+        narrowed = None if not (selection.group or selection.only) else {m.key for m in chosen}
+        deliveries, skipped = plan_cancellation(campaign, journal, only=narrowed, resend=selection.resend)
+        left_out = tuple(d.member for d in deliveries if d.member.key in suppressed)
+        deliveries = [d for d in deliveries if d.member.key not in suppressed]
+    else:
+        if template.settings.audience == "attending":
+            wanted = _attending(wanted, journal, meeting)
+        deliveries, skipped = plan_messages(campaign, wanted, journal, resend=selection.resend)
+    return Plan(tuple(deliveries), tuple(campaigns), tuple(skipped), tuple(removed), left_out)
+
+
+def _choose(members: list[Member], selection: Selection) -> list[Member]:
+    chosen = members
+    if selection.group:
+        wanted = selection.group.casefold()
+        chosen = [m for m in chosen if wanted in (g.casefold() for g in m.groups)]
+    if selection.only:
+        key = selection.only.strip().casefold()
+        chosen = [m for m in chosen if m.key == key]
+        if not chosen:
+            raise ConfigError(f"{selection.only!r} is not in the member list", field="--only")
+    return chosen
+
+
+def _attending(members: list[Member], journal: Journal, meeting: Meeting | None) -> list[Member]:
+    """Invited members who accepted or have not answered; never those who declined."""
+    if meeting is None:
+        raise ConfigError("this template is about a meeting: name it with --meeting")
+    invited = journal.invited(meeting.id)
+    answers = journal.answers(meeting.id)
+    return [
+        m
+        for m in members
+        if m.key in invited
+        and invited[m.key].method == "REQUEST"
+        and (answers[m.key].partstat if m.key in answers else "") != "DECLINED"
+    ]

@@ -1,0 +1,238 @@
+"""The member list: reading real CSV exports, validating addresses, merging duplicates."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from types import MappingProxyType
+
+from email_validator import EmailNotValidError, validate_email
+
+from mailer.config import LANGUAGES
+from mailer.errors import RecipientsError
+
+# Header spellings seen in real exports (Danish and English Excel, address books).
+COLUMN_ALIASES = {
+    "email": {"email", "mail", "emailaddress", "emailadresse", "mailadresse", "epost"},
+    "name": {"name", "navn", "fullname", "fuldenavn", "fulde navn", "kontaktperson"},
+    "organization": {"organization", "organisation", "org", "bibliotek", "library"},
+    "language": {"language", "lang", "sprog"},
+    "groups": {"groups", "group", "grupper", "gruppe", "tags"},
+}
+DELIMITERS = ",;\t"
+
+
+@dataclass(frozen=True)
+class Member:
+    """One distinct member: an address and what the list says about it."""
+
+    email: str
+    name: str = ""
+    ascii_email: str = ""
+    organization: str = ""
+    language: str = "da"
+    groups: tuple[str, ...] = ()
+    fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    lines: tuple[int, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """Addresses compare case-insensitively."""
+        return self.email.casefold()
+
+    @property
+    def address(self) -> str:
+        """The address as it goes on the envelope and in To: (ASCII where it has an ASCII form)."""
+        return self.ascii_email or self.email
+
+    @property
+    def line(self) -> int:
+        return self.lines[0] if self.lines else 0
+
+    def context(self) -> dict[str, object]:
+        """What templates see as `recipient`: every column, plus the known ones."""
+        values: dict[str, object] = dict(self.fields)
+        values.update(
+            email=self.email,
+            name=self.name,
+            organization=self.organization,
+            language=self.language,
+            groups=list(self.groups),
+        )
+        return values
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """Rows for the same address that were merged into one member."""
+
+    email: str
+    lines: tuple[int, ...]
+
+    def __str__(self) -> str:
+        where = ", ".join(str(n) for n in self.lines)
+        return f"{self.email} appears on lines {where}; merged into one member"
+
+
+@dataclass(frozen=True)
+class MemberList:
+    """The outcome of reading a recipients file."""
+
+    path: Path
+    members: tuple[Member, ...]
+    duplicates: tuple[Duplicate, ...] = ()
+    invalid: tuple[RecipientsError, ...] = ()
+
+    def require_valid(self) -> None:
+        """Stop here when any row is invalid (the caller may choose to skip them instead)."""
+        if self.invalid:
+            raise self.invalid[0]
+
+
+def decode_export(raw: bytes) -> str:
+    """Text of a CSV export: UTF-8 (with or without BOM), UTF-16 or Windows-1252."""
+    if raw.startswith(codecs.BOM_UTF8):
+        return raw.decode("utf-8-sig")
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return raw.decode("utf-16")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace")
+
+
+def canonical_column(header: str) -> str:
+    """A column's name for templates: known aliases to their meaning, others to a_name."""
+    squeezed = re.sub(r"[\s\-_.]+", "", header.strip().casefold())
+    for name, aliases in COLUMN_ALIASES.items():
+        if squeezed in {re.sub(r"[\s\-_.]+", "", a) for a in aliases}:
+            return name
+    return re.sub(r"\W+", "_", header.strip().casefold()).strip("_") or "column"
+
+
+def read_members(path: Path, default_language: str = "da") -> MemberList:
+    """Read, validate and merge a recipients export; invalid rows are collected, not raised."""
+    try:
+        text = decode_export(path.read_bytes())
+    except FileNotFoundError as err:
+        raise RecipientsError("file not found", path=path) from err
+    except OSError as err:
+        raise RecipientsError(f"cannot read: {err}", path=path) from err
+    header_line = text.split("\n", 1)[0]
+    delimiter = max(DELIMITERS, key=header_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise RecipientsError("the file is empty", path=path, line=1) from None
+    columns = [canonical_column(h) for h in header]
+    if "email" not in columns:
+        raise RecipientsError(
+            f"no e-mail column (columns are: {', '.join(header)})",
+            path=path,
+            line=1,
+            field="email",
+        )
+    members: dict[str, Member] = {}
+    invalid: list[RecipientsError] = []
+    start = reader.line_num + 1
+    for row in reader:
+        line, start = start, reader.line_num + 1
+        if not any(cell.strip() for cell in row):
+            continue
+        try:
+            member = _member(dict(zip(columns, row, strict=False)), line, path, default_language)
+        except RecipientsError as err:
+            invalid.append(err)
+            continue
+        if member.key in members:
+            members[member.key] = _merge(members[member.key], member)
+        else:
+            members[member.key] = member
+    duplicates = tuple(Duplicate(m.email, m.lines) for m in members.values() if len(m.lines) > 1)
+    return MemberList(path, tuple(members.values()), duplicates, tuple(invalid))
+
+
+def _member(row: dict[str, str], line: int, path: Path, default_language: str) -> Member:
+    values = {name: (value or "").strip() for name, value in row.items()}
+    for name, value in values.items():
+        if "\r" in value or "\n" in value:
+            raise RecipientsError("line breaks are not allowed", path=path, line=line, field=name)
+    email = values.get("email", "")
+    if not email:
+        raise RecipientsError("missing address", path=path, line=line, field="email")
+    try:
+        checked = validate_email(email, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as err:
+        raise RecipientsError(
+            f"{email!r} is not an address ({err})", path=path, line=line, field="email"
+        ) from err
+    language = (values.get("language") or default_language).casefold()
+    if language not in LANGUAGES:
+        raise RecipientsError(
+            f"{language!r} is not a language mailer writes (use {' or '.join(LANGUAGES)})",
+            path=path,
+            line=line,
+            field="language",
+        )
+    groups = tuple(g.strip() for g in re.split(r"[;,]", values.get("groups", "")) if g.strip())
+    return Member(
+        email=checked.normalized,
+        ascii_email=checked.ascii_email or "",
+        name=values.get("name", ""),
+        organization=values.get("organization", ""),
+        language=language,
+        groups=groups,
+        fields=MappingProxyType(values),
+        lines=(line,),
+    )
+
+
+def _merge(first: Member, later: Member) -> Member:
+    """The first row wins; later rows fill its blanks and add their groups."""
+    fields = {**{k: v for k, v in later.fields.items() if v}, **{k: v for k, v in first.fields.items() if v}}
+    return replace(
+        first,
+        name=first.name or later.name,
+        organization=first.organization or later.organization,
+        groups=tuple(dict.fromkeys(first.groups + later.groups)),
+        fields=MappingProxyType(fields),
+        lines=first.lines + later.lines,
+    )
+
+
+def read_suppressed(path: Path) -> set[str]:
+    """Addresses that asked not to get mail (first column of files.unsubscribed)."""
+    if not path.exists():
+        return set()
+    text = decode_export(path.read_bytes())
+    header_line = text.split("\n", 1)[0]
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=max(DELIMITERS, key=header_line.count))
+    found = set()
+    for row in reader:
+        if row and "@" in row[0]:
+            found.add(row[0].strip().casefold())
+    return found
+
+
+def add_suppressed(path: Path, email: str, when: str) -> bool:
+    """Add an address to the suppression list; False when it was there already."""
+    try:
+        checked = validate_email(email.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as err:
+        raise RecipientsError(f"{email!r} is not an address ({err})", field="email") from err
+    if checked.casefold() in read_suppressed(path):
+        return False
+    new = not path.exists() or path.stat().st_size == 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        if new:
+            writer.writerow(["email", "date"])
+        writer.writerow([checked, when])
+    return True

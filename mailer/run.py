@@ -1,0 +1,176 @@
+"""A run from start to end: load and validate, plan, compose, then write to the outbox or send,
+recording every accepted message in the journal as it goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+
+from mailer.compose import Composer
+from mailer.config import Settings
+from mailer.errors import MailerError
+from mailer.journal import Journal, Sent
+from mailer.message import Envelope
+from mailer.plan import Delivery, Plan, Selection, plan_run
+from mailer.recipients import MemberList, read_members, read_suppressed
+from mailer.signin import SmtpSignIn
+from mailer.transport.outbox import Outbox
+from mailer.transport.smtp import Outcome, SmtpTransport
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Everything a run reads, validated."""
+
+    settings: Settings
+    members: MemberList
+    suppressed: frozenset[str]
+
+
+def load_inputs(settings: Settings, *, skip_invalid: bool = False) -> Inputs:
+    """Read the member list and suppression list; invalid rows stop the run unless skipped."""
+    members = read_members(settings.resolve(settings.files.recipients), settings.sender.language)
+    if not skip_invalid:
+        members.require_valid()
+    suppressed = read_suppressed(settings.resolve(settings.files.unsubscribed))
+    return Inputs(settings, members, frozenset(suppressed))
+
+
+def make_plan(inputs: Inputs, journal: Journal, selection: Selection) -> Plan:
+    return plan_run(inputs.settings, journal, inputs.members.members, set(inputs.suppressed), selection)
+
+
+def validate_plan(composer: Composer, plan: Plan) -> None:
+    """Render every message before anything goes out: a bad row never leaves half a run sent.
+
+    Rows and meetings were validated when read; what is left to fail is a template meeting
+    one member's data, and shared attachments, so those are tried for every member here.
+    """
+    for delivery in plan.deliveries:
+        composer.rendered(delivery)
+    for campaign in plan.campaigns:
+        composer.attachments(campaign)
+
+
+@dataclass(frozen=True)
+class Preview:
+    folder: Path
+    index: Path
+    plan: Plan
+    count: int
+
+
+def preview(
+    inputs: Inputs, journal: Journal, selection: Selection, *, now: datetime, out: Path | None = None
+) -> Preview:
+    """Everything `send` does except the delivery: one .eml per message and a page listing them."""
+    plan = make_plan(inputs, journal, selection)
+    settings = inputs.settings
+    composer = Composer(settings, now=now)
+    outbox = Outbox(out or settings.resolve(settings.files.outbox), plan.campaign.key)
+    for delivery, envelope in composer.compose(plan.deliveries):
+        outbox.write(delivery, envelope)
+    notes = (
+        [f"{len(plan.skipped)} members already have this message; they are not sent it again."]
+        if plan.skipped
+        else []
+    )
+    notes += [f"{s.email} was invited but is no longer on the list" for s in plan.removed]
+    index = outbox.write_index(plan.campaign.key, now, notes)
+    return Preview(outbox.folder, index, plan, len(outbox.entries))
+
+
+@dataclass
+class SendReport:
+    """What a send did; `failed` carries each server's reply."""
+
+    sent: int = 0
+    failed: list[Outcome[Delivery]] = field(default_factory=list)
+    skipped: int = 0
+
+
+def send(
+    inputs: Inputs,
+    journal: Journal,
+    plan: Plan,
+    *,
+    now: datetime,
+    limit: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+    transport: SmtpTransport | None = None,
+) -> SendReport:
+    """Deliver the plan over SMTP, recording each accepted message as soon as the server accepts it."""
+    settings = inputs.settings
+    composer = Composer(settings, now=now)
+    validate_plan(composer, plan)
+    deliveries = plan.deliveries[:limit] if limit is not None else plan.deliveries
+    transport = transport or SmtpTransport(settings.smtp, SmtpSignIn(settings))
+    state = plan.campaign.state()
+    if state is not None and deliveries:
+        journal.record_meeting(state)
+    report = SendReport(skipped=len(plan.skipped))
+    total = len(deliveries)
+
+    def record(outcome: Outcome[Delivery]) -> None:
+        journal.record(_row(outcome, now))
+        if outcome.ok:
+            report.sent += 1
+        else:
+            report.failed.append(outcome)
+        if progress:
+            progress(report.sent + len(report.failed), total)
+
+    asyncio.run(transport.deliver(composer.compose(deliveries), record))
+    return report
+
+
+def send_test(
+    inputs: Inputs, plan: Plan, to: str, *, now: datetime, transport: SmtpTransport | None = None
+) -> Envelope:
+    """The run's first message, delivered to `to` only, marked as a test; nothing is recorded."""
+    if not plan.deliveries:
+        raise MailerError("there is no message to test: every member already has it (try --resend)")
+    settings = inputs.settings
+    composer = Composer(settings, now=now)
+    first = plan.deliveries[0]
+    envelope = composer.envelope(first)
+    marked = replace(envelope, rcpt_to=to, data=_marked_test(envelope.data))
+    transport = transport or SmtpTransport(settings.smtp, SmtpSignIn(settings))
+    outcomes: list[Outcome[Delivery]] = []
+    asyncio.run(transport.deliver(iter([(first, marked)]), outcomes.append))
+    if not outcomes[0].ok:
+        raise MailerError(f"the test message to {to} failed: {outcomes[0].code} {outcomes[0].reply}")
+    return marked
+
+
+def _marked_test(data: bytes) -> bytes:
+    """The same bytes with a test header in front (the rest stays exactly as members get it)."""
+    return b"X-Mailer-Test: this is a test; members were not sent anything\r\n" + data
+
+
+def _row(outcome: Outcome[Delivery], now: datetime) -> Sent:
+    delivery = outcome.item
+    campaign = delivery.campaign
+    member = delivery.member
+    return Sent(
+        campaign=campaign.key,
+        recipient=member.key,
+        email=member.email,
+        name=member.name,
+        language=member.language,
+        version=campaign.version,
+        message_id=outcome.envelope.message_id,
+        meeting_id=campaign.meeting.id if campaign.meeting else None,
+        method=campaign.method,
+        sequence=campaign.sequence if campaign.method else None,
+        fingerprint=campaign.fingerprint or None,
+        status="sent" if outcome.ok else "failed",
+        code=outcome.code,
+        reply=outcome.reply.strip()[:500],
+        attempts=outcome.attempts,
+        at=now.isoformat(timespec="seconds"),
+    )

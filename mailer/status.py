@@ -1,0 +1,71 @@
+"""`mailer status`: what the journal knows, per campaign or per meeting (with answers)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import TextIO
+
+from mailer.config import Settings
+from mailer.journal import Journal
+
+ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
+
+
+def show(
+    journal: Journal, settings: Settings, what: str | None, out: TextIO, *, csv_path: Path | None = None
+) -> int:
+    meeting_ids = {m.id for m in settings.meetings} | set(journal.meeting_ids())
+    if what in meeting_ids:
+        return _meeting(journal, what, out, csv_path)
+    campaigns = [what] if what else journal.campaigns()
+    if not campaigns:
+        print("nothing has been sent yet", file=out)
+        return 0
+    for campaign in campaigns:
+        rows = journal.deliveries(campaign=campaign)
+        if not rows:
+            print(f"no campaign or meeting {campaign!r}", file=out)
+            return 2
+        sent = [r for r in rows if r.status == "sent"]
+        failed = [r for r in rows if r.status == "failed"]
+        print(f"{campaign}: {len(sent)} sent, {len(failed)} failed", file=out)
+        for row in rows:
+            detail = f"  {row.code} {row.reply}" if row.status == "failed" else ""
+            seq = f" seq {row.sequence}" if row.sequence is not None else ""
+            print(f"  {row.at}  {row.status:6}  {row.email}{seq}{detail}", file=out)
+    return 0
+
+
+def _meeting(journal: Journal, meeting_id: str, out: TextIO, csv_path: Path | None) -> int:
+    invited = journal.invited(meeting_id)
+    answers = journal.answers(meeting_id)
+    state = journal.meeting(meeting_id)
+    sequence = state.sequence if state else "-"
+    print(f"{meeting_id}: sequence {sequence}, {len(invited)} members invited", file=out)
+    totals = {name: 0 for name in (*ANSWERS, "NO ANSWER", "CANCELLED")}
+    rows = []
+    for key, row in sorted(invited.items()):
+        if row.method == "CANCEL":
+            answer = "CANCELLED"
+        else:
+            answer = answers[key].partstat if key in answers else "NO ANSWER"
+        totals[answer] = totals.get(answer, 0) + 1
+        rows.append(
+            (
+                row.email,
+                row.name,
+                str(row.sequence),
+                answer.lower(),
+                answers[key].answered_at if key in answers else "",
+            )
+        )
+        print(f"  {row.email:40} seq {row.sequence}  {answer.lower()}", file=out)
+    print("  " + ", ".join(f"{name.lower()}: {count}" for name, count in totals.items()), file=out)
+    if csv_path is not None:
+        with csv_path.open("w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["email", "name", "sequence", "answer", "answered_at"])
+            writer.writerows(rows)
+        print(f"wrote {csv_path}", file=out)
+    return 0

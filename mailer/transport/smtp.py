@@ -1,0 +1,263 @@
+"""Delivery over SMTP with aiosmtplib: a few reused connections, a shared rate limit,
+retries with back-off for what may pass, and an immediate stop for what will not
+(a refused sign-in, a certificate that does not verify).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import ssl
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Generic, Protocol, TypeVar
+
+import aiosmtplib
+
+from mailer.config import SmtpSettings
+from mailer.errors import AuthenticationError, DeliveryError, SecurityError
+from mailer.message import Envelope
+
+T = TypeVar("T")
+
+
+class SignIn(Protocol):
+    """How `send` proves who it is: nothing, a password, or an OAuth2 access token."""
+
+    method: str  # none | password | xoauth2
+
+    def secret(self, *, renew: bool = False) -> str:
+        """The password or a valid access token (renewed when `renew`)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """How one message went: accepted, or failed with the server's last reply."""
+
+    item: T
+    envelope: Envelope
+    ok: bool
+    code: int | None
+    reply: str
+    attempts: int
+
+
+class RateLimiter:
+    """Spaces messages evenly so that no provider limit is passed, across all connections."""
+
+    def __init__(
+        self,
+        per_minute: float | None,
+        per_hour: float | None,
+        *,
+        clock: Callable[[], float] | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        intervals = [60 / per_minute if per_minute else 0.0, 3600 / per_hour if per_hour else 0.0]
+        self.interval = max(intervals)
+        self._clock = clock
+        self._sleep = sleep
+        self._next = 0.0
+
+    async def wait(self) -> None:
+        if not self.interval:
+            return
+        now = (self._clock or asyncio.get_running_loop().time)()
+        slot = max(now, self._next)
+        self._next = slot + self.interval
+        if slot > now:
+            await self._sleep(slot - now)
+
+
+def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
+    """The system's CA store, plus the relay's own CA when `smtp.ca_file` names one."""
+    context = ssl.create_default_context()
+    if settings.ca_file:
+        try:
+            context.load_verify_locations(cafile=settings.ca_file)
+        except (OSError, ssl.SSLError) as err:
+            raise SecurityError(f"smtp.ca_file {settings.ca_file!r} cannot be used: {err}") from err
+    return context
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class SmtpTransport:
+    """Sends envelopes over `smtp.concurrency` connections, reporting each outcome."""
+
+    def __init__(
+        self,
+        settings: SmtpSettings,
+        signin: SignIn,
+        *,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.settings = settings
+        self.signin = signin
+        self._sleep = sleep
+        self._context = tls_context(settings) if settings.security != "none" else None
+        self.limiter = RateLimiter(settings.rate_per_minute, settings.rate_per_hour, sleep=sleep)
+        loopback_allowed = settings.allow_plain_auth_on_loopback and is_loopback(settings.host)
+        if signin.method != "none" and settings.security == "none" and not loopback_allowed:
+            raise SecurityError(
+                "refusing to sign in over an unencrypted connection; use security = "
+                '"starttls" or "tls" (or allow_plain_auth_on_loopback for a local relay)'
+            )
+
+    async def connect(self) -> aiosmtplib.SMTP:
+        """One signed-in connection; a refused sign-in or TLS failure stops the run."""
+        s = self.settings
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            use_tls=s.security == "tls",
+            start_tls=s.security == "starttls",
+            tls_context=self._context,
+            timeout=s.timeout,
+        )
+        try:
+            await client.connect()
+        except (ssl.SSLError, aiosmtplib.SMTPConnectError) as err:
+            cause = err if isinstance(err, ssl.SSLError) else err.__cause__
+            if isinstance(cause, ssl.SSLError):
+                raise SecurityError(f"TLS with {s.host}:{s.port} failed: {cause}") from err
+            raise DeliveryError(f"cannot connect to {s.host}:{s.port}: {err}") from err
+        except aiosmtplib.SMTPException as err:
+            if "STARTTLS" in str(err):
+                raise SecurityError(f"{s.host} does not offer STARTTLS; nothing was sent") from err
+            raise DeliveryError(f"cannot connect to {s.host}:{s.port}: {err}") from err
+        await self._sign_in(client)
+        return client
+
+    async def _sign_in(self, client: aiosmtplib.SMTP) -> None:
+        method = self.signin.method
+        if method == "none":
+            return
+        for renew in (False, True):
+            try:
+                if method == "xoauth2":
+                    await client.auth_xoauth2(self.settings.username, self.signin.secret(renew=renew))
+                else:
+                    await client.login(self.settings.username, self.signin.secret())
+                return
+            except aiosmtplib.SMTPAuthenticationError as err:
+                if method == "xoauth2" and not renew:
+                    continue  # the token may have expired during the run: get a fresh one once
+                client.close()
+                raise AuthenticationError(
+                    f"{self.settings.host} refused the sign-in as {self.settings.username!r}",
+                    code=err.code,
+                    reply=err.message,
+                ) from err
+            except aiosmtplib.SMTPException as err:
+                client.close()
+                raise AuthenticationError(
+                    f"{self.settings.host} cannot sign in as {self.settings.username!r}: {err}"
+                ) from err
+
+    async def deliver(
+        self,
+        items: Iterable[tuple[T, Envelope]],
+        report: Callable[[Outcome[T]], None],
+    ) -> None:
+        """Send everything `items` yields; `report` is called once per message, in any order.
+
+        A fatal error (sign-in, TLS) stops every connection and is raised; messages not
+        reported were not sent.
+        """
+        queue: asyncio.Queue[tuple[T, Envelope] | None] = asyncio.Queue(maxsize=self.settings.concurrency * 4)
+        workers = [asyncio.create_task(self._worker(queue, report)) for _ in range(self.settings.concurrency)]
+        try:
+            for item in items:
+                await _put(queue, item, workers)
+            for _ in workers:
+                await _put(queue, None, workers)
+            await asyncio.gather(*workers)
+        finally:
+            for task in workers:
+                task.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _worker(
+        self,
+        queue: asyncio.Queue[tuple[T, Envelope] | None],
+        report: Callable[[Outcome[T]], None],
+    ) -> None:
+        client: aiosmtplib.SMTP | None = None
+        try:
+            while (entry := await queue.get()) is not None:
+                item, envelope = entry
+                outcome, client = await self._send_one(client, item, envelope)
+                report(outcome)
+        finally:
+            if client is not None and client.is_connected:
+                try:
+                    await client.quit()
+                except aiosmtplib.SMTPException:
+                    client.close()
+
+    async def _send_one(
+        self, client: aiosmtplib.SMTP | None, item: T, envelope: Envelope
+    ) -> tuple[Outcome[T], aiosmtplib.SMTP | None]:
+        code: int | None = None
+        reply = ""
+        attempts = self.settings.max_attempts
+        for attempt in range(1, attempts + 1):
+            await self.limiter.wait()
+            try:
+                if client is None or not client.is_connected:
+                    client = await self.connect()
+                errors, message = await client.sendmail(envelope.mail_from, [envelope.rcpt_to], envelope.data)
+                if not errors:
+                    return Outcome(item, envelope, True, 250, message, attempt), client
+                code, reply = next(iter(errors.values()))
+            except aiosmtplib.SMTPRecipientsRefused as err:
+                refused = err.recipients[0]
+                code, reply = refused.code, refused.message
+            except aiosmtplib.SMTPResponseException as err:
+                code, reply = err.code, err.message
+            except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as err:
+                code, reply = None, str(err) or type(err).__name__
+            except DeliveryError as err:
+                if not err.transient:
+                    raise
+                code, reply = err.code, err.message
+            if code is not None and code >= 500:
+                return Outcome(item, envelope, False, code, reply, attempt), client
+            client = await _drop(client)  # a 4xx or lost connection: start clean
+            if attempt < attempts:
+                await self._sleep(self.settings.backoff * 2 ** (attempt - 1))
+        return Outcome(item, envelope, False, code, reply, attempts), client
+
+
+async def _put(
+    queue: asyncio.Queue[tuple[T, Envelope] | None],
+    entry: tuple[T, Envelope] | None,
+    workers: list[asyncio.Task[None]],
+) -> None:
+    """Queue one message, unless a worker stopped the run (its error is raised)."""
+    if not queue.full() and not any(task.done() for task in workers):
+        queue.put_nowait(entry)
+        return
+    put = asyncio.ensure_future(queue.put(entry))
+    done, _ = await asyncio.wait([put, *workers], return_when=asyncio.FIRST_COMPLETED)
+    for task in done:
+        if task is not put and task.exception() is not None:
+            put.cancel()
+            raise task.exception()  # type: ignore[misc]
+    if put not in done:
+        await put
+
+
+async def _drop(client: aiosmtplib.SMTP | None) -> None:
+    if client is not None:
+        client.close()
+    return None
