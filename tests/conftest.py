@@ -1,0 +1,283 @@
+"""Shared fixtures: a real SMTP server on loopback (aiosmtpd, STARTTLS or implicit TLS with a
+throw-away CA, AUTH) that records what it received and injects faults, and a project folder
+built from the repository's own templates.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import shutil
+import socket
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXED = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+USER = "brugernesrum@roskilde.example"
+PASSWORD = "korrekt hest batteri hæfteklamme"
+
+
+def fixed_clock() -> datetime:
+    return FIXED
+
+
+@dataclass
+class Faults:
+    """What the server does wrong, chosen per test.
+
+    tempfail_first: answer 451 the first time each recipient is tried, then accept.
+    reject: addresses answered 550 at RCPT.
+    drop_after: close the connection abruptly once, after this many accepted messages.
+    rate_limit_after: answer 421 (rate limit) once, after this many accepted messages.
+    """
+
+    tempfail_first: bool = False
+    reject: set[str] = field(default_factory=set)
+    drop_after: int | None = None
+    rate_limit_after: int | None = None
+
+
+class Recorder:
+    """An aiosmtpd handler that keeps every accepted message's bytes."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self.received: list[tuple[str, list[str], bytes]] = []
+        self.tried: dict[str, int] = {}
+        self.refusals: list[str] = []
+        self.logins: list[str] = []
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        key = address.casefold()
+        self.tried[key] = self.tried.get(key, 0) + 1
+        if key in self.faults.reject:
+            self.refusals.append(key)
+            return "550 5.1.1 No such mailbox here"
+        if self.faults.tempfail_first and self.tried[key] == 1:
+            self.refusals.append(key)
+            return "451 4.3.0 Mailbox busy, try again later"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        count = len(self.received)
+        faults = self.faults
+        if faults.rate_limit_after is not None and count == faults.rate_limit_after:
+            faults.rate_limit_after = None
+            session.transport.close()  # type: ignore[union-attr]
+            return "421 4.7.0 Too many messages, slow down"
+        if faults.drop_after is not None and count == faults.drop_after:
+            faults.drop_after = None
+            session.transport.abort()  # type: ignore[union-attr]
+            return "451 dropped"
+        self.received.append((envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))  # type: ignore[arg-type]
+        return "250 2.0.0 Message accepted"
+
+
+@dataclass
+class SmtpServer:
+    """A running server: where it listens, its CA, and what it has received."""
+
+    host: str
+    port: int
+    security: str
+    ca_pem: Path
+    recorder: Recorder
+    faults: Faults
+
+    @property
+    def messages(self) -> list[EmailMessage]:
+        """Every accepted message, parsed back from the bytes that arrived."""
+        parsed = []
+        for _, _, data in self.recorder.received:
+            msg = email.message_from_bytes(data, policy=email.policy.default)
+            assert isinstance(msg, EmailMessage)
+            parsed.append(msg)
+        return parsed
+
+    @property
+    def recipients(self) -> list[str]:
+        return [rcpt for _, rcpts, _ in self.recorder.received for rcpt in rcpts]
+
+    def smtp_config(self, *, auth: bool = True) -> dict[str, Any]:
+        settings: dict[str, Any] = {
+            "host": self.host,
+            "port": self.port,
+            "security": self.security,
+            "ca_file": str(self.ca_pem),
+            "backoff": 0.0,
+            "timeout": 10.0,
+        }
+        if auth:
+            settings["username"] = USER
+        return settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_pem(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("ca") / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return path
+
+
+@pytest.fixture
+def smtp_server_factory(ca: trustme.CA, ca_pem: Path) -> Iterator[Callable[..., SmtpServer]]:
+    """Start servers: `start(security="starttls"|"tls"|"none", auth=True, faults=Faults(), cert_for=...)`."""
+    controllers: list[Controller] = []
+
+    def start(
+        security: str = "starttls",
+        *,
+        auth: bool = True,
+        faults: Faults | None = None,
+        cert_for: str = "127.0.0.1",
+        password: str = PASSWORD,
+    ) -> SmtpServer:
+        faults = faults or Faults()
+        recorder = Recorder(faults)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert(cert_for).configure_cert(context)
+
+        def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
+            ok = isinstance(data, LoginPassword) and data.login.decode() == USER and data.password.decode() == password
+            if ok:
+                recorder.logins.append(data.login.decode())
+            return AuthResult(success=ok)
+
+        kwargs: dict[str, Any] = {}
+        if auth:
+            kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=security != "none")
+        if security == "starttls":
+            kwargs.update(tls_context=context, require_starttls=True)
+        port = free_port()
+        controller = Controller(
+            recorder,
+            hostname="127.0.0.1",
+            port=port,
+            ssl_context=context if security == "tls" else None,
+            server_hostname="mail.roskilde.example",
+            **kwargs,
+        )
+        controller.start()
+        controllers.append(controller)
+        return SmtpServer("127.0.0.1", port, security, ca_pem, recorder, faults)
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+MEETING = {
+    "id": "2027-09-21-hvad-siger-brugerne",
+    "title": "Netværksmøde: Hvad siger brugerne?",
+    "start": "2027-09-21T13:00:00",
+    "end": "2027-09-21T16:00:00",
+    "timezone": "Europe/Copenhagen",
+    "location": "Roskilde Bibliotek, Dronning Margrethes Vej 14, 4000 Roskilde",
+    "description": "Hvad siger brugerne? Bibliotekernes rolle i lokalsamfundet.",
+    "agenda": ["Velkomst", "Hvad siger brugerne?", "Frokost"],
+    "status": "confirmed",
+}
+
+MEMBERS = [
+    ("Søren Ærø", "soren.aero@vordingborg.example", "Vordingborg Bibliotekerne", "da"),
+    ("Anne Mette Bøttcher Jensen", "anne.mette@roskilde.example", "Roskilde Bibliotekerne", "da"),
+    ("Maria Lohse", "maria.lohse@roskilde.example", "Roskilde Bibliotekerne", "en"),
+    ("Mads Køhler", "mads.kohler@koege.example", "Køge Bibliotekerne", "da"),
+]
+
+
+@dataclass
+class Project:
+    """A coordinator's folder: config.toml, recipients.csv and the shipped templates."""
+
+    root: Path
+    smtp: dict[str, Any]
+    meetings: list[dict[str, Any]]
+    members: list[tuple[str, str, str, str]]
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.toml"
+
+    @property
+    def state(self) -> Path:
+        return self.root / ".mailer" / "state.sqlite"
+
+    def write(self) -> Path:
+        lines = [
+            "[sender]",
+            'name = "Brugernes Rum"',
+            f'email = "{USER}"',
+            'reply_to = "koordinator@roskilde.example"',
+            'language = "da"',
+            "",
+            "[smtp]",
+            *(f"{k} = {toml_value(v)}" for k, v in self.smtp.items()),
+            "",
+        ]
+        for meeting in self.meetings:
+            lines.append("[[meetings]]")
+            for key, value in meeting.items():
+                raw = key in ("start", "end")
+                lines.append(f"{key} = {value if raw else toml_value(value)}")
+            lines.append("")
+        self.config.write_text("\n".join(lines), encoding="utf-8")
+        rows = ["name,email,organization,language"]
+        rows += [",".join(f'"{v}"' for v in member) for member in self.members]
+        (self.root / "recipients.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+        return self.config
+
+    def main(self, *args: str) -> tuple[int, str]:
+        """Run `mailer --config config.toml ARGS` with the fixed clock; exit code and output."""
+        import io
+
+        from mailer.cli import main
+
+        self.write()
+        out = io.StringIO()
+        code = main(["--config", str(self.config), *args], clock=fixed_clock, out=out)
+        return code, out.getvalue()
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """The shipped templates, one meeting, four members; SMTP settings to fill in per test."""
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    monkeypatch.setenv("MAILER_SMTP__PASSWORD", PASSWORD)
+    monkeypatch.delenv("MAILER_CONFIG", raising=False)
+    return Project(tmp_path, {"host": "127.0.0.1", "port": 25, "security": "none"}, [dict(MEETING)], list(MEMBERS))
