@@ -34,6 +34,7 @@ STATUS = {"tentative": "TENTATIVE", "confirmed": "CONFIRMED", "cancelled": "CANC
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
 AGENDA_LABEL = {"da": "Program", "en": "Programme"}
 _END_EVENT = b"END:VEVENT\r\n"
+_BEGIN_ALARM = b"BEGIN:VALARM\r\n"
 
 
 @dataclass(frozen=True)
@@ -211,9 +212,12 @@ class PreparedCalendar:
         )
         self._event = event
         serialised = calendar_of([event], method, zones_for([meeting])).to_ical()
-        self._head, found, self._tail = serialised.rpartition(_END_EVENT)
-        assert found, "icalendar wrote a calendar without END:VEVENT"
-        self._tail = found + self._tail
+        # ATTENDEE goes with the event's properties, before any VALARM (RFC 5545 3.6.1 grammar).
+        cut = serialised.find(_BEGIN_ALARM)
+        if cut < 0:
+            cut = serialised.rfind(_END_EVENT)
+        assert cut >= 0, "icalendar wrote a calendar without END:VEVENT"
+        self._head, self._tail = serialised[:cut], serialised[cut:]
 
     def for_attendee(self, attendee: Person) -> bytes:
         """The calendar addressed to one member alone (no other member's address in it)."""

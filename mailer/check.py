@@ -12,8 +12,8 @@ from mailer.compose import Composer
 from mailer.config import Settings
 from mailer.errors import ConfigError, MailerError
 from mailer.journal import Journal
-from mailer.plan import Campaign, Delivery
-from mailer.recipients import Duplicate, read_members, read_suppressed
+from mailer.plan import CALENDAR_METHOD, Campaign, Delivery
+from mailer.recipients import Duplicate, Member, read_members, read_suppressed
 from mailer.signin import SmtpSignIn
 from mailer.templates import MessageTemplate, available_templates, meeting_view
 
@@ -31,19 +31,21 @@ class Report:
     signin: str = ""
     problems: list[MailerError] = field(default_factory=list)
 
+    skip_invalid: bool = False
+
     @property
     def ok(self) -> bool:
-        return not self.problems and not self.invalid
+        return not self.problems and (self.skip_invalid or not self.invalid)
 
 
 def check(
     settings: Settings, *, now: datetime, skip_invalid: bool = False, try_signin: bool = False
 ) -> Report:
-    report = Report()
+    report = Report(skip_invalid=skip_invalid)
     members = read_members(settings.resolve(settings.files.recipients), settings.sender.language)
     report.members = len(members.members)
     report.duplicates = list(members.duplicates)
-    report.invalid = [] if skip_invalid else list(members.invalid)
+    report.invalid = list(members.invalid)
     suppressed = read_suppressed(settings.resolve(settings.files.unsubscribed))
     report.suppressed = sum(1 for m in members.members if m.key in suppressed)
     for meeting in settings.meetings:
@@ -89,7 +91,9 @@ def check(
     return report
 
 
-def _check_template(composer: Composer, template: MessageTemplate, members, settings: Settings) -> str:  # type: ignore[no-untyped-def]
+def _check_template(
+    composer: Composer, template: MessageTemplate, members: tuple[Member, ...], settings: Settings
+) -> str:
     """Render `template` for every member (and every meeting, if it is about one)."""
     kind = template.settings.calendar
     meetings = (
@@ -101,7 +105,7 @@ def _check_template(composer: Composer, template: MessageTemplate, members, sett
         return f"{template.name}: not rendered (it needs a meeting and none is configured)"
     limit = settings.smtp.max_message_mb * 1024 * 1024
     for meeting in meetings:
-        method = {"request": "REQUEST", "cancel": "CANCEL"}.get(kind)
+        method = CALENDAR_METHOD.get(kind)
         campaign = Campaign(
             template.name,
             template,
@@ -109,7 +113,7 @@ def _check_template(composer: Composer, template: MessageTemplate, members, sett
             method,
             0,
             meeting.uid(settings.sender.domain) if meeting else "",
-        )  # type: ignore[arg-type]
+        )
         for index, member in enumerate(members):
             delivery = Delivery(member, campaign, "new")
             if index == 0:  # one full build per meeting: size, attachments, headers

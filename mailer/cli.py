@@ -19,7 +19,7 @@ from mailer import status as status_view
 from mailer.calendar import publish_calendar
 from mailer.check import check
 from mailer.config import Settings, config_path, load_settings
-from mailer.errors import MailerError
+from mailer.errors import InvalidRows, MailerError
 from mailer.journal import Journal
 from mailer.meetings import upcoming_meetings
 from mailer.plan import Plan, Selection
@@ -103,7 +103,10 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None, out: 
     except MailerError as err:
         if args.debug:
             traceback.print_exc()
-        print(f"error: {err}", file=sys.stderr)
+        for problem in getattr(err, "rows", None) or [err]:
+            print(f"error: {problem}", file=sys.stderr)
+        if isinstance(err, InvalidRows):
+            print("fix the rows, or add --skip-invalid to leave them out", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted: run the same command again to finish", file=sys.stderr)
@@ -231,19 +234,21 @@ def _deliver(
             return 0
         smtp = settings.smtp
         who = f" as {smtp.username}" if smtp.username else ""
-        question = f"send {count} messages to {count} members via {smtp.host}:{smtp.port}{who}?"
-        if not args.yes and not _confirm(question, out):
+        print(f"to send: {count} messages to {count} members via {smtp.host}:{smtp.port}{who}", file=out)
+        if not args.yes and not _confirm(out):
             return 2
         report = send(inputs, journal, plan, now=now, limit=limit, progress=_progress(out))
     _print_report(report, out)
     return 1 if report.failed else 0
 
 
-def _confirm(question: str, out: TextIO) -> bool:
+def _confirm(out: TextIO) -> bool:
+    """Ask on the terminal; piped input is never taken as an answer."""
     if not sys.stdin.isatty():
-        print(f"{question}\nerror: no terminal to confirm on; add --yes to send", file=out)
+        print("error: no terminal to confirm on; add --yes to send", file=sys.stderr)
         return False
-    answer = input(f"{question} [y/N] ").strip().casefold()
+    print("send now? [y/N] ", end="", file=out, flush=True)
+    answer = sys.stdin.readline().strip().casefold()
     if answer not in ("y", "yes", "j", "ja"):
         print("nothing sent", file=out)
         return False

@@ -2,24 +2,35 @@
 
 Everything that is the same for every member of a campaign (the calendar without its
 ATTENDEE, meeting texts per language, shared attachments) is made once here and reused.
+Bulk templates (newsletters) also get the list headers large providers require of bulk
+senders; invitations never do.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
 from functools import cache
 from typing import Any
+from urllib.parse import quote
 
 from mailer.calendar import Person, PreparedCalendar, publish_calendar
-from mailer.config import Settings
+from mailer.config import SenderSettings, Settings
 from mailer.errors import ConfigError
 from mailer.meetings import Meeting, changed_fields, upcoming_meetings
 from mailer.message import Attachment, CalendarPart, Envelope, build_message, message_id
 from mailer.plan import Campaign, Delivery
 from mailer.templates import Rendered, clock, long_datetime, meeting_view
+
+# A meeting's status as members read it (config.toml's values are English keywords).
+STATUS_WORDS = {
+    "da": {"tentative": "foreløbig", "confirmed": "bekræftet", "cancelled": "aflyst"},
+    "en": {"tentative": "tentative", "confirmed": "confirmed", "cancelled": "cancelled"},
+}
 
 
 @dataclass(frozen=True)
@@ -40,9 +51,12 @@ def describe_changes(before: dict[str, Any] | None, meeting: Meeting, language: 
     changes: list[Change] = []
     if {"start", "end", "timezone"} & set(fields):
         changes.append(Change("time", _when(old, language), _when(meeting, language)))
-    for name in ("title", "location", "description", "status"):
+    for name in ("title", "location", "description"):
         if name in fields:
             changes.append(Change(name, str(getattr(old, name)), str(getattr(meeting, name))))
+    if "status" in fields:
+        words = STATUS_WORDS.get(language, STATUS_WORDS["en"])
+        changes.append(Change("status", words[old.status], words[meeting.status]))
     if "agenda" in fields:
         changes.append(Change("agenda", "\n".join(old.agenda), "\n".join(meeting.agenda)))
     return changes
@@ -50,6 +64,57 @@ def describe_changes(before: dict[str, Any] | None, meeting: Meeting, language: 
 
 def _when(meeting: Meeting, language: str) -> str:
     return f"{long_datetime(meeting.start, language)}–{clock(meeting.end, language)}"
+
+
+@dataclass(frozen=True)
+class Unsubscribe:
+    """How one member leaves the list: a mail to the sender, and a web link when configured.
+
+    `sender.unsubscribe_url` may contain `{email}`, replaced by the member's address
+    (percent-encoded), which makes the link per member. Only such a link can honour an
+    RFC 8058 one-click POST, whose body names nobody; a link without `{email}` is a page
+    for everyone, offered in List-Unsubscribe but not as one-click.
+    """
+
+    mailto: str
+    url: str | None = None
+    personal: bool = False  # the url names the member
+
+    @property
+    def one_click(self) -> bool:
+        return self.url is not None and self.url.startswith("https://") and self.personal
+
+
+def unsubscribe_for(sender: SenderSettings, address: str) -> Unsubscribe:
+    mailto = f"mailto:{sender.email}?subject=unsubscribe"
+    template = sender.unsubscribe_url
+    if not template:
+        return Unsubscribe(mailto)
+    url = template.replace("{email}", quote(address, safe=""))
+    return Unsubscribe(mailto, url, "{email}" in template)
+
+
+def list_id(sender: SenderSettings) -> str:
+    """RFC 2919: 'Brugernes Rum <brugernes-rum.roskilde.example>', stable for the list's life."""
+    folded = sender.name.casefold().replace("æ", "ae").replace("ø", "oe").replace("å", "aa")
+    ascii_name = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name).strip("-") or "list"
+    label = sender.name if sender.name.isascii() and re.fullmatch(r"[\w .-]+", sender.name) else ""
+    return f"{label} <{slug}.{sender.domain}>".lstrip()
+
+
+def list_headers(sender: SenderSettings, unsubscribe: Unsubscribe) -> dict[str, str]:
+    """List-Id, List-Unsubscribe (RFC 2369), one-click (RFC 8058) and the bulk markers.
+
+    Precedence and Auto-Submitted (RFC 3834) keep vacation auto-replies away.
+    """
+    links = f"<{unsubscribe.mailto}>" + (f", <{unsubscribe.url}>" if unsubscribe.url else "")
+    headers = {"List-Id": list_id(sender), "List-Unsubscribe": links}
+    if unsubscribe.one_click:
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    headers["Precedence"] = "bulk"
+    headers["Auto-Submitted"] = "auto-generated"
+    return headers
 
 
 class Composer:
@@ -86,14 +151,25 @@ class Composer:
             reply_to=self.sender.reply_to,
             calendar=calendar,
             attachments=parts,
+            headers=self._headers(campaign, member.address),
         )
         names = self._names[campaign.key] + ((calendar.filename,) if calendar else ())
         return Envelope(self.sender.email, member.address, msg_id, rendered.subject, data, names)
 
+    def _headers(self, campaign: Campaign, address: str) -> dict[str, str] | None:
+        if not campaign.template.settings.bulk:
+            return None
+        return list_headers(self.sender, unsubscribe_for(self.sender, address))
+
     def rendered(self, delivery: Delivery) -> Rendered:
-        """Subject and bodies alone, for validation before a run."""
+        """Subject and bodies alone."""
         language = delivery.campaign.template.variant(delivery.member.language)
         return delivery.campaign.template.render(language, self.context(delivery, language))
+
+    def validate(self, delivery: Delivery) -> None:
+        """The template parts run for this member (the cheap check before a run)."""
+        language = delivery.campaign.template.variant(delivery.member.language)
+        delivery.campaign.template.validate(language, self.context(delivery, language))
 
     def context(self, delivery: Delivery, language: str) -> dict[str, Any]:
         campaign = delivery.campaign
@@ -105,7 +181,11 @@ class Composer:
             "campaign": {"key": campaign.key, "kind": delivery.kind, "sequence": campaign.sequence},
             "update": delivery.kind == "update",
             "changes": [],
+            "unsubscribe": None,
         }
+        if campaign.template.settings.bulk:
+            links = unsubscribe_for(self.sender, delivery.member.address)
+            context["unsubscribe"] = {"mailto": links.mailto, "email": self.sender.email, "url": links.url}
         if meeting is not None:
             context["meeting"] = meeting_view(meeting, language)
             context["changes"] = [c.__dict__ for c in describe_changes(delivery.previous, meeting, language)]

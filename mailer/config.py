@@ -76,6 +76,7 @@ class OAuthSettings(_Section):
     tenant: str = "organizations"
     authority_host: str = "https://login.microsoftonline.com"
     scopes: tuple[str, ...] = ("https://outlook.office.com/SMTP.Send",)
+    ca_file: str = ""  # CA bundle to trust for the sign-in service instead of the usual one (a TLS proxy)
 
 
 class SmtpSettings(_Section):
@@ -221,7 +222,9 @@ def load_settings(path: Path) -> Settings:
     try:
         return Settings(base_dir=path.resolve().parent, path=path)
     except ValidationError as err:
-        first = err.errors()[0]
+        errors = err.errors()
+        # A misspelt key also makes the right one "missing"; the typo is the line to point at.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
         loc = tuple(first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
@@ -230,9 +233,20 @@ def load_settings(path: Path) -> Settings:
         if not loc and ":" in message:
             dotted, _, message = message.partition(": ")
             loc = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
+        env_name = _env_variable(loc)
+        if env_name is not None:  # the value came from the environment, not from a line of the file
+            raise ConfigError(f"{message} (set by {env_name})", path=path, field=dotted) from err
         raise ConfigError(message, path=path, line=_key_line(text, loc), field=dotted or None) from err
     finally:
         _toml_data.reset(token)
+
+
+def _env_variable(loc: Sequence[str | int]) -> str | None:
+    """The MAILER_<SECTION>__<KEY> variable that set the value at `loc`, if one did."""
+    if not loc:
+        return None
+    wanted = "MAILER_" + "__".join(str(part).upper() for part in loc)
+    return next((name for name in os.environ if name.upper() == wanted), None)
 
 
 def _decode_error_line(message: str) -> int | None:

@@ -22,10 +22,15 @@ class MailerError(Exception):
         self.field = field
         super().__init__(self.__str__())
 
+    def shown_path(self) -> str:
+        """The file as the coordinator knows it (its name)."""
+        return self.path.name if self.path is not None else ""
+
     def __str__(self) -> str:
         place = ""
         if self.path is not None:
-            place = self.path.name if self.line is None else f"{self.path.name}:{self.line}"
+            shown = self.shown_path()
+            place = shown if self.line is None else f"{shown}:{self.line}"
         if self.field:
             place = f"{place}: {self.field}" if place else self.field
         return f"{place}: {self.message}" if place else self.message
@@ -39,8 +44,22 @@ class RecipientsError(MailerError):
     """A recipients CSV (or the suppression list) is wrong."""
 
 
+class InvalidRows(RecipientsError):
+    """Several rows of the member list are invalid; `rows` has one error per row."""
+
+    def __init__(self, rows: list[RecipientsError]) -> None:
+        self.rows = rows
+        first = rows[0]
+        more = f" (and {len(rows) - 1} more invalid rows)" if len(rows) > 1 else ""
+        super().__init__(f"{first.message}{more}", path=first.path, line=first.line, field=first.field)
+
+
 class TemplateError(MailerError):
     """A template is missing, does not compile, or does not render for a member."""
+
+    def shown_path(self) -> str:
+        """Template, language and file (`invitation/da/body.txt`): many files share a name."""
+        return "/".join(self.path.parts[-3:]) if self.path is not None else ""
 
 
 class ReplyError(MailerError):

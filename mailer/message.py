@@ -39,10 +39,11 @@ class _WirePolicy(Compat32):
             and "\r" not in value
         ):
             return f"{name}: {value}{self.linesep}"
-        return str(super()._fold(name, value, sanitize))
+        return str(super()._fold(name, value, sanitize))  # type: ignore[misc]  # Compat32's, not in typeshed
 
 
-WIRE = _WirePolicy(linesep="\r\n")
+# 76: RFC 2047 section 2 limits lines holding encoded-words to 76 characters (words to 75).
+WIRE = _WirePolicy(linesep="\r\n", max_line_length=76)
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ def message_id(campaign: str, member_key: str, version: str, domain: str) -> str
     return f"<{digest}@{domain}>"
 
 
-def _text_part(text: str, subtype: str, params: Mapping[str, str] | None = None) -> Message:
-    part = MIMENonMultipart("text", subtype, charset="utf-8", **(params or {}))
+def _text_part(text: str, subtype: str) -> Message:
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
     del part["MIME-Version"]
     if text.isascii() and all(len(line) <= 76 for line in text.splitlines()):
         part.set_payload(text)
@@ -128,6 +129,11 @@ def _calendar_file(calendar: CalendarPart) -> Message:
     part["Content-Transfer-Encoding"] = "base64"
     part.add_header("Content-Disposition", "attachment", filename=calendar.filename)
     return part
+
+
+def _header_value(name: str, value: str) -> str | Header:
+    """ASCII as is; anything else as RFC 2047 words, the first line leaving room for the name."""
+    return value if value.isascii() else Header(value, "utf-8", header_name=name)
 
 
 def _address(name: str, email: str) -> str:
@@ -176,11 +182,11 @@ def build_message(
         msg["MIME-Version"] = "1.0"
     msg["From"] = _address(sender_name, sender_email)
     msg["To"] = _address(to_name, to_email)
-    msg["Subject"] = rendered.subject if rendered.subject.isascii() else Header(rendered.subject, "utf-8")  # type: ignore[assignment]
+    msg["Subject"] = _header_value("Subject", rendered.subject)  # type: ignore[assignment]
     if reply_to:
         msg["Reply-To"] = reply_to
     msg["Date"] = format_datetime(date)
     msg["Message-ID"] = msg_id
     for name, value in (headers or {}).items():
-        msg[name] = value if value.isascii() else Header(value, "utf-8")  # type: ignore[assignment]
+        msg[name] = _header_value(name, value)  # type: ignore[assignment]
     return msg.as_bytes(policy=WIRE)

@@ -8,13 +8,14 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 
 from email_validator import EmailNotValidError, validate_email
 
 from mailer.config import LANGUAGES
-from mailer.errors import RecipientsError
+from mailer.errors import InvalidRows, RecipientsError
 
 # Header spellings seen in real exports (Danish and English Excel, address books).
 COLUMN_ALIASES = {
@@ -47,8 +48,14 @@ class Member:
 
     @property
     def address(self) -> str:
-        """The address as it goes on the envelope and in To: (ASCII where it has an ASCII form)."""
-        return self.ascii_email or self.email
+        """The address as it goes on the envelope and in To: (ASCII where it has an ASCII form).
+
+        A member rebuilt from the journal (a cancellation to someone since taken off the list)
+        has no `ascii_email`; an internationalised domain is converted here all the same.
+        """
+        if self.ascii_email or self.email.isascii():
+            return self.ascii_email or self.email
+        return _ascii_form(self.email)
 
     @property
     def line(self) -> int:
@@ -91,7 +98,15 @@ class MemberList:
     def require_valid(self) -> None:
         """Stop here when any row is invalid (the caller may choose to skip them instead)."""
         if self.invalid:
-            raise self.invalid[0]
+            raise InvalidRows(list(self.invalid))
+
+
+@lru_cache(maxsize=256)
+def _ascii_form(email: str) -> str:
+    try:
+        return validate_email(email, check_deliverability=False, allow_smtputf8=False).ascii_email or email
+    except EmailNotValidError:
+        return email
 
 
 def decode_export(raw: bytes) -> str:
@@ -196,10 +211,13 @@ def _member(row: dict[str, str], line: int, path: Path, default_language: str) -
 def _merge(first: Member, later: Member) -> Member:
     """The first row wins; later rows fill its blanks and add their groups."""
     fields = {**{k: v for k, v in later.fields.items() if v}, **{k: v for k, v in first.fields.items() if v}}
+    # A blank language cell was filled with the default when read; a later row that names one wins.
+    language = later.language if not first.fields.get("language") and later.fields.get("language") else None
     return replace(
         first,
         name=first.name or later.name,
         organization=first.organization or later.organization,
+        language=language or first.language,
         groups=tuple(dict.fromkeys(first.groups + later.groups)),
         fields=MappingProxyType(fields),
         lines=first.lines + later.lines,

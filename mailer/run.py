@@ -45,15 +45,18 @@ def make_plan(inputs: Inputs, journal: Journal, selection: Selection) -> Plan:
 
 
 def validate_plan(composer: Composer, plan: Plan) -> None:
-    """Render every message before anything goes out: a bad row never leaves half a run sent.
+    """Check every message before anything goes out: a bad row never leaves half a run sent.
 
     Rows and meetings were validated when read; what is left to fail is a template meeting
-    one member's data, and shared attachments, so those are tried for every member here.
+    one member's data (tried for every member) and what is the same for all members of a
+    campaign (attachments, layout, headers: one whole message built per campaign).
     """
+    first: dict[str, Delivery] = {}
     for delivery in plan.deliveries:
-        composer.rendered(delivery)
-    for campaign in plan.campaigns:
-        composer.attachments(campaign)
+        composer.validate(delivery)
+        first.setdefault(delivery.campaign.key, delivery)
+    for delivery in first.values():
+        composer.envelope(delivery)
 
 
 @dataclass(frozen=True)

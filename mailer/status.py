@@ -60,7 +60,12 @@ def _meeting(journal: Journal, meeting_id: str, out: TextIO, csv_path: Path | No
                 answers[key].answered_at if key in answers else "",
             )
         )
-        print(f"  {row.email:40} seq {row.sequence}  {answer.lower()}", file=out)
+        stale = ""
+        if key in answers and row.method != "CANCEL":
+            answered = answers[key].sequence
+            if answered is not None and row.sequence is not None and answered < row.sequence:
+                stale = f" (to sequence {answered}, before the last change)"
+        print(f"  {row.email:40} seq {row.sequence}  {answer.lower()}{stale}  {row.name}", file=out)
     print("  " + ", ".join(f"{name.lower()}: {count}" for name, count in totals.items()), file=out)
     if csv_path is not None:
         with csv_path.open("w", encoding="utf-8", newline="") as handle:

@@ -26,6 +26,8 @@ from mailer.templates import clock, long_datetime
 
 PAGE = "preview.html"
 LARGE_MESSAGE = 10 * 1024 * 1024
+# Gmail shows only the first 102 KB of an HTML body, behind "[Message clipped]".
+GMAIL_CLIPS_HTML = 102 * 1024
 LOCAL = ZoneInfo("Europe/Copenhagen")
 
 
@@ -51,6 +53,8 @@ class PreviewEntry:
     text: str
     html: str | None
     event: dict[str, Any] | None
+    unsubscribe: str = ""
+    address: str = ""
     problems: list[str] = field(default_factory=list)
 
 
@@ -78,16 +82,15 @@ class Outbox:
         assert isinstance(parsed, EmailMessage)
         text = _body(parsed, "plain") or ""
         html = _body(parsed, "html")
-        problems = []
-        if html is None:
-            problems.append("no HTML part: members see the text only")
-        elif re.search(r"<img[^>]+src=[\"']https?://", html):
-            problems.append("remote images: many clients block them until the member allows it")
-        if len(envelope.data) > self.max_bytes:
-            problems.append(f"large message: {len(envelope.data) / 1e6:.1f} MB")
         member = delivery.member
+        event = _event(parsed, member.language)
+        problems = _problems(text, html, len(envelope.data), self.max_bytes)
         if not member.name:
-            problems.append("the member has no name in the list")
+            problems.append("the member has no name in the list: the greeting falls back to a general one")
+        if not member.organization:
+            problems.append("the member has no organization in the list")
+        if event is not None and not event["location"]:
+            problems.append("the meeting has no place yet")
         return PreviewEntry(
             file=path.name,
             to=str(parsed["To"]),
@@ -101,7 +104,9 @@ class Outbox:
             headers="\n".join(f"{k}: {v}" for k, v in parsed.items()),
             text=text,
             html=html,
-            event=_event(parsed, member.language),
+            event=event,
+            unsubscribe=str(parsed.get("List-Unsubscribe", "")),
+            address=envelope.rcpt_to,
             problems=problems,
         )
 
@@ -123,6 +128,26 @@ class Outbox:
         return path
 
 
+def _problems(text: str, html: str | None, size: int, max_bytes: int) -> list[str]:
+    """What the coordinator should look at before sending, found in the built message."""
+    problems = []
+    if not text.strip():
+        problems.append("the text part is empty")
+    if html is None:
+        problems.append("no HTML part: members see the text only")
+    else:
+        images = re.findall(r"<img\b[^>]*>", html, re.IGNORECASE)
+        if any(re.search(r"\bsrc=[\"']?https?://", tag, re.IGNORECASE) for tag in images):
+            problems.append("remote images: many clients block them until the member allows it")
+        if any(not re.search(r"\balt=[\"'][^\"']", tag, re.IGNORECASE) for tag in images):
+            problems.append("an image has no alt text: shown as nothing while images are blocked")
+        if len(html.encode()) > GMAIL_CLIPS_HTML:
+            problems.append(f"HTML is {len(html.encode()) / 1024:.0f} KB: Gmail clips it after 102 KB")
+    if size > max_bytes:
+        problems.append(f"large message: {size / 1e6:.1f} MB")
+    return problems
+
+
 def _body(msg: EmailMessage, subtype: str) -> str | None:
     part = msg.get_body(preferencelist=(subtype,))
     if part is None or part.get_content_subtype() != subtype:
@@ -132,10 +157,15 @@ def _body(msg: EmailMessage, subtype: str) -> str | None:
 
 
 def _event(msg: EmailMessage, language: str) -> dict[str, Any] | None:
-    """A readable summary of the invitation the message carries, if any."""
+    """A readable summary of the invitation the message carries, if any.
+
+    Only the inline iMIP part counts: an attached "add to calendar" file is not an invitation.
+    """
     for part in msg.walk():
-        if part.get_content_type() == "text/calendar":
-            cal = icalendar.Calendar.from_ical(part.get_payload(decode=True))
+        if part.get_content_type() == "text/calendar" and not part.is_attachment():
+            data = part.get_payload(decode=True)
+            assert isinstance(data, bytes)  # a leaf part decodes to bytes
+            cal = icalendar.Calendar.from_ical(data)
             event = next(iter(cal.walk("VEVENT")), None)
             if event is None:
                 return None

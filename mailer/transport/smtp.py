@@ -105,6 +105,9 @@ class SmtpTransport:
         self._sleep = sleep
         self._context = tls_context(settings) if settings.security != "none" else None
         self.limiter = RateLimiter(settings.rate_per_minute, settings.rate_per_hour, sleep=sleep)
+        self._signed_in = False  # once one connection has signed in, the others may open at once
+        self._fatal: DeliveryError | None = None  # a refused sign-in or TLS failure: nobody tries again
+        self._first: asyncio.Lock | None = None
         loopback_allowed = settings.allow_plain_auth_on_loopback and is_loopback(settings.host)
         if signin.method != "none" and settings.security == "none" and not loopback_allowed:
             raise SecurityError(
@@ -113,7 +116,27 @@ class SmtpTransport:
             )
 
     async def connect(self) -> aiosmtplib.SMTP:
-        """One signed-in connection; a refused sign-in or TLS failure stops the run."""
+        """One signed-in connection; a refused sign-in or TLS failure stops the run.
+
+        Until one connection has signed in, connections are opened one at a time, so a wrong
+        password or an untrusted certificate is tried once, not once per worker.
+        """
+        if self._signed_in:
+            return await self._open()
+        if self._first is None:
+            self._first = asyncio.Lock()
+        async with self._first:
+            if self._fatal is not None:
+                raise self._fatal
+            try:
+                client = await self._open()
+            except (AuthenticationError, SecurityError) as err:
+                self._fatal = err
+                raise
+            self._signed_in = True
+            return client
+
+    async def _open(self) -> aiosmtplib.SMTP:
         s = self.settings
         client = aiosmtplib.SMTP(
             hostname=s.host,
@@ -146,14 +169,19 @@ class SmtpTransport:
                 if method == "xoauth2":
                     await client.auth_xoauth2(self.settings.username, self.signin.secret(renew=renew))
                 else:
-                    await client.login(self.settings.username, self.signin.secret())
+                    await self._password(client)
                 return
             except aiosmtplib.SMTPAuthenticationError as err:
                 if method == "xoauth2" and not renew:
                     continue  # the token may have expired during the run: get a fresh one once
                 client.close()
+                if 400 <= err.code < 500:  # e.g. 454 temporary authentication failure: worth a retry
+                    raise DeliveryError(
+                        f"{self.settings.host} could not sign in just now", code=err.code, reply=err.message
+                    ) from err
                 raise AuthenticationError(
-                    f"{self.settings.host} refused the sign-in as {self.settings.username!r}",
+                    f"{self.settings.host} refused the sign-in as {self.settings.username!r}: "
+                    f"{err.code} {err.message}",
                     code=err.code,
                     reply=err.message,
                 ) from err
@@ -162,6 +190,27 @@ class SmtpTransport:
                 raise AuthenticationError(
                     f"{self.settings.host} cannot sign in as {self.settings.username!r}: {err}"
                 ) from err
+
+    async def _password(self, client: aiosmtplib.SMTP) -> None:
+        """Sign in with the password, once: unlike `SMTP.login`, a refused password is not tried
+        again with every other mechanism (each try counts against the account's lock-out).
+        Another mechanism is tried only when the server says it cannot use this one (504, 534).
+        """
+        if client.is_ehlo_or_helo_needed:
+            await client.ehlo()
+        methods = client.supported_auth_methods
+        if not methods:
+            offered = ", ".join(client.server_auth_methods) or "none"
+            raise aiosmtplib.SMTPException(f"it offers no sign-in method mailer can use (offers: {offered})")
+        password = self.signin.secret()
+        for name in methods:
+            auth = getattr(client, f"auth_{name.replace('-', '')}")
+            try:
+                await auth(self.settings.username, password)
+                return
+            except aiosmtplib.SMTPAuthenticationError as err:
+                if err.code not in (504, 534) or name == methods[-1]:
+                    raise
 
     async def deliver(
         self,

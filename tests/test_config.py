@@ -1,0 +1,186 @@
+"""config.toml: every mistake a coordinator can make is reported with the file, line and key."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from mailer.cli import main
+from mailer.config import config_path, load_settings
+from mailer.errors import ConfigError
+
+CONFIG = Path(__file__).parent / "data" / "config"
+COPENHAGEN = ZoneInfo("Europe/Copenhagen")
+
+
+@pytest.fixture(autouse=True)
+def _no_mailer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own MAILER_* settings must not leak into these tests."""
+    for name in list(os.environ):
+        if name.upper().startswith("MAILER_"):
+            monkeypatch.delenv(name)
+
+
+def error_of(name: str) -> ConfigError:
+    with pytest.raises(ConfigError) as err:
+        load_settings(CONFIG / name)
+    return err.value
+
+
+def test_valid_config_loads_with_paths_relative_to_it() -> None:
+    settings = load_settings(CONFIG / "valid.toml")
+
+    assert settings.sender.name == "Brugernes Rum"
+    assert settings.sender.reply_to == "koordinator@roskilde.example"
+    assert settings.sender.domain == "roskilde.example"
+    assert settings.smtp.host == "smtp.roskilde.example"
+    assert settings.resolve(settings.files.recipients) == CONFIG.resolve() / "medlemmer.csv"
+    assert settings.files.templates == Path("templates")  # defaults fill what the file leaves out
+
+
+def test_naive_times_are_local_times_in_the_meetings_zone() -> None:
+    first, second = load_settings(CONFIG / "valid.toml").meetings
+
+    assert first.start == datetime(2027, 9, 21, 13, 0, tzinfo=COPENHAGEN)
+    assert first.start.astimezone(UTC) == datetime(2027, 9, 21, 11, 0, tzinfo=UTC)  # summer: UTC+2
+    # An aware time (…Z) is converted into the meeting's zone; the naive end is local.
+    assert second.start.tzinfo == COPENHAGEN
+    assert (second.start.hour, second.start.minute) == (10, 0)
+    assert second.end.astimezone(UTC) == datetime(2027, 11, 16, 13, 30, tzinfo=UTC)  # winter: UTC+1
+    assert second.status == "tentative"
+
+
+@pytest.mark.parametrize(
+    ("name", "line", "field", "message"),
+    [
+        ("unknown_key.toml", 7, "smtp.prot", "unknown key (a typo?)"),
+        ("meeting_key_typo.toml", 13, "meetings.1.titel", "unknown key (a typo?)"),
+        ("end_before_start.toml", 11, "meetings.1", "end must be after start"),
+        ("bad_timezone.toml", 10, "meetings.0.timezone", "'Europe/København' is not an IANA time zone"),
+        (
+            "duplicate_meeting_ids.toml",
+            12,
+            "meetings.1.id",
+            "'2027-09-21-hvad-siger-brugerne' is used twice",
+        ),
+        (
+            "secret_in_config.toml",
+            8,
+            "smtp.password",
+            "secrets do not belong in config.toml; set MAILER_SMTP__PASSWORD in the environment",
+        ),
+    ],
+)
+def test_config_errors_name_line_and_key(name: str, line: int, field: str, message: str) -> None:
+    err = error_of(name)
+
+    assert (err.line, err.field, err.message) == (line, field, message)
+    assert str(err) == f"{name}:{line}: {field}: {message}"
+
+
+def test_the_line_named_is_the_line_at_fault() -> None:
+    """Guard against off-by-one: the named line really holds the key."""
+    for name, key in [
+        ("unknown_key.toml", "prot"),
+        ("meeting_key_typo.toml", "titel"),
+        ("bad_timezone.toml", "timezone"),
+        ("secret_in_config.toml", "password"),
+    ]:
+        err = error_of(name)
+        assert err.line is not None
+        text = (CONFIG / name).read_text(encoding="utf-8").splitlines()[err.line - 1]
+        assert text.startswith(f"{key} ="), (name, text)
+
+
+def test_secret_is_refused_without_echoing_it() -> None:
+    err = error_of("secret_in_config.toml")
+
+    assert "hemmeligt-kodeord" not in str(err)
+
+
+def test_not_toml_names_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[sender]\nname = "Brugernes Rum"\nemail = \n', encoding="utf-8")
+
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+
+    assert err.value.line == 3
+    assert "not valid TOML" in str(err.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_settings(tmp_path / "config.toml")
+
+
+def test_environment_overrides_one_key_and_keeps_the_rest(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILER_SMTP__HOST", "relay.roskilde.example")
+    monkeypatch.setenv("MAILER_SENDER__NAME", "Brugernes Rum – Roskilde")
+
+    settings = load_settings(CONFIG / "valid.toml")
+
+    assert settings.smtp.host == "relay.roskilde.example"
+    assert settings.smtp.port == 587  # from the file still
+    assert settings.smtp.username == "brugernesrum@roskilde.example"
+    assert settings.sender.name == "Brugernes Rum – Roskilde"
+    assert settings.sender.email == "brugernesrum@roskilde.example"
+
+
+def test_password_comes_from_the_environment_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(CONFIG / "valid.toml").smtp.password is None
+    monkeypatch.setenv("MAILER_SMTP__PASSWORD", "hemmeligt-kodeord")
+
+    settings = load_settings(CONFIG / "valid.toml")
+
+    assert settings.smtp.password is not None
+    assert settings.smtp.password.get_secret_value() == "hemmeligt-kodeord"
+    assert "hemmeligt-kodeord" not in repr(settings)
+
+
+def test_a_bad_value_from_the_environment_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAILER_SMTP__PORT", "fem-hundrede")
+
+    with pytest.raises(ConfigError) as err:
+        load_settings(CONFIG / "valid.toml")
+
+    assert err.value.field == "smtp.port"
+    assert "MAILER_SMTP__PORT" in str(err.value)
+    assert err.value.line is None  # not a line of the file: the file says 587
+
+
+def test_config_path_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert config_path(None) == Path("config.toml")
+    monkeypatch.setenv("MAILER_CONFIG", "/srv/mailer/config.toml")
+    assert config_path(None) == Path("/srv/mailer/config.toml")
+    assert config_path("other.toml") == Path("other.toml")
+
+
+def test_cli_exits_2_naming_file_line_and_key(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--config", str(CONFIG / "unknown_key.toml"), "check"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "error: unknown_key.toml:7: smtp.prot: unknown key (a typo?)"
+
+
+def test_cli_reads_mailer_config_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MAILER_CONFIG", str(CONFIG / "duplicate_meeting_ids.toml"))
+
+    assert main(["check"]) == 2
+    assert "duplicate_meeting_ids.toml:12: meetings.1.id" in capsys.readouterr().err
+
+
+def test_unknown_meeting_lists_the_known_ones() -> None:
+    settings = load_settings(CONFIG / "valid.toml")
+
+    with pytest.raises(ConfigError) as err:
+        settings.meeting("2027-09-20-hvad-siger-brugerne")
+
+    assert "2027-09-21-hvad-siger-brugerne, 2027-11-16-samskabelse" in str(err.value)
