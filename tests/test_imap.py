@@ -1,0 +1,277 @@
+"""`mailer rsvp --imap` against a real IMAP server on loopback: Dovecot from Debian's packages
+(`apt-get install dovecot-imapd`; `.ci/run` installs it), started here with its own config.
+"""
+
+from __future__ import annotations
+
+import io
+import mailbox
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import trustme
+from conftest import ROOT, Project, fixed_clock, free_port
+
+from mailer.cli import main
+from mailer.journal import Journal
+
+DOVECOT = Path("/usr/sbin/dovecot")
+MEETING_ID = "2027-09-21-hvad-siger-brugerne"
+REPLIES = ROOT / "tests" / "data" / "replies"
+IMAP_USER = "brugernesrum"
+IMAP_PASSWORD = "svar-på-invitationer æøå"
+
+CONFIG = """\
+base_dir = {root}/run
+state_dir = {root}/state
+log_path = {root}/dovecot.log
+protocols = imap
+listen = 127.0.0.1
+ssl = yes
+ssl_cert = <{root}/cert.pem
+ssl_key = <{root}/key.pem
+disable_plaintext_auth = yes
+auth_mechanisms = plain
+auth_failure_delay = 0
+first_valid_uid = {uid}
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n {root}/passwd
+}}
+userdb {{
+  driver = static
+  args = uid={uid} gid={gid} home={mail}/%n
+}}
+mail_location = maildir:~/Maildir
+service auth {{
+  user = root
+}}
+service imap-login {{
+  inet_listener imap {{
+    port = {imap_port}
+  }}
+  inet_listener imaps {{
+    port = {imaps_port}
+    ssl = yes
+  }}
+}}
+"""
+
+
+@dataclass
+class Dovecot:
+    host: str
+    ports: dict[str, int]  # by security: tls (implicit TLS), starttls
+    ca_pem: Path
+    inbox: Path
+    uid: int
+    gid: int
+
+    def deliver(self, *files: Path) -> None:
+        """Put messages in the user's INBOX the way a local delivery agent would."""
+        self.inbox.parent.mkdir(exist_ok=True)
+        box = mailbox.Maildir(self.inbox, create=True)
+        for file in files:
+            box.add(file.read_bytes())
+        for folder, dirs, names in os.walk(self.inbox.parent):
+            os.chown(folder, self.uid, self.gid)
+            for name in dirs + names:
+                os.chown(Path(folder) / name, self.uid, self.gid)
+
+    def flags(self) -> list[str]:
+        box = mailbox.Maildir(self.inbox, create=False)
+        return [message.get_flags() for message in box]
+
+
+@pytest.fixture(scope="module")
+def dovecot_server(
+    tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA, ca_pem: Path
+) -> Iterator[Dovecot]:
+    """One Dovecot for the module, with its own config, certificate and passwd-file user."""
+    if not DOVECOT.exists():
+        pytest.skip("Dovecot is not installed here (apt-get install dovecot-imapd)")
+    if os.geteuid() != 0:
+        pytest.skip("the Dovecot fixture starts the server as root (it serves mail as 'nobody')")
+    nobody = pwd.getpwnam("nobody")
+    root = tmp_path_factory.mktemp("dovecot")
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(root / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(root / "key.pem"))
+    (root / "passwd").write_text(f"{IMAP_USER}:{{PLAIN}}{IMAP_PASSWORD}::::::\n", encoding="utf-8")
+    # Dovecot never serves mail as uid 0, and pytest's tmp_path is private to its owner, so the
+    # mail itself lives in a folder of its own that 'nobody' can reach.
+    with tempfile.TemporaryDirectory(prefix="mailer-imap-") as mail:
+        os.chmod(mail, 0o755)
+        ports = {"starttls": free_port(), "tls": free_port()}
+        conf = root / "dovecot.conf"
+        conf.write_text(
+            CONFIG.format(
+                root=root,
+                mail=mail,
+                uid=nobody.pw_uid,
+                gid=nobody.pw_gid,
+                imap_port=ports["starttls"],
+                imaps_port=ports["tls"],
+            ),
+            encoding="utf-8",
+        )
+        with (root / "stderr.log").open("wb") as log:
+            process = subprocess.Popen([str(DOVECOT), "-F", "-c", str(conf)], stdout=log, stderr=log)
+            try:
+                _wait_listening(process, ports.values(), root)
+                inbox = Path(mail) / IMAP_USER / "Maildir"
+                yield Dovecot("127.0.0.1", ports, ca_pem, inbox, nobody.pw_uid, nobody.pw_gid)
+            finally:
+                process.terminate()
+                process.wait(timeout=10)
+
+
+@pytest.fixture
+def dovecot(dovecot_server: Dovecot) -> Dovecot:
+    """The module's Dovecot with an empty INBOX."""
+    shutil.rmtree(dovecot_server.inbox.parent, ignore_errors=True)
+    return dovecot_server
+
+
+def _wait_listening(process: subprocess.Popen[bytes], ports: Iterable[int], root: Path) -> None:
+    """Until Dovecot accepts connections (it binds its listeners after starting): 10 s at most."""
+    deadline = time.monotonic() + 10
+    for port in ports:
+        while True:
+            if process.poll() is not None:
+                log = root / "dovecot.log"
+                detail = log.read_text(errors="replace") if log.exists() else ""
+                pytest.fail(f"dovecot exited with {process.returncode}: {detail}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"dovecot did not listen on {port} within 10 s")
+                time.sleep(0.02)
+
+
+def run(project: Project, imap: dict[str, object], *args: str) -> tuple[int, str]:
+    """`mailer ARGS` with an [imap] table in config.toml."""
+    project.write()
+    lines = ["", "[imap]", *(f"{key} = {_toml(value)}" for key, value in imap.items()), ""]
+    with project.config.open("a", encoding="utf-8") as handle:
+        handle.write("\n".join(lines))
+    out = io.StringIO()
+    code = main(["--config", str(project.config), *args], clock=fixed_clock, out=out)
+    return code, out.getvalue()
+
+
+def _toml(value: object) -> str:
+    return str(value) if isinstance(value, int) else '"' + str(value).replace("\\", "\\\\") + '"'
+
+
+@pytest.fixture
+def invited(project: Project, smtp_server_factory) -> Project:  # type: ignore[no-untyped-def]
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    code, out = project.main("send", "invitation", "--meeting", MEETING_ID, "--yes")
+    assert code == 0, out
+    return project
+
+
+def settings_for(server: Dovecot, security: str = "tls") -> dict[str, object]:
+    return {
+        "host": server.host,
+        "port": server.ports[security],
+        "security": security,
+        "username": IMAP_USER,
+        "mailbox": "INBOX",
+        "ca_file": str(server.ca_pem),
+    }
+
+
+def partstats(project: Project) -> dict[str, str]:
+    with Journal(project.state, readonly=True) as journal:
+        return {key: a.partstat for key, a in journal.answers(MEETING_ID).items()}
+
+
+@pytest.mark.parametrize("security", ["tls", "starttls"])
+def test_answers_are_read_from_the_imap_mailbox(
+    invited: Project, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, security: str
+) -> None:
+    dovecot.deliver(REPLIES / "outlook.eml", REPLIES / "thunderbird.eml", REPLIES / "plain-reply.eml")
+    monkeypatch.setenv("MAILER_IMAP__PASSWORD", IMAP_PASSWORD)
+    code, out = run(invited, settings_for(dovecot, security), "rsvp", "--imap")
+    assert code == 0, out
+    assert "read 3 messages" in out
+    assert "recorded 2 answers" in out
+    assert "imap:INBOX/" in out
+    assert partstats(invited) == {
+        "soren.aero@vordingborg.example": "ACCEPTED",
+        "mads.kohler@koege.example": "TENTATIVE",
+    }
+    assert all("S" not in flags for flags in dovecot.flags())  # the mailbox was only looked at
+
+
+def test_files_and_the_mailbox_are_read_in_one_run(
+    invited: Project, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dovecot.deliver(REPLIES / "gmail.eml")
+    monkeypatch.setenv("MAILER_IMAP__PASSWORD", IMAP_PASSWORD)
+    code, out = run(invited, settings_for(dovecot), "rsvp", str(REPLIES / "apple.eml"), "--imap")
+    assert code == 0, out
+    assert partstats(invited) == {
+        "anne.mette@roskilde.example": "DECLINED",
+        "maria.lohse@roskilde.example": "ACCEPTED",
+    }
+
+
+def test_a_wrong_password_stops_with_exit_2(
+    invited: Project, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dovecot.deliver(REPLIES / "outlook.eml")
+    monkeypatch.setenv("MAILER_IMAP__PASSWORD", "forkert")
+    code, _ = run(invited, settings_for(dovecot), "rsvp", "--imap")
+    assert code == 2
+    assert "refused the login" in capsys.readouterr().err
+    assert partstats(invited) == {}
+
+
+def test_a_server_certificate_from_an_unknown_ca_is_refused(
+    invited: Project, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MAILER_IMAP__PASSWORD", IMAP_PASSWORD)
+    imap = settings_for(dovecot)
+    del imap["ca_file"]
+    code, _ = run(invited, imap, "rsvp", "--imap")
+    assert code == 2
+    assert "CERTIFICATE_VERIFY_FAILED" in capsys.readouterr().err
+
+
+def test_the_password_comes_only_from_the_environment(
+    invited: Project, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("MAILER_IMAP__PASSWORD", raising=False)
+    imap = {"host": "127.0.0.1", "port": free_port(), "username": IMAP_USER}
+    code, _ = run(invited, imap, "rsvp", "--imap")
+    assert code == 2
+    assert "MAILER_IMAP__PASSWORD" in capsys.readouterr().err
+    code, _ = run(invited, {**imap, "password": "x"}, "rsvp", "--imap")
+    assert code == 2
+    assert "secrets do not belong in config.toml" in capsys.readouterr().err
+
+
+def test_starttls_with_an_unknown_ca_is_refused_too(
+    invited: Project, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("MAILER_IMAP__PASSWORD", IMAP_PASSWORD)
+    imap = settings_for(dovecot, "starttls")
+    del imap["ca_file"]
+    code, _ = run(invited, imap, "rsvp", "--imap")
+    assert code == 2
+    assert "CERTIFICATE_VERIFY_FAILED" in capsys.readouterr().err
