@@ -19,7 +19,7 @@ from mailer import status as status_view
 from mailer.calendar import publish_calendar
 from mailer.check import check
 from mailer.config import Settings, config_path, load_settings
-from mailer.errors import InvalidRows, MailerError
+from mailer.errors import DeliveryError, InvalidRows, MailerError
 from mailer.journal import Journal
 from mailer.meetings import upcoming_meetings
 from mailer.plan import Plan, Selection
@@ -59,7 +59,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = commands.add_parser("send", help="send over SMTP, each member once")
     selection(s)
-    s.add_argument("--limit", type=int, metavar="N", help="send at most N messages")
+    s.add_argument("--limit", type=_positive, metavar="N", help="send at most N messages")
     s.add_argument("--test-to", metavar="EMAIL", help="send the first message to EMAIL only, as a test")
     s.add_argument("--dry-run", action="store_true", help="the same as preview")
     s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -221,7 +221,7 @@ def _deliver(
     skip_invalid: bool | None = None,
 ) -> int:
     inputs = load_inputs(settings, skip_invalid=args.skip_invalid if skip_invalid is None else skip_invalid)
-    with Journal(settings.resolve(settings.files.state)) as journal:
+    with Journal(settings.resolve(settings.files.state)) as journal, journal.sending():
         plan = make_plan(inputs, journal, selection)
         _print_plan(plan, inputs, out)
         if test_to:
@@ -237,9 +237,36 @@ def _deliver(
         print(f"to send: {count} messages to {count} members via {smtp.host}:{smtp.port}{who}", file=out)
         if not args.yes and not _confirm(out):
             return 2
-        report = send(inputs, journal, plan, now=now, limit=limit, progress=_progress(out))
+        shown = _progress(out)
+        done = 0
+
+        def progress(count_done: int, total: int) -> None:
+            nonlocal done
+            done = count_done
+            shown(count_done, total)
+
+        try:
+            report = send(inputs, journal, plan, now=now, limit=limit, progress=progress)
+        except DeliveryError as err:  # a refused sign-in or TLS failure stopped the run
+            sent = f"{done} of {count} messages were done before that" if done else "nothing was sent"
+            raise type(err)(
+                f"{err.message}; {sent}. Fix it and run the same command again to finish.",
+                code=err.code,
+                reply=err.reply,
+            ) from err
     _print_report(report, out)
     return 1 if report.failed else 0
+
+
+def _positive(text: str) -> int:
+    """`--limit N`: a count of messages, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of messages (1 or more)")
+    return value
 
 
 def _confirm(out: TextIO) -> bool:

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from mailer.errors import MailerError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -130,6 +134,25 @@ class Journal:
 
     def close(self) -> None:
         self._db.close()
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """Only one run at a time may plan and send from this journal: two at once would both
+        find the same members not yet sent and both send to them. The lock is the operating
+        system's, so a run that is killed leaves none behind.
+        """
+        handle = self.path.with_name(self.path.name + ".lock").open("a+b")
+        try:
+            try:
+                _lock(handle)
+            except OSError as err:
+                raise MailerError(
+                    "another mailer run is sending from this journal now; wait for it to finish",
+                    path=self.path,
+                ) from err
+            yield
+        finally:
+            handle.close()  # releases the lock
 
     def __enter__(self) -> Journal:
         return self
@@ -265,6 +288,19 @@ class Journal:
     def meeting_ids(self) -> Iterator[str]:
         for row in self._db.execute("SELECT meeting_id FROM meetings ORDER BY meeting_id"):
             yield row[0]
+
+
+def _lock(handle: IO[bytes]) -> None:
+    """An exclusive lock on the open file, or OSError at once when another process has it."""
+    if sys.platform == "win32":
+        import msvcrt
+
+        handle.seek(0)
+        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def now_text() -> str:

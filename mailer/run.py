@@ -5,9 +5,11 @@ recording every accepted message in the journal as it goes.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from email.utils import make_msgid
 from pathlib import Path
 
 from mailer.compose import Composer
@@ -134,14 +136,21 @@ def send(
 def send_test(
     inputs: Inputs, plan: Plan, to: str, *, now: datetime, transport: SmtpTransport | None = None
 ) -> Envelope:
-    """The run's first message, delivered to `to` only, marked as a test; nothing is recorded."""
+    """The run's first message, delivered to `to` only, marked as a test; nothing is recorded.
+
+    Every message is rendered first, as for the real run, so the test also says the run would
+    go through. The test gets its own Message-ID: with the member's, a mailbox that has the
+    test (the coordinator may be a member) could drop the real message as a duplicate.
+    """
     if not plan.deliveries:
         raise MailerError("there is no message to test: every member already has it (try --resend)")
     settings = inputs.settings
     composer = Composer(settings, now=now)
+    validate_plan(composer, plan)
     first = plan.deliveries[0]
     envelope = composer.envelope(first)
-    marked = replace(envelope, rcpt_to=to, data=_marked_test(envelope.data))
+    test_id = make_msgid("test", domain=envelope.message_id.rpartition("@")[2].rstrip(">") or None)
+    marked = replace(envelope, rcpt_to=to, message_id=test_id, data=_marked_test(envelope.data, test_id))
     transport = transport or SmtpTransport(settings.smtp, SmtpSignIn(settings))
     outcomes: list[Outcome[Delivery]] = []
     asyncio.run(transport.deliver(iter([(first, marked)]), outcomes.append))
@@ -150,9 +159,12 @@ def send_test(
     return marked
 
 
-def _marked_test(data: bytes) -> bytes:
-    """The same bytes with a test header in front (the rest stays exactly as members get it)."""
-    return b"X-Mailer-Test: this is a test; members were not sent anything\r\n" + data
+def _marked_test(data: bytes, message_id: str) -> bytes:
+    """The same bytes with a test header in front and the test's own Message-ID (the rest stays
+    exactly as members get it)."""
+    head, blank, body = data.partition(b"\r\n\r\n")
+    head = re.sub(rb"(?im)^Message-ID:[^\r\n]*", b"Message-ID: " + message_id.encode("ascii"), head, count=1)
+    return b"X-Mailer-Test: this is a test; members were not sent anything\r\n" + head + blank + body
 
 
 def _row(outcome: Outcome[Delivery], now: datetime) -> Sent:

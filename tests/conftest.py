@@ -5,6 +5,7 @@ built from the repository's own templates.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import shutil
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
+from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXED = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
@@ -57,6 +58,11 @@ class Recorder:
         self.tried: dict[str, int] = {}
         self.refusals: list[str] = []
         self.logins: list[str] = []
+        self.auth_attempts = 0
+
+    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]) -> Any:
+        self.auth_attempts += 1
+        return MISSING  # aiosmtpd's own mechanisms and the fixture's authenticator decide
 
     async def handle_RCPT(
         self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
@@ -75,14 +81,15 @@ class Recorder:
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         count = len(self.received)
         faults = self.faults
+        assert server.transport is not None
         if faults.rate_limit_after is not None and count == faults.rate_limit_after:
             faults.rate_limit_after = None
-            session.transport.close()  # type: ignore[union-attr]
+            asyncio.get_running_loop().call_soon(server.transport.close)  # once the reply is written
             return "421 4.7.0 Too many messages, slow down"
         if faults.drop_after is not None and count == faults.drop_after:
             faults.drop_after = None
-            session.transport.abort()  # type: ignore[union-attr]
-            return "451 dropped"
+            server.transport.abort()
+            return "451 dropped"  # never reaches the client
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))  # type: ignore[arg-type]
         return "250 2.0.0 Message accepted"
 
@@ -162,15 +169,24 @@ def smtp_server_factory(ca: trustme.CA, ca_pem: Path) -> Iterator[Callable[..., 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert(cert_for).configure_cert(context)
 
-        def authenticator(server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any) -> AuthResult:
-            ok = isinstance(data, LoginPassword) and data.login.decode() == USER and data.password.decode() == password
+        def authenticator(
+            server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
+        ) -> AuthResult:
+            ok = (
+                isinstance(data, LoginPassword)
+                and data.login.decode() == USER
+                and data.password.decode() == password
+            )
             if ok:
                 recorder.logins.append(data.login.decode())
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)  # not handled: aiosmtpd answers 535
 
         kwargs: dict[str, Any] = {}
         if auth:
-            kwargs.update(authenticator=authenticator, auth_required=True, auth_require_tls=security != "none")
+            # aiosmtpd counts only STARTTLS as TLS; with implicit TLS the whole connection is.
+            kwargs.update(
+                authenticator=authenticator, auth_required=True, auth_require_tls=security == "starttls"
+            )
         if security == "starttls":
             kwargs.update(tls_context=context, require_starttls=True)
         port = free_port()
@@ -280,4 +296,6 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
     monkeypatch.setenv("MAILER_SMTP__PASSWORD", PASSWORD)
     monkeypatch.delenv("MAILER_CONFIG", raising=False)
-    return Project(tmp_path, {"host": "127.0.0.1", "port": 25, "security": "none"}, [dict(MEETING)], list(MEMBERS))
+    return Project(
+        tmp_path, {"host": "127.0.0.1", "port": 25, "security": "none"}, [dict(MEETING)], list(MEMBERS)
+    )

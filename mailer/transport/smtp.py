@@ -174,7 +174,7 @@ class SmtpTransport:
             except aiosmtplib.SMTPAuthenticationError as err:
                 if method == "xoauth2" and not renew:
                     continue  # the token may have expired during the run: get a fresh one once
-                client.close()
+                await _quit(client)  # politely: the server closes its side first
                 if 400 <= err.code < 500:  # e.g. 454 temporary authentication failure: worth a retry
                     raise DeliveryError(
                         f"{self.settings.host} could not sign in just now", code=err.code, reply=err.message
@@ -186,7 +186,7 @@ class SmtpTransport:
                     reply=err.message,
                 ) from err
             except aiosmtplib.SMTPException as err:
-                client.close()
+                client.close()  # the session may be stuck (a timeout): do not wait for it again
                 raise AuthenticationError(
                     f"{self.settings.host} cannot sign in as {self.settings.username!r}: {err}"
                 ) from err
@@ -247,11 +247,8 @@ class SmtpTransport:
                 outcome, client = await self._send_one(client, item, envelope)
                 report(outcome)
         finally:
-            if client is not None and client.is_connected:
-                try:
-                    await client.quit()
-                except aiosmtplib.SMTPException:
-                    client.close()
+            if client is not None:
+                await _quit(client)
 
     async def _send_one(
         self, client: aiosmtplib.SMTP | None, item: T, envelope: Envelope
@@ -281,7 +278,10 @@ class SmtpTransport:
                 code, reply = err.code, err.message
             if code is not None and code >= 500:
                 return Outcome(item, envelope, False, code, reply, attempt), client
-            client = await _drop(client)  # a 4xx or lost connection: start clean
+            if client is not None and (code is None or code == 421 or not client.is_connected):
+                client.close()  # lost, timed out or closing: start clean
+                client = None
+            # else a 4xx for this message: the connection was reset by `sendmail` and stays usable
             if attempt < attempts:
                 await self._sleep(self.settings.backoff * 2 ** (attempt - 1))
         return Outcome(item, envelope, False, code, reply, attempts), client
@@ -306,7 +306,10 @@ async def _put(
         await put
 
 
-async def _drop(client: aiosmtplib.SMTP | None) -> None:
-    if client is not None:
-        client.close()
-    return None
+async def _quit(client: aiosmtplib.SMTP) -> None:
+    """End a session with QUIT when the connection still works, else just close it."""
+    if client.is_connected:
+        try:
+            await client.quit()
+        except (aiosmtplib.SMTPException, OSError):
+            client.close()

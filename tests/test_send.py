@@ -1,0 +1,641 @@
+"""`mailer send` against a real SMTP server on loopback: security modes, sign-in, faults, re-runs,
+the selection options, validation before anything goes out, and secrets kept out of every output.
+
+Every assertion is on what the server received (parsed back) or what the coordinator sees.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import io
+import re
+import sqlite3
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import conftest
+import pytest
+from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
+from conftest import MEETING, PASSWORD, Faults, Project, Recorder, SmtpServer
+
+from mailer.cli import main
+from mailer.config import load_settings
+from mailer.journal import Journal
+from mailer.plan import Selection
+from mailer.run import SendReport, load_inputs, make_plan, send
+from mailer.signin import SmtpSignIn
+from mailer.transport.smtp import RateLimiter, SmtpTransport
+
+MEETING_ID = MEETING["id"]
+SEND = ("send", "invitation", "--meeting", MEETING_ID)
+CAMPAIGN = f"invitation:{MEETING_ID}"
+Factory = Callable[..., SmtpServer]
+# A template line that fails for the last member in the list only: a column he does not have.
+MADS_ONLY_ERROR = '{% if recipient.name == "Mads Køhler" %}{{ recipient.telefon }}{% endif %}\n'
+
+
+def member_emails(project: Project) -> list[str]:
+    return sorted(m[1] for m in project.members)
+
+
+def delivered_to(server: SmtpServer) -> Counter[str]:
+    """How many messages each address got (by envelope recipient)."""
+    return Counter(server.recipients)
+
+
+def more_members(count: int) -> list[tuple[str, str, str, str]]:
+    return [(f"Medlem {n}", f"medlem{n}@greve.example", "Greve Bibliotek", "da") for n in range(count)]
+
+
+def journal_rows(project: Project) -> dict[str, tuple[str, int | None, str]]:
+    """recipient -> (status, code, reply), read straight from the state file."""
+    with sqlite3.connect(project.state) as db:
+        rows = db.execute("SELECT recipient, status, code, reply FROM deliveries").fetchall()
+    return {recipient: (status, code, reply) for recipient, status, code, reply in rows}
+
+
+def journal_attempts(project: Project) -> dict[str, int]:
+    with sqlite3.connect(project.state) as db:
+        return dict(db.execute("SELECT recipient, attempts FROM deliveries").fetchall())
+
+
+class RefusingRecorder(Recorder):
+    """A server that answers every sign-in with 535, as a relay does for a revoked account."""
+
+    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]) -> Any:
+        self.auth_attempts += 1
+        return "535 5.7.8 Authentication credentials invalid"
+
+
+@pytest.fixture
+def refusing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Servers started in this test refuse every sign-in."""
+    monkeypatch.setattr(conftest, "Recorder", RefusingRecorder)
+
+
+# -- security modes ---------------------------------------------------------------------
+
+
+def test_starttls_with_auth(project: Project, smtp_server_factory: Factory) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert sorted(server.recipients) == member_emails(project)
+    # connections are reused: at most one sign-in per worker, never one per message
+    assert set(server.recorder.logins) == {conftest.USER}
+    assert len(server.recorder.logins) <= 4
+    for msg in server.messages:
+        assert msg.get_content_type() == "multipart/mixed"
+        assert "Hvad siger brugerne?" in str(msg["Subject"]) or "What" in str(msg["Subject"])
+
+
+def test_implicit_tls(project: Project, smtp_server_factory: Factory) -> None:
+    server = smtp_server_factory("tls")
+    project.smtp = server.smtp_config()
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert sorted(server.recipients) == member_emails(project)
+    assert server.recorder.logins
+
+
+def test_plain_relay_without_auth(project: Project, smtp_server_factory: Factory) -> None:
+    server = smtp_server_factory("none", auth=False)
+    project.smtp = server.smtp_config(auth=False)
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert sorted(server.recipients) == member_emails(project)
+    assert not server.recorder.logins
+
+
+def test_password_over_plain_text_refused(
+    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = smtp_server_factory("none", auth=True)
+    project.smtp = server.smtp_config()
+    code, out = project.main(*SEND, "--yes")
+    assert code == 2, out
+    assert "unencrypted" in capsys.readouterr().err
+    assert server.recorder.received == []
+    assert not server.recorder.logins
+
+
+def test_password_over_plain_text_allowed_on_loopback_when_configured(
+    project: Project, smtp_server_factory: Factory
+) -> None:
+    server = smtp_server_factory("none", auth=True)
+    project.smtp = {**server.smtp_config(), "allow_plain_auth_on_loopback": True}
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert sorted(server.recipients) == member_emails(project)
+    assert server.recorder.logins
+
+
+@pytest.mark.parametrize("security", ["starttls", "tls"])
+@pytest.mark.parametrize("problem", ["wrong name", "unknown CA"])
+def test_certificate_failure_refused(
+    project: Project,
+    smtp_server_factory: Factory,
+    capsys: pytest.CaptureFixture[str],
+    security: str,
+    problem: str,
+) -> None:
+    if problem == "wrong name":
+        server = smtp_server_factory(security, cert_for="mail.other.example")
+        project.smtp = server.smtp_config()
+    else:
+        server = smtp_server_factory(security)
+        project.smtp = {k: v for k, v in server.smtp_config().items() if k != "ca_file"}
+    code, out = project.main(*SEND, "--yes")
+    err = capsys.readouterr().err
+    assert code == 2, out + err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, err  # one clear line
+    assert "TLS" in errors[0] and "certificate verify failed" in errors[0]
+    assert server.recorder.received == []
+    assert server.recorder.auth_attempts == 0
+    assert not project.state.exists() or journal_rows(project) == {}
+
+
+def test_wrong_password_stops_at_once(
+    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str], refusing: None
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = {**server.smtp_config(), "concurrency": 4, "max_attempts": 5}
+    code, out = project.main(*SEND, "--yes")
+    err = capsys.readouterr().err
+    assert code == 2, out + err
+    assert "refused the sign-in" in err and "535" in err and "nothing was sent" in err
+    assert server.recorder.received == []
+    # one try: not once per connection, nor once per mechanism the server offers
+    assert server.recorder.auth_attempts == 1
+    assert journal_rows(project) == {}
+
+
+class RevokedRecorder(Recorder):
+    """Takes the first sign-in and refuses every later one: the password was changed mid-run."""
+
+    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]) -> Any:
+        self.auth_attempts += 1
+        return MISSING if self.auth_attempts == 1 else "535 5.7.8 Authentication credentials invalid"
+
+
+def test_sign_in_refused_mid_run_stops_and_says_how_far_it_got(
+    project: Project,
+    smtp_server_factory: Factory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(conftest, "Recorder", RevokedRecorder)
+    server = smtp_server_factory("starttls", faults=Faults(drop_after=2))  # so it must sign in again
+    project.smtp = {**server.smtp_config(), "concurrency": 1}
+    code, out = project.main(*SEND, "--yes")
+    err = capsys.readouterr().err
+    assert code == 2, out + err
+    assert "refused the sign-in" in err and "2 of 4 messages were done before that" in err
+    assert "run the same command again to finish" in err
+    assert server.recorder.auth_attempts == 2
+    assert len(server.recorder.received) == 2
+    assert [status for status, _, _ in journal_rows(project).values()] == ["sent", "sent"]
+
+    monkeypatch.setattr(conftest, "Recorder", Recorder)
+    fixed = smtp_server_factory("starttls")
+    project.smtp = fixed.smtp_config()
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert sorted(server.recipients + fixed.recipients) == member_emails(project)
+
+
+# -- faults -----------------------------------------------------------------------------
+
+
+def test_tempfail_then_success_delivers_each_once(project: Project, smtp_server_factory: Factory) -> None:
+    server = smtp_server_factory("starttls", faults=Faults(tempfail_first=True))
+    project.smtp = {**server.smtp_config(), "concurrency": 2}
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert delivered_to(server) == Counter(member_emails(project))
+    assert all(count == 2 for count in server.recorder.tried.values())  # 451 first, then accepted
+    assert len(server.recorder.logins) <= 2  # a 451 for one address does not cost a new connection
+    assert {status for status, _, _ in journal_rows(project).values()} == {"sent"}
+
+
+def test_permanent_failure_for_one_member_the_rest_go_through(
+    project: Project, smtp_server_factory: Factory
+) -> None:
+    bad = "maria.lohse@roskilde.example"
+    server = smtp_server_factory("starttls", faults=Faults(reject={bad}))
+    project.smtp = server.smtp_config()
+    code, out = project.main(*SEND, "--yes")
+    assert code == 1, out
+    assert sorted(server.recipients) == sorted(set(member_emails(project)) - {bad})
+    assert server.recorder.tried[bad] == 1  # a 5xx is not retried
+    assert "sent: 3, skipped (already sent): 0, failed: 1" in out
+    assert f"failed: {bad}: 550 5.1.1 No such mailbox here" in out
+    assert journal_rows(project)[bad] == ("failed", 550, "5.1.1 No such mailbox here")
+
+    # the same command again: only the failed member is tried, and it still fails
+    code, out = project.main(*SEND, "--yes")
+    assert code == 1, out
+    assert server.recorder.tried[bad] == 2
+    assert len(server.recorder.received) == 3
+    assert "sent: 0, skipped (already sent): 3, failed: 1" in out
+
+    # once the server takes it, the run completes and the journal says so
+    server.faults.reject.clear()
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert delivered_to(server) == Counter(member_emails(project))
+    assert journal_rows(project)[bad][0] == "sent"
+
+
+@pytest.mark.parametrize("fault", [Faults(drop_after=2), Faults(rate_limit_after=2)], ids=["drop", "421"])
+def test_connection_lost_mid_run_every_member_once(
+    project: Project, smtp_server_factory: Factory, fault: Faults
+) -> None:
+    server = smtp_server_factory("starttls", faults=fault)
+    project.smtp = {**server.smtp_config(), "concurrency": 2}
+    project.members += more_members(6)
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert delivered_to(server) == Counter(member_emails(project))
+    assert fault.drop_after is None and fault.rate_limit_after is None  # the fault did happen
+    assert sorted(journal_attempts(project).values()) == [1] * (len(project.members) - 1) + [2]
+    ids = [msg["Message-ID"] for msg in server.messages]
+    assert len(set(ids)) == len(ids)
+
+
+# -- re-runs and what is selected ---------------------------------------------------------
+
+
+def test_rerun_after_success_sends_nothing_and_new_member_gets_theirs(
+    project: Project, smtp_server_factory: Factory
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    assert project.main(*SEND, "--yes")[0] == 0
+    first_ids = {msg["To"].addresses[0].addr_spec: msg["Message-ID"] for msg in server.messages}
+
+    code, out = project.main(*SEND, "--yes")
+    assert (code, len(server.recorder.received)) == (0, 4), out
+    assert "nothing to send" in out and "4 members already have it" in out
+
+    project.members.append(("Ida Ørsted", "ida.orsted@greve.example", "Greve Bibliotek", "da"))
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert "campaign invitation:2027-09-21-hvad-siger-brugerne: 1 new" in out
+    assert "sent: 1, skipped (already sent): 4, failed: 0" in out
+    assert delivered_to(server) == Counter(member_emails(project))
+
+    code, out = project.main(*SEND, "--yes", "--resend")
+    assert code == 0, out
+    assert delivered_to(server) == Counter({e: 2 for e in member_emails(project)})
+    again = [msg for msg in server.messages[5:]]
+    for msg in again:  # the same message rebuilt: the same Message-ID
+        to = msg["To"].addresses[0].addr_spec
+        assert msg["Message-ID"] == first_ids.get(to, msg["Message-ID"])
+
+
+def test_limit_sends_at_most_n_and_the_rest_later(project: Project, smtp_server_factory: Factory) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    code, out = project.main(*SEND, "--yes", "--limit", "3")
+    assert code == 0, out
+    assert f"to send: 3 messages to 3 members via 127.0.0.1:{server.port} as {conftest.USER}" in out
+    assert len(server.recorder.received) == 3
+    code, out = project.main(*SEND, "--yes", "--limit", "3")
+    assert code == 0, out
+    assert "sent: 1, skipped (already sent): 3, failed: 0" in out
+    assert delivered_to(server) == Counter(member_emails(project))
+
+
+def test_only_one_member(project: Project, smtp_server_factory: Factory) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    code, out = project.main(*SEND, "--yes", "--only", "MADS.Kohler@koege.example")
+    assert code == 0, out
+    assert server.recipients == ["mads.kohler@koege.example"]
+    assert set(journal_rows(project)) == {"mads.kohler@koege.example"}
+
+    code, out = project.main(*SEND, "--yes", "--only", "nobody@koege.example")
+    assert code == 2
+    assert len(server.recorder.received) == 1
+
+
+def test_test_to_delivers_only_to_the_test_address_and_records_nothing(
+    project: Project, smtp_server_factory: Factory
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    code, out = project.main(
+        *SEND, "--test-to", "koordinator@roskilde.example", "--only", "maria.lohse@roskilde.example"
+    )
+    assert code == 0, out
+    assert server.recipients == ["koordinator@roskilde.example"]
+    (msg,) = server.messages
+    assert msg["X-Mailer-Test"]
+    assert msg["To"].addresses[0].addr_spec == "maria.lohse@roskilde.example"  # exactly what she would get
+    assert "sent to koordinator@roskilde.example; nothing recorded" in out
+    assert journal_rows(project) == {}
+
+    # the real run afterwards still sends to every member; Maria's message is not taken for
+    # a copy of the test by a mailbox that has both (the test has its own Message-ID)
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert sorted(server.recipients[1:]) == member_emails(project)
+    (real,) = [
+        m for m in server.messages[1:] if m["To"].addresses[0].addr_spec == "maria.lohse@roskilde.example"
+    ]
+    assert real["Message-ID"] != msg["Message-ID"]
+    assert (
+        real["Subject"] == msg["Subject"]
+        and real.get_body(("plain",)).get_content() == msg.get_body(("plain",)).get_content()
+    )
+
+
+def test_test_to_checks_every_message_first(
+    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    body = project.root / "templates" / "invitation" / "da" / "body.txt"
+    body.write_text(body.read_text(encoding="utf-8") + MADS_ONLY_ERROR, encoding="utf-8")
+    code, out = project.main(*SEND, "--test-to", "koordinator@roskilde.example")
+    assert code == 2, out  # the test would be Søren's message, which renders; Mads's does not
+    assert "telefon" in capsys.readouterr().err
+    assert server.recorder.received == []
+
+
+@pytest.mark.parametrize("limit", ["0", "-1", "alle"])
+def test_limit_must_be_a_count(project: Project, limit: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        project.main(*SEND, "--yes", "--limit", limit)
+    assert exit_.value.code == 2
+    assert "is not a number of messages" in capsys.readouterr().err
+
+
+def test_dry_run_writes_the_outbox_and_sends_nothing(project: Project, smtp_server_factory: Factory) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    code, out = project.main(*SEND, "--dry-run")
+    assert code == 0, out
+    written = sorted((project.root / "outbox").rglob("*.eml"))
+    assert len(written) == 4
+    tos = set()
+    for path in written:
+        msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+        tos.add(msg["To"].addresses[0].addr_spec)  # type: ignore[union-attr]
+    assert sorted(tos) == member_emails(project)
+    assert server.recorder.received == []
+    assert not project.state.exists() or journal_rows(project) == {}
+
+
+class Keyboard(io.StringIO):
+    """Standard input that is (or is not) a terminal, with the answer already typed."""
+
+    def __init__(self, text: str, *, tty: bool) -> None:
+        super().__init__(text)
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+def test_no_terminal_and_no_yes_refuses(
+    project: Project,
+    smtp_server_factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    monkeypatch.setattr(sys, "stdin", Keyboard("y\n", tty=False))  # piped input is not an answer
+    code, out = project.main(*SEND)
+    assert code == 2, out
+    assert "error: no terminal to confirm on; add --yes to send" in capsys.readouterr().err
+    assert f"to send: 4 messages to 4 members via 127.0.0.1:{server.port} as {conftest.USER}" in out
+    assert server.recorder.received == []
+
+
+@pytest.mark.parametrize(("answer", "sent"), [("ja\n", 4), ("n\n", 0), ("\n", 0)])
+def test_terminal_confirmation(
+    project: Project, smtp_server_factory: Factory, monkeypatch: pytest.MonkeyPatch, answer: str, sent: int
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    monkeypatch.setattr(sys, "stdin", Keyboard(answer, tty=True))
+    code, out = project.main(*SEND)
+    assert code == (0 if sent else 2), out
+    assert "send now? [y/N] " in out
+    assert len(server.recorder.received) == sent
+    assert ("nothing sent" in out) == (not sent)
+
+
+# -- validation before anything goes out -------------------------------------------------------
+
+
+def test_a_bad_row_stops_the_run_before_sending(
+    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    project.members.append(("Anna", "anna@", "Solrød Bibliotek", "da"))
+    code, out = project.main(*SEND, "--yes")
+    assert code == 2, out
+    assert "recipients.csv:6: email:" in capsys.readouterr().err
+    assert server.recorder.received == []
+    assert server.recorder.auth_attempts == 0
+
+
+def test_a_template_error_for_one_member_sends_nothing(
+    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = {**server.smtp_config(), "concurrency": 1}
+    body = project.root / "templates" / "invitation" / "da" / "body.txt"
+    body.write_text(body.read_text(encoding="utf-8") + MADS_ONLY_ERROR, encoding="utf-8")
+    code, out = project.main(*SEND, "--yes")
+    err = capsys.readouterr().err
+    assert code == 2, out + err
+    assert "body.txt" in err and "telefon" in err
+    assert server.recorder.received == []
+    assert journal_rows(project) == {}
+
+
+# -- secrets -------------------------------------------------------------------------------
+
+
+def test_password_never_printed_or_stored(
+    project: Project,
+    smtp_server_factory: Factory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = smtp_server_factory("starttls", faults=Faults(reject={"mads.kohler@koege.example"}))
+    project.smtp = server.smtp_config()
+    outputs = [project.main(*SEND, "--dry-run")[1], project.main(*SEND, "--yes")[1]]
+    outputs.append(project.main("--debug", *SEND, "--yes", "--resend")[1])
+    outputs.append(project.main("status")[1])
+    assert len(server.recorder.received) == 6
+    monkeypatch.setattr(conftest, "Recorder", RefusingRecorder)
+    project.smtp = smtp_server_factory("starttls").smtp_config()
+    code, out = project.main("--debug", *SEND, "--yes", "--resend")  # with a traceback
+    assert code == 2
+    outputs.append(out)
+    captured = capsys.readouterr()
+    secret = PASSWORD.encode()
+    for text in [*outputs, captured.out, captured.err]:
+        assert PASSWORD not in text
+    files = [p for p in project.root.rglob("*") if p.is_file() and "templates" not in p.parts]
+    assert any(p.suffix == ".eml" for p in files) and any(p.name.startswith("state.sqlite") for p in files)
+    for path in files:
+        assert secret not in path.read_bytes(), path
+
+
+# -- pacing: rate limit and back-off, measured without waiting ------------------------------
+
+
+class FakeTime:
+    """A clock that stands still; `sleep` records when the sleeper would wake up."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.wakes: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.wakes.append(self.now + seconds)
+        await asyncio.sleep(0)
+
+
+def test_rate_limiter_spaces_messages_across_connections() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(per_minute=30, per_hour=None, clock=time.clock, sleep=time.sleep)
+
+    async def connection() -> None:
+        for _ in range(3):
+            await limiter.wait()
+
+    async def run() -> None:
+        await asyncio.gather(*(connection() for _ in range(4)))
+
+    asyncio.run(run())
+    # 12 messages from 4 connections arriving at once: the first now, then one every 2 s
+    assert sorted(time.wakes) == [1000.0 + 2 * n for n in range(1, 12)]
+
+
+def test_rate_limiter_takes_the_stricter_limit_and_does_not_bank_idle_time() -> None:
+    time = FakeTime()
+    limiter = RateLimiter(per_minute=60, per_hour=360, clock=time.clock, sleep=time.sleep)
+    assert limiter.interval == 10.0
+    asyncio.run(limiter.wait())
+    asyncio.run(limiter.wait())
+    assert time.wakes == [1010.0]
+    time.now = 5000.0  # a long pause: the next goes at once, the one after waits a full interval
+    asyncio.run(limiter.wait())
+    asyncio.run(limiter.wait())
+    assert time.wakes == [1010.0, 5010.0]
+    unlimited = RateLimiter(None, None, clock=time.clock, sleep=time.sleep)
+    asyncio.run(unlimited.wait())
+    assert len(time.wakes) == 2
+
+
+def run_pipeline(
+    project: Project, transport_settings: dict[str, Any]
+) -> tuple[SendReport, list[float], float]:
+    """`run.send` for the project's invitation through a transport whose sleeps are only recorded."""
+    project.smtp = transport_settings
+    project.write()
+    settings = load_settings(project.config)
+    inputs = load_inputs(settings)
+    slept: list[float] = []
+
+    async def record_sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    transport = SmtpTransport(settings.smtp, SmtpSignIn(settings), sleep=record_sleep)
+    started = time.monotonic()
+    with Journal(settings.resolve(settings.files.state)) as journal:
+        plan = make_plan(inputs, journal, Selection("invitation", MEETING_ID))
+        report = send(inputs, journal, plan, now=conftest.FIXED, transport=transport)
+    return report, slept, time.monotonic() - started
+
+
+def test_rate_per_minute_is_honoured_by_the_transport(project: Project, smtp_server_factory: Factory) -> None:
+    server = smtp_server_factory("starttls")
+    project.members += more_members(4)
+    settings = {**server.smtp_config(), "rate_per_minute": 120, "concurrency": 4}
+    report, slept, elapsed = run_pipeline(project, settings)
+    assert report.sent == 8 and len(server.recorder.received) == 8
+    # 8 messages at 2 a second: each but the first waits for its half-second slot (less the
+    # real time already gone by when it asked)
+    assert len(slept) == 7
+    for n, seconds in enumerate(sorted(slept), start=1):
+        assert n * 0.5 - elapsed <= seconds <= n * 0.5
+
+
+class BusyRecorder(Recorder):
+    """Answers 451 to one address every time: a transient failure that never clears."""
+
+    busy = "mads.kohler@koege.example"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address.casefold() == self.busy:
+            self.tried[self.busy] = self.tried.get(self.busy, 0) + 1
+            return "451 4.3.0 Mailbox busy, try again later"
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+
+def test_transient_failures_back_off_exponentially_then_are_reported(
+    project: Project, smtp_server_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conftest, "Recorder", BusyRecorder)
+    server = smtp_server_factory("starttls")
+    settings = {**server.smtp_config(), "backoff": 1.5, "max_attempts": 4, "concurrency": 1}
+    report, slept, _ = run_pipeline(project, settings)
+    assert report.sent == 3
+    (failed,) = report.failed
+    assert (failed.envelope.rcpt_to, failed.code, failed.attempts) == (BusyRecorder.busy, 451, 4)
+    assert "Mailbox busy" in failed.reply
+    assert server.recorder.tried[BusyRecorder.busy] == 4
+    assert slept == [1.5, 3.0, 6.0]
+    assert journal_rows(project)[BusyRecorder.busy][:2] == ("failed", 451)
+
+
+# -- progress ------------------------------------------------------------------------------
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one(
+    project: Project, smtp_server_factory: Factory
+) -> None:
+    server = smtp_server_factory("none", auth=False)
+    project.smtp = server.smtp_config(auth=False)
+    project.members += more_members(16)
+    code, out = project.main(*SEND, "--yes", "--limit", "10")
+    assert code == 0, out
+    assert "\r" not in out
+    lines = [line for line in out.splitlines() if re.fullmatch(r"\d+/10 sent · [\d.]+/s · \d+s left", line)]
+    assert lines[0].startswith("1/10 ") and lines[-1].startswith("10/10 ")
+    assert out.splitlines()[-1] == "sent: 10, skipped (already sent): 0, failed: 0"
+
+    terminal = Terminal()
+    code = main(["--config", str(project.config), *SEND, "--yes"], clock=conftest.fixed_clock, out=terminal)
+    assert code == 0
+    shown = terminal.getvalue()
+    assert shown.count("\r[") == 10  # one redrawn bar per message, no scrolling lines
+    assert "\r[##############################] 10/10 sent" in shown
+    assert len(server.recorder.received) == 20

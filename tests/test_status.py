@@ -1,0 +1,68 @@
+"""`mailer status`: per campaign, who was sent what and when, and who failed with the server's reply."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from conftest import FIXED, MEETING, Faults, Project, SmtpServer
+
+MEETING_ID = MEETING["id"]
+CAMPAIGN = f"invitation:{MEETING_ID}"
+BAD = "maria.lohse@roskilde.example"
+AT = FIXED.isoformat(timespec="seconds")
+
+
+@pytest.fixture
+def sent_with_one_failure(project: Project, smtp_server_factory: Callable[..., SmtpServer]) -> SmtpServer:
+    server = smtp_server_factory("starttls", faults=Faults(reject={BAD}))
+    project.smtp = server.smtp_config()
+    code, out = project.main("send", "invitation", "--meeting", MEETING_ID, "--yes")
+    assert code == 1, out
+    return server
+
+
+def test_nothing_sent_yet(project: Project) -> None:
+    assert project.main("status") == (0, "nothing has been sent yet\n")
+
+
+def test_status_lists_every_campaign_with_sent_and_failed(
+    project: Project, sent_with_one_failure: SmtpServer
+) -> None:
+    code, out = project.main("send", "newsletter", "--yes")
+    assert code == 1, out  # Maria's mailbox still refuses
+    code, out = project.main("status")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert f"{CAMPAIGN}: 3 sent, 1 failed" in lines
+    assert "newsletter: 3 sent, 1 failed" in lines
+    assert f"  {AT}  sent    soren.aero@vordingborg.example seq 0" in lines
+    assert f"  {AT}  failed  {BAD} seq 0  550 5.1.1 No such mailbox here" in lines
+    assert f"  {AT}  failed  {BAD}  550 5.1.1 No such mailbox here" in lines  # the newsletter: no sequence
+
+
+def test_status_of_one_campaign_follows_a_retry(project: Project, sent_with_one_failure: SmtpServer) -> None:
+    code, out = project.main("status", CAMPAIGN)
+    assert code == 0, out
+    assert out.splitlines()[0] == f"{CAMPAIGN}: 3 sent, 1 failed"
+    assert f"failed  {BAD} seq 0  550 5.1.1 No such mailbox here" in out
+    assert sum(line.startswith(f"  {AT}  sent ") for line in out.splitlines()) == 3
+
+    sent_with_one_failure.faults.reject.clear()
+    assert project.main("send", "invitation", "--meeting", MEETING_ID, "--yes")[0] == 0
+    code, out = project.main("status", CAMPAIGN)
+    assert out.splitlines()[0] == f"{CAMPAIGN}: 4 sent, 0 failed"
+    assert "failed" not in "\n".join(out.splitlines()[1:]) and "550" not in out
+
+
+def test_status_of_an_unknown_campaign(project: Project, sent_with_one_failure: SmtpServer) -> None:
+    code, out = project.main("status", "invitation:2030-01-01-ukendt")
+    assert code == 2
+    assert "no campaign or meeting 'invitation:2030-01-01-ukendt'" in out
+
+
+def test_status_of_the_meeting_lists_the_invited(project: Project, sent_with_one_failure: SmtpServer) -> None:
+    code, out = project.main("status", MEETING_ID)
+    assert code == 0, out
+    assert out.splitlines()[0] == f"{MEETING_ID}: sequence 0, 3 members invited"
+    assert "soren.aero@vordingborg.example" in out and "no answer" in out
