@@ -138,7 +138,9 @@ class Composer:
         language = campaign.template.variant(member.language)
         rendered = self.rendered(delivery)
         calendar = self._calendar_part(campaign, member.address, member.name, language)
-        msg_id = message_id(campaign.key, member.key, campaign.version, self.sender.domain)
+        # A re-run after a crash rebuilds the same Message-ID; an explicit --resend gets a new one.
+        version = f"{campaign.version}@{self.now.isoformat()}" if campaign.resend else campaign.version
+        msg_id = message_id(campaign.key, member.key, version, self.sender.domain)
         parts = self._shared_parts(campaign, language)
         data = build_message(
             sender_name=self.sender.name,

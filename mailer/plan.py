@@ -6,7 +6,7 @@ The journal says what each member was last sent; the plan is pure data and sends
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from mailer.config import Settings
@@ -30,6 +30,7 @@ class Campaign:
     method: Method | None = None
     sequence: int = 0
     uid: str = ""
+    resend: bool = False  # sent again on purpose: a new Message-ID, so no client drops it
 
     @property
     def fingerprint(self) -> str:
@@ -227,6 +228,8 @@ def plan_run(
         if meeting is not None
         else Campaign(key, template)
     )
+    if selection.resend:
+        campaign = replace(campaign, resend=True)
     everyone = list(members)
     chosen = _choose(everyone, selection)
     wanted = [m for m in chosen if m.key not in suppressed]

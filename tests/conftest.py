@@ -278,15 +278,15 @@ class Project:
         (self.root / "recipients.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
         return self.config
 
-    def main(self, *args: str) -> tuple[int, str]:
-        """Run `mailer --config config.toml ARGS` with the fixed clock; exit code and output."""
+    def main(self, *args: str, now: datetime = FIXED) -> tuple[int, str]:
+        """Run `mailer --config config.toml ARGS` at a fixed time; exit code and output."""
         import io
 
         from mailer.cli import main
 
         self.write()
         out = io.StringIO()
-        code = main(["--config", str(self.config), *args], clock=fixed_clock, out=out)
+        code = main(["--config", str(self.config), *args], clock=lambda: now, out=out)
         return code, out.getvalue()
 
 

@@ -66,3 +66,13 @@ def test_status_of_the_meeting_lists_the_invited(project: Project, sent_with_one
     assert code == 0, out
     assert out.splitlines()[0] == f"{MEETING_ID}: sequence 0, 3 members invited"
     assert "soren.aero@vordingborg.example" in out and "no answer" in out
+
+
+def test_meeting_status_names_members_whose_invitation_never_arrived(
+    project: Project, sent_with_one_failure: SmtpServer
+) -> None:
+    code, out = project.main("status", MEETING_ID)
+    assert code == 0, out
+    assert f"{MEETING_ID}: sequence 0, 3 members invited" in out
+    assert f"  {BAD:40} not delivered: 550 5.1.1 No such mailbox here  Maria Lohse" in out.splitlines()
+    assert "no answer: 3" in out and "not delivered: 1" in out
