@@ -14,9 +14,9 @@ import re
 import sqlite3
 import sys
 import time
-from datetime import timedelta
 from collections import Counter
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import conftest
