@@ -120,7 +120,7 @@ def _check_template(
                 size = len(composer.envelope(delivery).data)
                 if size > limit:
                     raise ConfigError(
-                        f"a message is {size / 1024 / 1024:.1f} MB, over smtp.max_message_mb "
+                        f"a message is {size / 1048576:.2f} MB ({size:,} bytes), over smtp.max_message_mb "
                         f"({settings.smtp.max_message_mb:g} MB)",
                         path=template.folder,
                     )

@@ -126,6 +126,7 @@ class Composer:
         self.sender = settings.sender
         self.organizer = Person(self.sender.email, self.sender.name)
         self._calendars: dict[tuple[str, str, int, str], PreparedCalendar] = {}
+        self._files: dict[str, list[Message]] = {}
         self._attachments: dict[str, list[Message]] = {}
         self._names: dict[str, tuple[str, ...]] = {}
 
@@ -155,7 +156,7 @@ class Composer:
             attachments=parts,
             headers=self._headers(campaign, member.address),
         )
-        names = self._names[campaign.key] + ((calendar.filename,) if calendar else ())
+        names = self._names[f"{campaign.key}\0{language}"] + ((calendar.filename,) if calendar else ())
         return Envelope(self.sender.email, member.address, msg_id, rendered.subject, data, names)
 
     def _headers(self, campaign: Campaign, address: str) -> dict[str, str] | None:
@@ -220,19 +221,22 @@ class Composer:
         return CalendarPart(campaign.method, prepared.for_attendee(Person(email, name)))
 
     def _shared_parts(self, campaign: Campaign, language: str) -> list[Message]:
-        """Files every member of the campaign gets, read and encoded once per run."""
+        """Files every member of the campaign gets, read and encoded once per run (the
+        upcoming-meetings calendar once per language, since its texts are in it)."""
+        if campaign.key not in self._files:
+            self._files[campaign.key] = [a.part() for a in self.attachments(campaign)]
         cache_key = f"{campaign.key}\0{language}"
         if cache_key not in self._attachments:
-            files = self.attachments(campaign)
+            parts = list(self._files[campaign.key])
             if campaign.template.settings.calendar == "publish":
                 upcoming = upcoming_meetings(self.settings.meetings, self.now)
                 if upcoming:
                     data = publish_calendar(
                         upcoming, domain=self.sender.domain, dtstamp=self.now, language=language
                     )
-                    files.append(Attachment("meetings.ics", data, "text/calendar"))
-            self._attachments[cache_key] = [a.part() for a in files]
-            self._names[campaign.key] = tuple(a.filename for a in files)
+                    parts.append(Attachment("meetings.ics", data, "text/calendar").part())
+            self._attachments[cache_key] = parts
+            self._names[cache_key] = tuple(str(p.get_filename()) for p in parts)
         return self._attachments[cache_key]
 
     def attachments(self, campaign: Campaign) -> list[Attachment]:

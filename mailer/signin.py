@@ -7,20 +7,31 @@ Secrets live only in memory here; nothing in this module prints or stores them.
 from __future__ import annotations
 
 import shlex
+import shutil
 import subprocess
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from mailer.config import Settings
 from mailer.errors import ConfigError
 
+if TYPE_CHECKING:  # MSAL is imported only when a run signs in with it
+    from mailer.oauth import SavedSignIn
+
 
 @dataclass
 class SmtpSignIn:
-    """The way `send` signs in, resolved from the settings (see `describe()` for `check`)."""
+    """The way `send` signs in, resolved from the settings (see `describe()` for `check`).
+
+    One instance lives for one run: a token is got once and reused by every connection,
+    and got again only when the server refuses it (`renew`).
+    """
 
     settings: Settings
     method: str = field(init=False)
     source: str = field(init=False)
+    _token: str | None = field(default=None, init=False, repr=False)
+    _saved: SavedSignIn | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         smtp = self.settings.smtp
@@ -38,12 +49,36 @@ class SmtpSignIn:
             self.source = ""
 
     def describe(self) -> str:
+        """Which way `send` signs in and whether a secret is there, without asking any server."""
         smtp = self.settings.smtp
         if self.method == "none":
             return f"no sign-in at {smtp.host}:{smtp.port}"
-        return f"{self.method} as {smtp.username} at {smtp.host}:{smtp.port}, secret from {self.source}"
+        return f"{self.method} as {smtp.username} at {smtp.host}:{smtp.port}, {self._readiness()}"
+
+    def _readiness(self) -> str:
+        smtp = self.settings.smtp
+        if self.method == "password":
+            state = "set" if smtp.password is not None else "NOT set"
+            return f"password from MAILER_SMTP__PASSWORD ({state})"
+        if smtp.access_token is not None:
+            return "token from MAILER_SMTP__ACCESS_TOKEN (set; it expires within about an hour)"
+        if smtp.token_command:
+            program = (_command_words(smtp.token_command) or [""])[0]
+            found = "found" if shutil.which(program) else "NOT found"
+            return f"token from smtp.token_command ({program}: {found})"
+        from mailer.oauth import SavedSignIn
+
+        saved = SavedSignIn(self.settings)
+        try:
+            accounts = saved.accounts()
+        except ConfigError as err:
+            return f"token from `mailer login` (its saved sign-in is unusable: {err.message})"
+        if not accounts:
+            return "token from `mailer login` (NOT signed in: run `mailer login`)"
+        return f"token from `mailer login` (signed in as {', '.join(accounts)}; renewed before each run)"
 
     def secret(self, *, renew: bool = False) -> str:
+        """The password or an access token; `renew` after the server refused the token."""
         smtp = self.settings.smtp
         if self.method == "password":
             if smtp.password is None:
@@ -52,21 +87,34 @@ class SmtpSignIn:
                     field="smtp.password",
                 )
             return smtp.password.get_secret_value()
-        if self.method == "xoauth2":
-            if smtp.access_token is not None:
-                return smtp.access_token.get_secret_value()
-            if smtp.token_command:
-                return run_token_command(smtp.token_command)
-            from mailer.oauth import cached_token
+        if self.method != "xoauth2":
+            return ""
+        if not smtp.username:
+            raise ConfigError(
+                'auth = "xoauth2" needs smtp.username (the mailbox to send from)', field="smtp.username"
+            )
+        if smtp.access_token is not None:  # whoever set it must renew it: nothing to ask
+            return smtp.access_token.get_secret_value()
+        if smtp.token_command:
+            if self._token is None or renew:
+                self._token = run_token_command(smtp.token_command)
+            return self._token
+        if self._saved is None:
+            from mailer.oauth import SavedSignIn
 
-            return cached_token(self.settings, renew=renew)
-        return ""
+            self._saved = SavedSignIn(self.settings)
+        return self._saved.token(renew=renew)
 
 
 def run_token_command(command: str) -> str:
     """The access token a helper program prints (run without a shell)."""
+    words = _command_words(command)
+    if not words:
+        raise ConfigError(
+            f"smtp.token_command {command!r} cannot be read as a command", field="smtp.token_command"
+        )
     try:
-        done = subprocess.run(shlex.split(command), capture_output=True, text=True, timeout=120, check=False)
+        done = subprocess.run(words, capture_output=True, text=True, timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         raise ConfigError(
             f"smtp.token_command {command!r} could not run: {err}", field="smtp.token_command"
@@ -80,3 +128,11 @@ def run_token_command(command: str) -> str:
             field="smtp.token_command",
         )
     return token
+
+
+def _command_words(command: str) -> list[str]:
+    """The program and its arguments, split as a POSIX shell would (no shell runs); [] if unbalanced."""
+    try:
+        return shlex.split(command)
+    except ValueError:
+        return []

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from conftest import Project
+from collections.abc import Callable
+
+from conftest import Project, SmtpServer
 
 
-def test_send_over_starttls_with_auth_delivers_one_message_per_member(project: Project, smtp_server_factory) -> None:  # type: ignore[no-untyped-def]
+def test_send_over_starttls_with_auth_delivers_one_message_per_member(
+    project: Project, smtp_server_factory: Callable[..., SmtpServer]
+) -> None:
     server = smtp_server_factory("starttls")
     project.smtp = server.smtp_config()
     code, out = project.main("send", "invitation", "--meeting", "2027-09-21-hvad-siger-brugerne", "--yes")

@@ -6,16 +6,17 @@ retries with back-off for what may pass, and an immediate stop for what will not
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import ssl
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 import aiosmtplib
 
 from mailer.config import SmtpSettings
-from mailer.errors import AuthenticationError, DeliveryError, SecurityError
+from mailer.errors import AuthenticationError, ConfigError, DeliveryError, SecurityError
 from mailer.message import Envelope
 
 T = TypeVar("T")
@@ -106,7 +107,8 @@ class SmtpTransport:
         self._context = tls_context(settings) if settings.security != "none" else None
         self.limiter = RateLimiter(settings.rate_per_minute, settings.rate_per_hour, sleep=sleep)
         self._signed_in = False  # once one connection has signed in, the others may open at once
-        self._fatal: DeliveryError | None = None  # a refused sign-in or TLS failure: nobody tries again
+        # A refused sign-in, a TLS failure or no token: nobody tries again.
+        self._fatal: DeliveryError | ConfigError | None = None
         self._first: asyncio.Lock | None = None
         loopback_allowed = settings.allow_plain_auth_on_loopback and is_loopback(settings.host)
         if signin.method != "none" and settings.security == "none" and not loopback_allowed:
@@ -130,7 +132,7 @@ class SmtpTransport:
                 raise self._fatal
             try:
                 client = await self._open()
-            except (AuthenticationError, SecurityError) as err:
+            except (AuthenticationError, SecurityError, ConfigError) as err:
                 self._fatal = err
                 raise
             self._signed_in = True
@@ -157,7 +159,11 @@ class SmtpTransport:
             if "STARTTLS" in str(err):
                 raise SecurityError(f"{s.host} does not offer STARTTLS; nothing was sent") from err
             raise DeliveryError(f"cannot connect to {s.host}:{s.port}: {err}") from err
-        await self._sign_in(client)
+        try:
+            await self._sign_in(client)
+        except BaseException:
+            _close(client)
+            raise
         return client
 
     async def _sign_in(self, client: aiosmtplib.SMTP) -> None:
@@ -186,7 +192,7 @@ class SmtpTransport:
                     reply=err.message,
                 ) from err
             except aiosmtplib.SMTPException as err:
-                client.close()  # the session may be stuck (a timeout): do not wait for it again
+                _close(client)  # the session may be stuck (a timeout): do not wait for it again
                 raise AuthenticationError(
                     f"{self.settings.host} cannot sign in as {self.settings.username!r}: {err}"
                 ) from err
@@ -214,7 +220,7 @@ class SmtpTransport:
 
     async def deliver(
         self,
-        items: Iterable[tuple[T, Envelope]],
+        items: Iterable[tuple[T, Envelope]] | AsyncIterable[tuple[T, Envelope]],
         report: Callable[[Outcome[T]], None],
     ) -> None:
         """Send everything `items` yields; `report` is called once per message, in any order.
@@ -225,7 +231,7 @@ class SmtpTransport:
         queue: asyncio.Queue[tuple[T, Envelope] | None] = asyncio.Queue(maxsize=self.settings.concurrency * 4)
         workers = [asyncio.create_task(self._worker(queue, report)) for _ in range(self.settings.concurrency)]
         try:
-            for item in items:
+            async for item in _each(items):
                 await _put(queue, item, workers)
             for _ in workers:
                 await _put(queue, None, workers)
@@ -279,12 +285,21 @@ class SmtpTransport:
             if code is not None and code >= 500:
                 return Outcome(item, envelope, False, code, reply, attempt), client
             if client is not None and (code is None or code == 421 or not client.is_connected):
-                client.close()  # lost, timed out or closing: start clean
+                _close(client)  # lost, timed out or closing: start clean
                 client = None
             # else a 4xx for this message: the connection was reset by `sendmail` and stays usable
             if attempt < attempts:
                 await self._sleep(self.settings.backoff * 2 ** (attempt - 1))
         return Outcome(item, envelope, False, code, reply, attempts), client
+
+
+async def _each(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
 
 
 async def _put(
@@ -307,9 +322,17 @@ async def _put(
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:
-    """End a session with QUIT when the connection still works, else just close it."""
+    """End a session with QUIT when the connection still works, then close it."""
     if client.is_connected:
-        try:
+        with contextlib.suppress(aiosmtplib.SMTPException, OSError):  # closed below all the same
             await client.quit()
-        except (aiosmtplib.SMTPException, OSError):
-            client.close()
+    _close(client)
+
+
+def _close(client: aiosmtplib.SMTP) -> None:
+    """Close at once: after QUIT (or a failure) the TLS goodbye is not worth waiting for, and a
+    TLS close that waits for the server's reply can outlive the run's event loop."""
+    transport = client.transport
+    client.close()
+    if transport is not None:
+        transport.abort()

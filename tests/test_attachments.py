@@ -1,0 +1,182 @@
+"""Attachments: a template's files and a meeting's own arrive byte-identical for every member,
+in the preview (.eml files) and over SMTP (the bytes a real server on 127.0.0.1 received),
+with æøå file names intact (RFC 2231); `check` refuses a missing file and an oversized message.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import re
+import shutil
+import socket
+from collections.abc import Iterator
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from test_oauth import FIXED, write_config
+
+from mailer.cli import main
+from mailer.compose import Composer
+from mailer.config import load_settings
+from mailer.journal import Journal
+from mailer.plan import Campaign, Delivery, Selection
+from mailer.run import load_inputs, make_plan
+
+DATA = Path(__file__).parent / "data" / "attachments"
+PDF = "Program 21. september.pdf"
+CSV = "Deltagere – Køge, Ærø og Åbyhøj.csv"
+MEETING = "2027-09-21-hvad-siger-brugerne"
+MEMBERS = 4
+
+
+class Keeper:
+    """An aiosmtpd handler that keeps the bytes of every message it accepts."""
+
+    def __init__(self) -> None:
+        self.received: list[bytes] = []
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert isinstance(envelope.content, bytes)
+        self.received.append(envelope.content)
+        return "250 2.0.0 Queued"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def relay() -> Iterator[tuple[int, Keeper]]:
+    """A local relay without TLS or sign-in (as a municipality's internal relay may be)."""
+    keeper = Keeper()
+    port = free_port()
+    controller = Controller(keeper, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield port, keeper
+    controller.stop()
+
+
+def project(
+    folder: Path, *, smtp: dict[str, object] | None = None, meeting_files: list[str] | None = None
+) -> Path:
+    """The network's folder: the CSV as the invitation template's file, the PDF as the meeting's."""
+    config = write_config(folder, smtp=smtp or {"host": "127.0.0.1"})
+    (folder / "templates" / "invitation" / "attachments").mkdir()
+    shutil.copy(DATA / CSV, folder / "templates" / "invitation" / "attachments" / CSV)
+    (folder / "filer").mkdir()
+    shutil.copy(DATA / PDF, folder / "filer" / PDF)
+    files = ", ".join(f'"{name}"' for name in (meeting_files or [f"filer/{PDF}"]))
+    text = config.read_text(encoding="utf-8").replace(
+        "start = 2027-09-21T13:00:00", f"attachments = [{files}]\nstart = 2027-09-21T13:00:00"
+    )
+    config.write_text(text, encoding="utf-8")
+    return config
+
+
+def files_in(raw: bytes) -> dict[str, tuple[str, bytes]]:
+    """Each attachment's name -> (content type, decoded bytes), parsed back from the wire bytes."""
+    message = email.message_from_bytes(raw, policy=email.policy.default)
+    assert isinstance(message, EmailMessage)
+    found = {}
+    for part in message.iter_attachments():
+        payload = part.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        found[part.get_filename() or ""] = (part.get_content_type(), payload)
+    return found
+
+
+def assert_carries_both_files(raw: bytes) -> None:
+    found = files_in(raw)
+    assert found[PDF] == ("application/pdf", (DATA / PDF).read_bytes())
+    assert found[CSV] == ("text/csv", (DATA / CSV).read_bytes())
+    assert "invite.ics" in found  # beside the invitation, not instead of it
+    # RFC 2231: the non-ASCII name travels as utf-8''percent-encoded, not mangled or dropped
+    assert (
+        b"filename*=utf-8''Deltagere%20%E2%80%93%20K%C3%B8ge%2C%20%C3%86r%C3%B8%20og%20%C3%85byh%C3%B8j.csv"
+        in raw
+    )
+
+
+def test_every_member_gets_the_files_byte_identical_in_the_preview(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    out = io.StringIO()
+    argv = ["--config", str(config), "preview", "invitation", "--meeting", MEETING]
+    assert main(argv, clock=lambda: FIXED, out=out) == 0
+
+    written = sorted((tmp_path / "outbox").rglob("*.eml"))
+    assert len(written) == MEMBERS
+    for path in written:
+        assert_carries_both_files(path.read_bytes())
+    page = next((tmp_path / "outbox").rglob("index.html")).read_text(encoding="utf-8")
+    assert PDF in page and "Køge, Ærø og Åbyhøj" in page
+
+
+def test_every_member_gets_the_files_byte_identical_over_smtp(
+    tmp_path: Path, relay: tuple[int, Keeper]
+) -> None:
+    port, keeper = relay
+    config = project(tmp_path, smtp={"host": "127.0.0.1", "port": port, "security": "none", "backoff": 0})
+    argv = ["--config", str(config), "send", "invitation", "--meeting", MEETING, "--yes"]
+    assert main(argv, clock=lambda: FIXED, out=io.StringIO()) == 0
+
+    assert len(keeper.received) == MEMBERS
+    for raw in keeper.received:
+        assert_carries_both_files(raw)
+
+
+def planned(config: Path) -> tuple[Composer, list[Delivery], Campaign]:
+    settings = load_settings(config)
+    with Journal(settings.resolve(settings.files.state)) as journal:
+        plan = make_plan(load_inputs(settings), journal, Selection("invitation", meeting_id=MEETING))
+    return Composer(settings, now=FIXED), list(plan.deliveries), plan.campaign
+
+
+def test_shared_files_are_encoded_once_and_reused_for_every_member(tmp_path: Path) -> None:
+    composer, deliveries, campaign = planned(project(tmp_path))
+    danish = [d for d in deliveries if d.member.language == "da"]
+    assert len(danish) == 3
+    assert_carries_both_files(composer.envelope(danish[0]).data)
+    parts = composer._shared_parts(campaign, "da")
+
+    (tmp_path / "filer" / PDF).unlink()  # read once: later members no longer need the file
+    for delivery in danish[1:]:
+        assert_carries_both_files(composer.envelope(delivery).data)
+    # encoded once: every member's message is assembled from the very same MIME part objects
+    again = composer._shared_parts(campaign, "da")
+    assert len(again) == 2 and all(a is b for a, b in zip(parts, again, strict=True))
+    assert {p.get_filename() for p in parts} == {PDF, CSV}
+
+
+def test_shared_files_are_read_once_per_run_whatever_the_members_languages(tmp_path: Path) -> None:
+    composer, deliveries, _ = planned(project(tmp_path))
+    assert {d.member.language for d in deliveries} == {"da", "en"}
+    assert_carries_both_files(composer.envelope(deliveries[0]).data)
+    (tmp_path / "filer" / PDF).unlink()
+    for delivery in deliveries[1:]:
+        assert_carries_both_files(composer.envelope(delivery).data)
+
+
+def test_check_refuses_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = project(tmp_path, meeting_files=["filer/Program 22. september.pdf"])
+    assert main(["--config", str(config), "check"], clock=lambda: FIXED, out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    assert "Program 22. september.pdf: attachment cannot be read: No such file or directory" in err
+
+
+def test_check_refuses_a_message_over_the_size_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project(tmp_path, smtp={"host": "127.0.0.1", "max_message_mb": 0.001})
+    assert main(["--config", str(config), "check"], clock=lambda: FIXED, out=io.StringIO()) == 2
+    err = capsys.readouterr().err
+    found = re.search(
+        r"invitation: a message is \d+\.\d\d MB \(([\d,]+) bytes\), over smtp\.max_message_mb", err
+    )
+    assert found and int(found.group(1).replace(",", "")) > 1048, err
