@@ -8,9 +8,14 @@ senders; invitations never do.
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
+import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
@@ -115,6 +120,118 @@ def list_headers(sender: SenderSettings, unsubscribe: Unsubscribe) -> dict[str, 
     headers["Precedence"] = "bulk"
     headers["Auto-Submitted"] = "auto-generated"
     return headers
+
+
+PARALLEL_FROM = 200  # smaller runs are built in this process: a worker's start costs more
+BATCH = 64  # messages a worker builds per request
+
+
+def compose_processes(configured: int | None, count: int) -> int:
+    """How many worker processes should build `count` messages (0: none, build here)."""
+    if configured is not None:
+        return configured
+    if count < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
+        return 0
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
+
+
+# What forked workers build from: set in the parent just before the pool forks, so the
+# workers inherit the composer and the plan instead of having them pickled to them.
+_FORKED: tuple[Composer, Sequence[Delivery]] | None = None
+
+
+def _validate_batch(start: int, stop: int) -> None:
+    assert _FORKED is not None, "a worker started without the fork start method"
+    composer, deliveries = _FORKED
+    for index in range(start, stop):
+        composer.validate(deliveries[index])
+
+
+def _build_batch(start: int, stop: int) -> list[Envelope]:
+    assert _FORKED is not None, "a worker started without the fork start method"
+    composer, deliveries = _FORKED
+    return [composer.envelope(deliveries[index]) for index in range(start, stop)]
+
+
+class Build:
+    """A run's messages: every one checked before the first is sent, then built in order.
+
+    With `processes`, forked workers share the checking and do the building a few batches
+    ahead of the sending (memory stays bounded), while this process sends.
+    """
+
+    def __init__(self, composer: Composer, deliveries: Sequence[Delivery], processes: int = 0) -> None:
+        self.composer = composer
+        self.deliveries = deliveries
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Build:
+        global _FORKED
+        if self.processes > 0:
+            _FORKED = (self.composer, self.deliveries)
+            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("fork"))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _FORKED
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+        _FORKED = None
+
+    def validate(self) -> None:
+        """Render every member's message (the template parts that can fail for one member) and
+        build one whole message per campaign (attachments, layout, headers): a bad row or a
+        template that fails for one member never leaves half a run sent."""
+        first: dict[str, Delivery] = {}
+        for delivery in self.deliveries:
+            first.setdefault(delivery.campaign.key, delivery)
+        for delivery in first.values():
+            self.composer.envelope(delivery)
+        mine = len(self.deliveries)
+        futures = []
+        if self._pool is not None:
+            mine = len(self.deliveries) // (self.processes + 1)
+            futures = [
+                self._pool.submit(_validate_batch, start, min(start + BATCH, len(self.deliveries)))
+                for start in range(mine, len(self.deliveries), BATCH)
+            ]
+        for delivery in self.deliveries[:mine]:
+            self.composer.validate(delivery)
+        for future in futures:
+            future.result()  # a worker's TemplateError is raised here
+
+    async def envelopes(self, count: int | None = None) -> AsyncIterator[tuple[Delivery, Envelope]]:
+        """The first `count` (all) deliveries with their messages, in order."""
+        total = len(self.deliveries) if count is None else min(count, len(self.deliveries))
+        if self._pool is None:
+            for delivery in self.deliveries[:total]:
+                yield delivery, self.composer.envelope(delivery)
+            return
+        loop = asyncio.get_running_loop()
+        batches = iter(range(0, total, BATCH))
+        pending: deque[tuple[int, asyncio.Future[list[Envelope]]]] = deque()
+        pool = self._pool
+
+        def submit() -> None:
+            start = next(batches, None)
+            if start is not None:
+                stop = min(start + BATCH, total)
+                pending.append((start, loop.run_in_executor(pool, _build_batch, start, stop)))
+
+        try:
+            for _ in range(self.processes * 2):
+                submit()
+            while pending:
+                start, future = pending.popleft()
+                envelopes = await future
+                submit()
+                for offset, envelope in enumerate(envelopes):
+                    yield self.deliveries[start + offset], envelope
+        finally:
+            for _, future in pending:
+                future.cancel()
 
 
 class Composer:

@@ -99,6 +99,9 @@ class SmtpSettings(_Section):
     timeout: float = Field(60.0, gt=0)
     backoff: float = Field(2.0, ge=0)
     max_message_mb: float = Field(20.0, gt=0)
+    # Processes that build messages while this one sends: None picks one per spare core for
+    # runs of PARALLEL_FROM messages or more; 0 builds everything in this process.
+    compose_processes: int | None = Field(None, ge=0, le=32)
     oauth: OAuthSettings = OAuthSettings()
 
     @property

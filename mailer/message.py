@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from email._policybase import Compat32
 from email.charset import BASE64, Charset
-from email.feedparser import NLCRE
 from email.generator import BytesGenerator
 from email.header import Header
 from email.message import Message
@@ -49,7 +48,7 @@ class _WireGenerator(BytesGenerator):
 
     def _write_lines(self, lines: str) -> None:
         if lines:
-            self.write(self._NL.join(NLCRE.split(lines)))  # type: ignore[attr-defined]
+            self.write(lines.replace("\r\n", "\n").replace("\r", "\n").replace("\n", self._NL))  # type: ignore[attr-defined]
 
 
 # 76: RFC 2047 section 2 limits lines holding encoded-words to 76 characters (words to 75).
@@ -186,7 +185,7 @@ def build_message(
     for value in (to_name, to_email, rendered.subject, *(headers or {}).values()):
         if "\r" in value or "\n" in value:  # data must never make a header
             raise TemplateError(f"line break in a header value: {value!r}", field=to_email)
-    seed = msg_id.strip("<>").partition("@")[0]
+    seed = msg_id.strip("<>").partition("@")[0][:16]  # short enough that Content-Type fits one line
     bodies: list[Message] = [_text_part(rendered.text, "plain")]
     if rendered.html is not None:
         bodies.append(_text_part(rendered.html, "html"))

@@ -31,15 +31,13 @@ class Campaign:
     sequence: int = 0
     uid: str = ""
     resend: bool = False  # sent again on purpose: a new Message-ID, so no client drops it
+    fingerprint: str = field(init=False)  # of the meeting as members will be told it
+    version: str = field(init=False)  # what counts as 'the same message' for a member
 
-    @property
-    def fingerprint(self) -> str:
-        return self.meeting.fingerprint() if self.meeting else ""
-
-    @property
-    def version(self) -> str:
-        """What counts as 'the same message' for a member: re-runs skip it."""
-        return f"{self.sequence}:{self.fingerprint}" if self.method else "0"
+    def __post_init__(self) -> None:
+        fingerprint = self.meeting.fingerprint() if self.meeting else ""
+        object.__setattr__(self, "fingerprint", fingerprint)
+        object.__setattr__(self, "version", f"{self.sequence}:{fingerprint}" if self.method else "0")
 
     def state(self) -> MeetingState | None:
         if self.meeting is None or self.method is None:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
+from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
@@ -28,18 +29,27 @@ COLUMN_ALIASES = {
 DELIMITERS = ",;\t"
 
 
-@dataclass(frozen=True)
+NO_FIELDS: Mapping[str, str] = MappingProxyType({})
+KNOWN = frozenset(COLUMN_ALIASES)
+
+
+@dataclass(frozen=True, slots=True)
 class Member:
-    """One distinct member: an address and what the list says about it."""
+    """One distinct member: an address and what the list says about it.
+
+    Lean on purpose (slots, only the other columns in `fields`, the ASCII address only where
+    it differs): a run holds every member in memory.
+    """
 
     email: str
     name: str = ""
-    ascii_email: str = ""
+    ascii_email: str = ""  # only where it differs from `email` (an internationalised domain)
     organization: str = ""
     language: str = "da"
     groups: tuple[str, ...] = ()
-    fields: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    fields: Mapping[str, str] = field(default_factory=lambda: NO_FIELDS)  # other columns, for templates
     lines: tuple[int, ...] = ()
+    explicit_language: bool = False  # the list said it (not the default)
 
     @property
     def key(self) -> str:
@@ -195,31 +205,45 @@ def _member(row: dict[str, str], line: int, path: Path, default_language: str) -
             line=line,
             field="language",
         )
-    groups = tuple(g.strip() for g in re.split(r"[;,]", values.get("groups", "")) if g.strip())
+    groups = _shared(tuple(g.strip() for g in re.split(r"[;,]", values.get("groups", "")) if g.strip()))
+    others = {name: value for name, value in values.items() if name not in KNOWN}
+    ascii_email = checked.ascii_email or ""
     return Member(
         email=checked.normalized,
-        ascii_email=checked.ascii_email or "",
+        ascii_email="" if ascii_email == checked.normalized else ascii_email,
         name=values.get("name", ""),
-        organization=values.get("organization", ""),
+        organization=_shared(values.get("organization", "")),
         language=language,
         groups=groups,
-        fields=MappingProxyType(values),
+        fields=MappingProxyType(others) if others else NO_FIELDS,
         lines=(line,),
+        explicit_language=bool(values.get("language")),
     )
+
+
+_SHARED: dict[object, object] = {}
+S = TypeVar("S", str, tuple[str, ...])
+
+
+def _shared(value: S) -> S:
+    """One object for a value many members have (their library, their groups)."""
+    return _SHARED.setdefault(value, value)  # type: ignore[return-value]
 
 
 def _merge(first: Member, later: Member) -> Member:
     """The first row wins; later rows fill its blanks and add their groups."""
-    fields = {**{k: v for k, v in later.fields.items() if v}, **{k: v for k, v in first.fields.items() if v}}
+    names = dict.fromkeys([*first.fields, *later.fields])
+    fields = {name: first.fields.get(name) or later.fields.get(name, "") for name in names}
     # A blank language cell was filled with the default when read; a later row that names one wins.
-    language = later.language if not first.fields.get("language") and later.fields.get("language") else None
+    takes_later = later.explicit_language and not first.explicit_language
     return replace(
         first,
         name=first.name or later.name,
         organization=first.organization or later.organization,
-        language=language or first.language,
+        language=later.language if takes_later else first.language,
+        explicit_language=first.explicit_language or later.explicit_language,
         groups=tuple(dict.fromkeys(first.groups + later.groups)),
-        fields=MappingProxyType(fields),
+        fields=MappingProxyType(fields) if fields else NO_FIELDS,
         lines=first.lines + later.lines,
     )
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from email.utils import make_msgid
 from pathlib import Path
 
-from mailer.compose import Composer
+from mailer.compose import Build, Composer, compose_processes
 from mailer.config import Settings
 from mailer.errors import MailerError
 from mailer.journal import Journal, Sent
@@ -44,21 +44,6 @@ def load_inputs(settings: Settings, *, skip_invalid: bool = False) -> Inputs:
 
 def make_plan(inputs: Inputs, journal: Journal, selection: Selection) -> Plan:
     return plan_run(inputs.settings, journal, inputs.members.members, set(inputs.suppressed), selection)
-
-
-def validate_plan(composer: Composer, plan: Plan) -> None:
-    """Check every message before anything goes out: a bad row never leaves half a run sent.
-
-    Rows and meetings were validated when read; what is left to fail is a template meeting
-    one member's data (tried for every member) and what is the same for all members of a
-    campaign (attachments, layout, headers: one whole message built per campaign).
-    """
-    first: dict[str, Delivery] = {}
-    for delivery in plan.deliveries:
-        composer.validate(delivery)
-        first.setdefault(delivery.campaign.key, delivery)
-    for delivery in first.values():
-        composer.envelope(delivery)
 
 
 @dataclass(frozen=True)
@@ -111,12 +96,11 @@ def send(
     """Deliver the plan over SMTP, recording each accepted message as soon as the server accepts it."""
     settings = inputs.settings
     composer = Composer(settings, now=now)
-    validate_plan(composer, plan)
     deliveries = plan.deliveries[:limit] if limit is not None else plan.deliveries
-    transport = transport or SmtpTransport(settings.smtp, SmtpSignIn(settings))
-    state = plan.campaign.state()
-    if state is not None and deliveries:
-        journal.record_meeting(state)
+    signin = SmtpSignIn(settings)
+    if transport is None and signin.method != "none":
+        signin.secret()  # no password or token: stop before connecting, nothing sent
+    transport = transport or SmtpTransport(settings.smtp, signin)
     report = SendReport(skipped=len(plan.skipped))
     total = len(deliveries)
 
@@ -129,7 +113,13 @@ def send(
         if progress:
             progress(report.sent + len(report.failed), total)
 
-    asyncio.run(transport.deliver(composer.compose(deliveries), record))
+    processes = compose_processes(settings.smtp.compose_processes, total)
+    with Build(composer, plan.deliveries, processes) as build:
+        build.validate()
+        state = plan.campaign.state()
+        if state is not None and deliveries:
+            journal.record_meeting(state)
+        asyncio.run(transport.deliver(build.envelopes(total), record))
     return report
 
 
@@ -146,7 +136,7 @@ def send_test(
         raise MailerError("there is no message to test: every member already has it (try --resend)")
     settings = inputs.settings
     composer = Composer(settings, now=now)
-    validate_plan(composer, plan)
+    Build(composer, plan.deliveries).validate()
     first = plan.deliveries[0]
     envelope = composer.envelope(first)
     test_id = make_msgid("test", domain=envelope.message_id.rpartition("@")[2].rstrip(">") or None)

@@ -151,6 +151,22 @@ def test_first_row_wins_when_both_name_a_language(tmp_path: Path) -> None:
     assert (bo.name, bo.language, bo.lines) == ("Bo", "da", (2, 3))
 
 
+def test_merged_duplicates_keep_every_column_for_templates(tmp_path: Path) -> None:
+    """An extra column blank on every row of a member is still there (empty), so a template
+    that uses it renders instead of failing for that member alone."""
+    path = tmp_path / "members.csv"
+    path.write_text(
+        "email,name,telefon,rolle\nbo@faxe.example,Bo,,\nBO@faxe.example,,,Leder\nida@faxe.example,Ida,555,\n",
+        encoding="utf-8",
+    )
+
+    bo, ida = read_members(path).members
+
+    assert bo.context()["telefon"] == "" and bo.context()["rolle"] == "Leder" and bo.name == "Bo"
+    assert ida.context()["telefon"] == "555" and ida.context()["rolle"] == ""
+    assert "email" not in bo.fields and "name" not in bo.fields  # kept once, as attributes
+
+
 def test_invalid_rows_are_reported_with_line_numbers() -> None:
     result = members_of("invalid_rows.csv")
 

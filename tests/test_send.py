@@ -453,11 +453,13 @@ def test_a_bad_row_stops_the_run_before_sending(
     assert server.recorder.auth_attempts == 0
 
 
+@pytest.mark.parametrize("processes", [0, 1], ids=["built-here", "built-by-a-worker"])
 def test_a_template_error_for_one_member_sends_nothing(
-    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str]
+    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str], processes: int
 ) -> None:
+    """Mads is last: with a worker process, his message is one the worker checks."""
     server = smtp_server_factory("starttls")
-    project.smtp = {**server.smtp_config(), "concurrency": 1}
+    project.smtp = {**server.smtp_config(), "concurrency": 1, "compose_processes": processes}
     body = project.root / "templates" / "invitation" / "da" / "body.txt"
     body.write_text(body.read_text(encoding="utf-8") + MADS_ONLY_ERROR, encoding="utf-8")
     code, out = project.main(*SEND, "--yes")
@@ -466,6 +468,29 @@ def test_a_template_error_for_one_member_sends_nothing(
     assert "body.txt" in err and "telefon" in err
     assert server.recorder.received == []
     assert journal_rows(project) == {}
+
+
+def test_worker_processes_send_the_very_bytes_preview_shows(
+    project: Project, smtp_server_factory: Factory
+) -> None:
+    """Messages built by forked workers, a few batches ahead of the sending, are the same
+    bytes as the preview's, each member once, in the plan's order per connection."""
+    server = smtp_server_factory("starttls")
+    project.members += more_members(150)  # several batches of 64
+    project.smtp = {**server.smtp_config(), "compose_processes": 2}
+    code, out = project.main(*SEND, "--dry-run")
+    assert code == 0, out
+    previewed = {
+        email.message_from_bytes(path.read_bytes())["To"]: path.read_bytes()
+        for path in (project.root / "outbox").rglob("*.eml")
+    }
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert delivered_to(server) == Counter(member_emails(project))
+    received = {email.message_from_bytes(data)["To"]: data for _, _, data in server.recorder.received}
+    assert received.keys() == previewed.keys()
+    for to, data in received.items():
+        assert data.replace(b"\r\n", b"\n") == previewed[to].replace(b"\r\n", b"\n"), to
 
 
 # -- secrets -------------------------------------------------------------------------------

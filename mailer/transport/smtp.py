@@ -334,5 +334,5 @@ def _close(client: aiosmtplib.SMTP) -> None:
     TLS close that waits for the server's reply can outlive the run's event loop."""
     transport = client.transport
     client.close()
-    if transport is not None:
+    if isinstance(transport, asyncio.Transport):
         transport.abort()
