@@ -174,6 +174,16 @@ class Settings(BaseSettings):
         return (init_settings, env_settings, _TomlData(settings_cls))
 
     @model_validator(mode="after")
+    def _ca_files_beside_config(self) -> Settings:
+        """CA bundles named relative to config.toml, like every other path in it."""
+        for section in ("smtp", "imap"):
+            model = getattr(self, section)
+            if model.ca_file and not Path(model.ca_file).is_absolute():
+                resolved = str(self.resolve(Path(model.ca_file)))
+                object.__setattr__(self, section, model.model_copy(update={"ca_file": resolved}))
+        return self
+
+    @model_validator(mode="after")
     def _unique_meetings(self) -> Settings:
         seen: set[str] = set()
         for index, meeting in enumerate(self.meetings):

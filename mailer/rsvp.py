@@ -9,11 +9,9 @@ import contextlib
 import email
 import email.policy
 import imaplib
-import ipaddress
 import mailbox
 import re
 import socket
-import ssl
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -27,6 +25,7 @@ from icalendar import Calendar
 from mailer.config import Settings
 from mailer.errors import ConfigError, ReplyError
 from mailer.journal import Answer, Journal, Sent
+from mailer.transport.tls import client_context, is_loopback
 
 ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
 CALENDAR_TYPES = ("text/calendar", "application/ics")
@@ -160,7 +159,7 @@ def _require_imap(settings: Settings) -> None:
         raise ConfigError(
             "no password: set MAILER_IMAP__PASSWORD in the environment", path=settings.path, field="imap"
         )
-    if imap.security == "none" and not _loopback(imap.host):
+    if imap.security == "none" and not is_loopback(imap.host):
         raise ConfigError(
             "security = 'none' would send the password in the clear; use tls or starttls",
             path=settings.path,
@@ -182,13 +181,14 @@ class _ImapOverTls(imaplib.IMAP4_SSL):
 
 def _imap_connect(settings: Settings) -> imaplib.IMAP4:
     imap = settings.imap
+    context = client_context(imap.ca_file, setting="imap.ca_file") if imap.security != "none" else None
     try:
         if imap.security == "tls":
-            return _ImapOverTls(imap.host, imap.port, ssl_context=_tls_context(settings), timeout=30)
+            return _ImapOverTls(imap.host, imap.port, ssl_context=context, timeout=30)
         client = imaplib.IMAP4(imap.host, imap.port, timeout=30)
         if imap.security == "starttls":
             try:
-                client.starttls(ssl_context=_tls_context(settings))
+                client.starttls(ssl_context=context)
             except BaseException:
                 with contextlib.suppress(OSError):
                     client.shutdown()
@@ -198,27 +198,6 @@ def _imap_connect(settings: Settings) -> imaplib.IMAP4:
         raise ReplyError(
             f"cannot connect to IMAP {imap.host}:{imap.port}: {_text(err)}", field="imap"
         ) from err
-
-
-def _tls_context(settings: Settings) -> ssl.SSLContext:
-    """The system's CA store, plus the server's own CA when `imap.ca_file` names one."""
-    context = ssl.create_default_context()
-    if settings.imap.ca_file:
-        path = settings.resolve(Path(settings.imap.ca_file))
-        try:
-            context.load_verify_locations(cafile=path)
-        except (OSError, ssl.SSLError) as err:
-            raise ConfigError(f"cannot be used: {err}", path=settings.path, field="imap.ca_file") from err
-    return context
-
-
-def _loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _quoted(name: str) -> str:

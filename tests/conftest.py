@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import email
 import email.policy
+import os
 import shutil
 import socket
 import ssl
@@ -137,6 +138,23 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+@pytest.fixture(autouse=True)
+def _no_mailer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The developer's own MAILER_* settings must not leak into any test."""
+    for name in list(os.environ):
+        if name.upper().startswith("MAILER_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture
+def sample(tmp_path: Path) -> Path:
+    """A copy of the repository's sample (config, members, templates); returns its config.toml."""
+    for name in ("config.toml", "recipients.csv"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    return tmp_path / "config.toml"
 
 
 @pytest.fixture(scope="session")

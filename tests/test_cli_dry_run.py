@@ -9,7 +9,6 @@ import csv
 import email
 import email.policy
 import io
-import os
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,23 +31,6 @@ SEPTEMBER = "2027-09-21-hvad-siger-brugerne"
 NOVEMBER = "2027-11-16-samskabelse"
 ACROSS_DST = "2027-10-30-overnatning"
 SENDER = "brugernesrum@roskilde.example"
-
-
-@pytest.fixture(autouse=True)
-def _no_mailer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own MAILER_* settings must not leak into these tests."""
-    for name in list(os.environ):
-        if name.upper().startswith("MAILER_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def sample(tmp_path: Path) -> Path:
-    """A copy of the repository's sample (config, members, templates); returns its config.toml."""
-    for name in ("config.toml", "recipients.csv"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    return tmp_path / "config.toml"
 
 
 @pytest.fixture

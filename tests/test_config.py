@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,14 +14,6 @@ from mailer.errors import ConfigError
 
 CONFIG = Path(__file__).parent / "data" / "config"
 COPENHAGEN = ZoneInfo("Europe/Copenhagen")
-
-
-@pytest.fixture(autouse=True)
-def _no_mailer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The developer's own MAILER_* settings must not leak into these tests."""
-    for name in list(os.environ):
-        if name.upper().startswith("MAILER_"):
-            monkeypatch.delenv(name)
 
 
 def error_of(name: str) -> ConfigError:

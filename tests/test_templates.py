@@ -4,7 +4,6 @@ languages and Danish dates.
 
 from __future__ import annotations
 
-import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,22 +21,6 @@ from mailer.templates import MessageTemplate, Rendered, long_datetime, meeting_v
 ROOT = Path(__file__).parents[1]
 FIXED = datetime(2027, 8, 2, 8, 15, 30, tzinfo=UTC)
 MEETING_ID = "2027-09-21-hvad-siger-brugerne"
-
-
-@pytest.fixture(autouse=True)
-def _no_mailer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in list(os.environ):
-        if name.upper().startswith("MAILER_"):
-            monkeypatch.delenv(name)
-
-
-@pytest.fixture
-def sample(tmp_path: Path) -> Path:
-    """A copy of the repository's sample (config, members, templates); returns its config.toml."""
-    for name in ("config.toml", "recipients.csv"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    return tmp_path / "config.toml"
 
 
 def run(config: Path, *args: str) -> int:

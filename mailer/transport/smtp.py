@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import aiosmtplib
 from mailer.config import SmtpSettings
 from mailer.errors import AuthenticationError, ConfigError, DeliveryError, SecurityError
 from mailer.message import Envelope
+from mailer.transport.tls import client_context, is_loopback
 
 T = TypeVar("T")
 
@@ -71,26 +71,6 @@ class RateLimiter:
             await self._sleep(slot - now)
 
 
-def tls_context(settings: SmtpSettings) -> ssl.SSLContext:
-    """The system's CA store, plus the relay's own CA when `smtp.ca_file` names one."""
-    context = ssl.create_default_context()
-    if settings.ca_file:
-        try:
-            context.load_verify_locations(cafile=settings.ca_file)
-        except (OSError, ssl.SSLError) as err:
-            raise SecurityError(f"smtp.ca_file {settings.ca_file!r} cannot be used: {err}") from err
-    return context
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class SmtpTransport:
     """Sends envelopes over `smtp.concurrency` connections, reporting each outcome."""
 
@@ -104,7 +84,9 @@ class SmtpTransport:
         self.settings = settings
         self.signin = signin
         self._sleep = sleep
-        self._context = tls_context(settings) if settings.security != "none" else None
+        self._context = (
+            client_context(settings.ca_file, setting="smtp.ca_file") if settings.security != "none" else None
+        )
         self.limiter = RateLimiter(settings.rate_per_minute, settings.rate_per_hour, sleep=sleep)
         self._signed_in = False  # once one connection has signed in, the others may open at once
         # A refused sign-in, a TLS failure or no token: nobody tries again.
@@ -323,16 +305,18 @@ async def _put(
 
 async def _quit(client: aiosmtplib.SMTP) -> None:
     """End a session with QUIT when the connection still works, then close it."""
+    transport = client.transport  # `quit` forgets it, with a TLS goodbye still under way
     if client.is_connected:
         with contextlib.suppress(aiosmtplib.SMTPException, OSError):  # closed below all the same
             await client.quit()
-    _close(client)
+    _close(client, transport)
 
 
-def _close(client: aiosmtplib.SMTP) -> None:
+def _close(client: aiosmtplib.SMTP, transport: asyncio.BaseTransport | None = None) -> None:
     """Close at once: after QUIT (or a failure) the TLS goodbye is not worth waiting for, and a
-    TLS close that waits for the server's reply can outlive the run's event loop."""
-    transport = client.transport
+    TLS close that waits for the server's reply can outlive the run's event loop (leaving the
+    socket open)."""
+    transport = transport or client.transport
     client.close()
     if isinstance(transport, asyncio.Transport):
         transport.abort()
