@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailer.calendar import Person, PreparedCalendar
-from mailer.compose import Composer
+from mailer.compose import Build, Composer
 from mailer.config import Settings
 from mailer.errors import ConfigError, MailerError
 from mailer.journal import Journal
@@ -103,29 +103,11 @@ def _check_template(
     )
     if not meetings:
         return f"{template.name}: not rendered (it needs a meeting and none is configured)"
-    limit = settings.smtp.max_message_mb * 1024 * 1024
     for meeting in meetings:
         method = CALENDAR_METHOD.get(kind)
-        campaign = Campaign(
-            template.name,
-            template,
-            meeting,
-            method,
-            0,
-            meeting.uid(settings.sender.domain) if meeting else "",
-        )
-        for index, member in enumerate(members):
-            delivery = Delivery(member, campaign, "new")
-            if index == 0:  # one full build per meeting: size, attachments, headers
-                size = len(composer.envelope(delivery).data)
-                if size > limit:
-                    raise ConfigError(
-                        f"a message is {size / 1048576:.2f} MB ({size:,} bytes), over smtp.max_message_mb "
-                        f"({settings.smtp.max_message_mb:g} MB)",
-                        path=template.folder,
-                    )
-            else:
-                composer.rendered(delivery)
+        uid = meeting.uid(settings.sender.domain) if meeting else ""
+        campaign = Campaign(template.name, template, meeting, method, 0, uid)
+        Build(composer, [Delivery(member, campaign, "new") for member in members]).validate()
     languages = "/".join(template.languages)
     about = f" × {len(meetings)} meetings" if meetings != [None] else ""
     return f"{template.name} ({languages}, {kind}): rendered for {len(members)} members{about}"

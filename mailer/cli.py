@@ -64,6 +64,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--dry-run", action="store_true", help="the same as preview")
     s.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     s.add_argument("--cancel-removed", action="store_true", help="cancel for members taken off the list")
+    s.add_argument(
+        "--reinstate", action="store_true", help="invite again to a meeting members were told is cancelled"
+    )
 
     x = commands.add_parser("cancel", help="cancel a meeting in every invited member's calendar")
     x.add_argument("meeting")
@@ -108,6 +111,12 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None, out: 
         if isinstance(err, InvalidRows):
             print("fix the rows, or add --skip-invalid to leave them out", file=sys.stderr)
         return 2
+    except OSError as err:  # a file that cannot be written or read (outbox, -o, the journal's folder)
+        if args.debug:
+            traceback.print_exc()
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("interrupted: run the same command again to finish", file=sys.stderr)
         return 1
@@ -147,6 +156,7 @@ def _selection(args: argparse.Namespace, **extra: object) -> Selection:
         campaign=args.campaign,
         resend=args.resend,
         cancel_removed=getattr(args, "cancel_removed", False),
+        reinstate=getattr(args, "reinstate", False),
         **extra,  # type: ignore[arg-type]
     )
 

@@ -9,13 +9,18 @@ senders; invitations never do.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import multiprocessing
 import os
 import re
+import signal
+import sys
 import unicodedata
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
@@ -25,7 +30,7 @@ from urllib.parse import quote
 
 from mailer.calendar import Person, PreparedCalendar, publish_calendar
 from mailer.config import SenderSettings, Settings
-from mailer.errors import ConfigError
+from mailer.errors import ConfigError, MailerError
 from mailer.meetings import Meeting, changed_fields, upcoming_meetings
 from mailer.message import Attachment, CalendarPart, Envelope, build_message, message_id
 from mailer.plan import Campaign, Delivery
@@ -124,6 +129,7 @@ def list_headers(sender: SenderSettings, unsubscribe: Unsubscribe) -> dict[str, 
 
 PARALLEL_FROM = 200  # smaller runs are built in this process: a worker's start costs more
 BATCH = 64  # messages a worker builds per request
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 
 
 def compose_processes(configured: int | None, count: int) -> int:
@@ -140,6 +146,16 @@ def compose_processes(configured: int | None, count: int) -> int:
 _FORKED: tuple[Composer, Sequence[Delivery]] | None = None
 
 
+def _worker_start(parent: int) -> None:
+    """A worker ends with the run that forked it: a run killed with SIGKILL must not leave
+    builders behind (they would wait for work forever, holding a copy of the plan)."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the run died before the line above took effect
+        os._exit(1)
+
+
 def _validate_batch(start: int, stop: int) -> None:
     assert _FORKED is not None, "a worker started without the fork start method"
     composer, deliveries = _FORKED
@@ -151,6 +167,17 @@ def _build_batch(start: int, stop: int) -> list[Envelope]:
     assert _FORKED is not None, "a worker started without the fork start method"
     composer, deliveries = _FORKED
     return [composer.envelope(deliveries[index]) for index in range(start, stop)]
+
+
+@contextmanager
+def _worker_failures() -> Iterator[None]:
+    try:
+        yield
+    except BrokenProcessPool as err:
+        raise MailerError(
+            "a process building messages stopped unexpectedly (out of memory?); what was sent is "
+            "recorded: run the same command again to finish"
+        ) from err
 
 
 class Build:
@@ -170,7 +197,12 @@ class Build:
         global _FORKED
         if self.processes > 0:
             _FORKED = (self.composer, self.deliveries)
-            self._pool = ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("fork"))
+            self._pool = ProcessPoolExecutor(
+                self.processes,
+                mp_context=multiprocessing.get_context("fork"),
+                initializer=_worker_start,
+                initargs=(os.getpid(),),
+            )
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -188,7 +220,7 @@ class Build:
         for delivery in self.deliveries:
             first.setdefault(delivery.campaign.key, delivery)
         for delivery in first.values():
-            self.composer.envelope(delivery)
+            self.composer.require_size(self.composer.envelope(delivery), delivery.campaign)
         mine = len(self.deliveries)
         futures = []
         if self._pool is not None:
@@ -199,8 +231,9 @@ class Build:
             ]
         for delivery in self.deliveries[:mine]:
             self.composer.validate(delivery)
-        for future in futures:
-            future.result()  # a worker's TemplateError is raised here
+        with _worker_failures():
+            for future in futures:
+                future.result()  # a worker's TemplateError is raised here
 
     async def envelopes(self, count: int | None = None) -> AsyncIterator[tuple[Delivery, Envelope]]:
         """The first `count` (all) deliveries with their messages, in order."""
@@ -225,7 +258,8 @@ class Build:
                 submit()
             while pending:
                 start, future = pending.popleft()
-                envelopes = await future
+                with _worker_failures():
+                    envelopes = await future
                 submit()
                 for offset, envelope in enumerate(envelopes):
                     yield self.deliveries[start + offset], envelope
@@ -275,6 +309,17 @@ class Composer:
         )
         names = self._names[f"{campaign.key}\0{language}"] + ((calendar.filename,) if calendar else ())
         return Envelope(self.sender.email, member.address, msg_id, rendered.subject, data, names)
+
+    def require_size(self, envelope: Envelope, campaign: Campaign) -> None:
+        """Refuse what the server would refuse for its size (smtp.max_message_mb)."""
+        size = len(envelope.data)
+        limit = self.settings.smtp.max_message_mb
+        if size > limit * 1024 * 1024:
+            raise ConfigError(
+                f"a message is {size / 1048576:.2f} MB ({size:,} bytes), over smtp.max_message_mb "
+                f"({limit:g} MB)",
+                path=campaign.template.folder,
+            )
 
     def _headers(self, campaign: Campaign, address: str) -> dict[str, str] | None:
         if not campaign.template.settings.bulk:

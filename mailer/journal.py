@@ -6,7 +6,9 @@ updates and cancellations reach exactly the members who were invited.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -117,20 +119,28 @@ class Journal:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self.readonly = readonly
+        try:
+            self._db = self._open(path, readonly)
+            self._db.execute("SELECT count(*) FROM deliveries").fetchone()  # a damaged file shows here
+        except sqlite3.Error as err:
+            raise MailerError(f"cannot be used as mailer's journal: {err}", path=path) from err
+
+    @staticmethod
+    def _open(path: Path, readonly: bool) -> sqlite3.Connection:
         if readonly and not path.exists():
-            self._db = sqlite3.connect(":memory:")
+            db = sqlite3.connect(":memory:")
         elif readonly:
-            self._db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(path)
+            db = sqlite3.connect(path)
             # WAL + NORMAL: a commit per message costs microseconds, and survives kill -9.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        db.row_factory = sqlite3.Row
         if not readonly or not path.exists():
-            self._db.executescript(SCHEMA)
+            db.executescript(SCHEMA)
+        return db
 
     def close(self) -> None:
         self._db.close()
@@ -152,6 +162,7 @@ class Journal:
                 ) from err
             yield
         finally:
+            _HELD.discard(handle.fileno())
             handle.close()  # releases the lock
 
     def __enter__(self) -> Journal:
@@ -301,7 +312,21 @@ def _lock(handle: IO[bytes]) -> None:
         import fcntl
 
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    _HELD.add(handle.fileno())
 
 
-def now_text() -> str:
-    return _now()
+# Lock files held by this process. A process forked while holding one (the workers that
+# build messages) closes its copy at once: a lock shared with a worker would outlive a
+# killed run and refuse every run after it.
+_HELD: set[int] = set()
+
+
+def _forget_locks() -> None:
+    for fd in _HELD:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_locks)

@@ -66,11 +66,19 @@ class Plan:
     skipped: tuple[Member, ...] = ()  # already have this very message
     removed: tuple[Sent, ...] = ()  # invited, since taken off the list, not cancelled
     suppressed: tuple[Member, ...] = ()  # unsubscribed
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def campaign(self) -> Campaign:
         return self.campaigns[0]
+
+    def meeting_state(self) -> MeetingState | None:
+        """What members are being told of the meeting, with the highest SEQUENCE this run sends
+        (a member cancelled or re-invited may need one above the meeting's)."""
+        state = self.campaign.state()
+        if state is None:
+            return None
+        sent = [d.campaign.sequence for d in self.deliveries if d.campaign.uid == self.campaign.uid]
+        return replace(state, sequence=max([state.sequence, *sent]))
 
 
 def campaign_key(template: str, meeting_id: str | None, given: str | None) -> str:
@@ -104,13 +112,14 @@ def plan_invitation(
     members: Iterable[Member],
     journal: Journal,
     *,
+    listed: set[str] | None,
     resend: bool = False,
-    everyone: bool = True,
 ) -> tuple[list[Delivery], list[Member], list[Sent]]:
-    """REQUEST to each member: new if never invited, update if told an older version.
+    """REQUEST to each member: new if never invited (or since cancelled), an update if told
+    another version, nothing if their calendar already shows this one.
 
-    Returns (deliveries, skipped, removed); `removed` are invited members missing from
-    `members` (only meaningful when `members` is the whole list, `everyone`).
+    Returns (deliveries, skipped, removed); `removed` are invited members whose address is
+    not in `listed` (the whole member list; None when only part of it was chosen).
     """
     assert campaign.meeting is not None
     invited = journal.invited(campaign.meeting.id)
@@ -118,20 +127,30 @@ def plan_invitation(
     skipped: list[Member] = []
     for member in members:
         last = invited.get(member.key)
-        if last is None or last.method == "CANCEL":
+        if last is None:
             deliveries.append(Delivery(member, campaign, "new"))
-        elif last.fingerprint == campaign.fingerprint and last.sequence == campaign.sequence and not resend:
-            skipped.append(member)
-        elif last.fingerprint == campaign.fingerprint and last.sequence == campaign.sequence:
-            deliveries.append(Delivery(member, campaign, "new"))
+        elif last.method == "CANCEL":
+            # A calendar ignores a REQUEST that is not newer than the CANCEL it holds.
+            deliveries.append(Delivery(member, above(campaign, last), "new"))
+        elif last.fingerprint == campaign.fingerprint:
+            if resend:
+                deliveries.append(Delivery(member, campaign, "new"))
+            else:
+                skipped.append(member)
         else:
             before = journal.snapshot(campaign.meeting.id, last.fingerprint or "")
             deliveries.append(Delivery(member, campaign, "update", before))
     removed: list[Sent] = []
-    if everyone:
-        listed = {m.key for m in members}
+    if listed is not None:
         removed = [s for key, s in invited.items() if key not in listed and s.method == "REQUEST"]
     return deliveries, skipped, removed
+
+
+def above(campaign: Campaign, last: Sent) -> Campaign:
+    """The campaign, with a SEQUENCE above what `last` gave the member if it is not already."""
+    if last.sequence is None or campaign.sequence > last.sequence:
+        return campaign
+    return replace(campaign, sequence=last.sequence + 1)
 
 
 def plan_cancellation(
@@ -149,7 +168,7 @@ def plan_cancellation(
         if last.method == "CANCEL" and not resend:
             skipped.append(member)
         else:
-            deliveries.append(Delivery(member, campaign, "cancel"))
+            deliveries.append(Delivery(member, above(campaign, last), "cancel"))
     return deliveries, skipped
 
 
@@ -196,6 +215,7 @@ class Selection:
     resend: bool = False
     cancel_removed: bool = False
     cancel: bool = False  # `mailer cancel`: the meeting is off, whatever config says
+    reinstate: bool = False  # invite again to a meeting members were told is cancelled
 
 
 CALENDAR_METHOD: dict[str, Method] = {"request": "REQUEST", "cancel": "CANCEL"}
@@ -207,8 +227,14 @@ def plan_run(
     members: Iterable[Member],
     suppressed: set[str],
     selection: Selection,
+    *,
+    rows_left_out: int = 0,
 ) -> Plan:
-    """Everything the run will send, from the config, the member list and the journal."""
+    """Everything the run will send, from the config, the member list and the journal.
+
+    `rows_left_out`: invalid rows skipped from the list (their members cannot be told apart
+    from members taken off it, so nobody is cancelled for being missing).
+    """
     folder = settings.resolve(settings.files.templates)
     language = settings.sender.language
     template = MessageTemplate(folder, selection.template, language)
@@ -228,6 +254,8 @@ def plan_run(
     )
     if selection.resend:
         campaign = replace(campaign, resend=True)
+    if method == "REQUEST" and meeting is not None and not selection.reinstate:
+        _refuse_silent_reinstatement(journal, meeting, settings)
     everyone = list(members)
     chosen = _choose(everyone, selection)
     wanted = [m for m in chosen if m.key not in suppressed]
@@ -235,14 +263,21 @@ def plan_run(
     campaigns = [campaign]
     removed: list[Sent] = []
     if method == "REQUEST":
+        whole_list = not (selection.group or selection.only)
         deliveries, skipped, removed = plan_invitation(
             campaign,
             wanted,
             journal,
+            listed={m.key for m in everyone} if whole_list else None,
             resend=selection.resend,
-            everyone=not (selection.group or selection.only),
         )
         if selection.cancel_removed and removed:
+            if rows_left_out:
+                raise ConfigError(
+                    f"--cancel-removed needs the whole member list, and {rows_left_out} rows were "
+                    "left out as invalid: fix them first",
+                    field="--cancel-removed",
+                )
             assert meeting is not None
             dropped = Campaign(
                 campaign_key("cancellation", meeting.id, None),
@@ -253,7 +288,12 @@ def plan_run(
                 campaign.uid,
             )
             campaigns.append(dropped)
-            deliveries += [Delivery(member_from_journal(s), dropped, "cancel") for s in removed]
+            for row in removed:
+                member = member_from_journal(row)
+                if member.key in suppressed:
+                    left_out += (member,)
+                else:
+                    deliveries.append(Delivery(member, above(dropped, row), "cancel"))
             removed = []
     elif method == "CANCEL":
         narrowed = None if not (selection.group or selection.only) else {m.key for m in chosen}
@@ -265,6 +305,18 @@ def plan_run(
             wanted = _attending(wanted, journal, meeting)
         deliveries, skipped = plan_messages(campaign, wanted, journal, resend=selection.resend)
     return Plan(tuple(deliveries), tuple(campaigns), tuple(skipped), tuple(removed), left_out)
+
+
+def _refuse_silent_reinstatement(journal: Journal, meeting: Meeting, settings: Settings) -> None:
+    """A meeting members were told is cancelled comes back only when the coordinator says so."""
+    state = journal.meeting(meeting.id)
+    if state is not None and state.snapshot.get("status") == "cancelled":
+        raise ConfigError(
+            f"meeting {meeting.id!r} was cancelled in members' calendars; set status = "
+            '"cancelled" in config.toml, or add --reinstate to invite everyone to it again',
+            path=settings.path,
+            field="status",
+        )
 
 
 def _choose(members: list[Member], selection: Selection) -> list[Member]:

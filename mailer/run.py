@@ -43,7 +43,14 @@ def load_inputs(settings: Settings, *, skip_invalid: bool = False) -> Inputs:
 
 
 def make_plan(inputs: Inputs, journal: Journal, selection: Selection) -> Plan:
-    return plan_run(inputs.settings, journal, inputs.members.members, set(inputs.suppressed), selection)
+    return plan_run(
+        inputs.settings,
+        journal,
+        inputs.members.members,
+        set(inputs.suppressed),
+        selection,
+        rows_left_out=len(inputs.members.invalid),
+    )
 
 
 @dataclass(frozen=True)
@@ -116,7 +123,7 @@ def send(
     processes = compose_processes(settings.smtp.compose_processes, total)
     with Build(composer, plan.deliveries, processes) as build:
         build.validate()
-        state = plan.campaign.state()
+        state = plan.meeting_state()
         if state is not None and deliveries:
             journal.record_meeting(state)
         asyncio.run(transport.deliver(build.envelopes(total), record))

@@ -103,13 +103,19 @@ def message_ids(server: SmtpServer) -> dict[str, list[str]]:
     return found
 
 
-@pytest.mark.parametrize("keep_held", [True, False], ids=["taken-unanswered", "not-taken"])
+@pytest.mark.parametrize(
+    ("keep_held", "processes"),
+    [(True, 0), (False, 0), (True, 1)],
+    ids=["taken-unanswered", "not-taken", "taken-unanswered-built-by-a-worker"],
+)
 def test_kill_mid_run_then_rerun_loses_nobody_and_duplicates_keep_their_id(
-    project: Project, holding: Callable[[bool], SmtpServer], keep_held: bool
+    project: Project, holding: Callable[[bool], SmtpServer], keep_held: bool, processes: int
 ) -> None:
+    """With a worker process building the messages, the kill must not leave it behind holding
+    the journal's lock (the re-run would refuse to start)."""
     server = holding(keep_held)
     recorder: HoldingRecorder = server.recorder  # type: ignore[assignment]
-    project.smtp = {**server.smtp_config(), "concurrency": CONCURRENCY}
+    project.smtp = {**server.smtp_config(), "concurrency": CONCURRENCY, "compose_processes": processes}
     project.members += [
         (f"Medlem {n}", f"medlem{n}@greve.example", "Greve Bibliotek", "da") for n in range(11)
     ]
@@ -157,3 +163,16 @@ def test_kill_mid_run_then_rerun_loses_nobody_and_duplicates_keep_their_id(
     code, out = project.main(*COMMAND)
     assert (code, out.splitlines()[-1]) == (0, "nothing to send")
     assert Counter(server.recipients) == got
+    assert not left_running(project.config), "a process of the killed run is still there"
+
+
+def left_running(config: Path) -> list[int]:
+    """Processes (the run, or workers it forked) still running with this project's config."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(config).encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+    return found

@@ -167,3 +167,20 @@ def test_a_second_send_while_one_runs_sends_nothing(
     assert server.recorder.received == []
     assert project.main("send", "invitation", "--meeting", MEETING["id"], "--yes")[0] == 0
     assert len(server.recorder.received) == len(project.members)
+
+
+def test_a_damaged_journal_or_an_unwritable_file_is_one_line_and_exit_2(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.state.parent.mkdir(parents=True)
+    project.state.write_bytes(b"this is not a database" * 100)
+    code, _ = project.main("status")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith("error: state.sqlite: cannot be used as mailer's journal")
+    assert "Traceback" not in err
+
+    code, _ = project.main("ics", MEETING["id"], "-o", str(project.root / "no such folder" / "m.ics"))
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "No such file or directory" in err and "Traceback" not in err

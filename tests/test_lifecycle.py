@@ -205,15 +205,14 @@ def test_a_meeting_from_invitation_through_moves_and_members_to_cancellation(
     assert mads[1] in out and "--cancel-removed" in out
     assert len(server.messages) == count
 
-    # ... and with --cancel-removed cancels it in their calendar. Their CANCEL carries the
-    # SEQUENCE everyone holds (1): RFC 5546 orders equal SEQUENCEs by DTSTAMP, and raising it
-    # for one member would make a later re-invitation at the meeting's SEQUENCE look stale.
+    # ... and with --cancel-removed cancels it in their calendar, with a SEQUENCE above the
+    # one they hold (INTEROP: a CANCEL carries a higher SEQUENCE).
     code, out = run(project, at(50), *send, "--cancel-removed")
     assert code == 0, out
     removed = arrived(server, count)
     assert list(removed) == [mads[1]]
     got = removed[mads[1]]
-    assert (got.method, got.uid, got.sequence, got.status) == ("CANCEL", UID, 1, "CANCELLED")
+    assert (got.method, got.uid, got.sequence, got.status) == ("CANCEL", UID, 2, "CANCELLED")
     assert got.attendees == (mads[1],)
     assert "aflyst" in got.text
     count = len(server.messages)
@@ -221,15 +220,26 @@ def test_a_meeting_from_invitation_through_moves_and_members_to_cancellation(
     assert "nothing to send" in out and mads[1] not in out
     assert len(server.messages) == count
 
-    # Cancel the meeting: every member whose calendar still holds it, SEQUENCE 2.
-    # Mads was already cancelled, so he is not sent a second CANCEL.
+    # Mads comes back: a first invitation again, above the CANCEL his calendar holds; the
+    # others are not sent anything, and a re-run sends nothing.
+    project.members.append(mads)
+    code, out = run(project, at(57), *send)
+    assert code == 0, out
+    back = arrived(server, count)
+    assert list(back) == [mads[1]]
+    assert (back[mads[1]].method, back[mads[1]].sequence) == ("REQUEST", 3)
+    count = len(server.messages)
+    code, out = run(project, at(58), *send)
+    assert "nothing to send" in out
+    assert len(server.messages) == count
+
+    # Cancel the meeting: every member whose calendar holds it, above any SEQUENCE sent.
     code, out = run(project, at(60), "cancel", MEETING_ID, "--yes")
     assert code == 0, out
     cancelled = arrived(server, count)
     assert set(cancelled) == addresses(project)
-    assert mads[1] not in cancelled
     for to, got in cancelled.items():
-        assert (got.method, got.uid, got.sequence, got.status) == ("CANCEL", UID, 2, "CANCELLED")
+        assert (got.method, got.uid, got.sequence, got.status) == ("CANCEL", UID, 4, "CANCELLED")
         assert got.attendees == (to,)
         assert got.dtstamp == at(60)
     assert "er aflyst" in cancelled["soren.aero@vordingborg.example"].text
@@ -242,7 +252,7 @@ def test_a_meeting_from_invitation_through_moves_and_members_to_cancellation(
 
     code, out = run(project, at(80), "status", MEETING_ID)
     assert code == 0
-    assert "sequence 2, 5 members invited" in out
+    assert "sequence 4, 5 members invited" in out
     assert "cancelled: 5" in out
 
 
@@ -354,3 +364,49 @@ def test_reminder_alarm_and_reminders_only_to_those_still_coming(
     code, out = run(project, at(50), "send", "reminder", "--meeting", MEETING_ID, "--yes")
     assert "nothing to send" in out
     assert len(server.messages) == count
+
+
+def test_cancel_removed_spares_unsubscribed_members_and_refuses_an_incomplete_list(
+    project: Project, server: SmtpServer
+) -> None:
+    """Members left out as unsubscribed or because their row is invalid are not 'removed'."""
+    send = ("send", "invitation", "--meeting", MEETING_ID, "--yes")
+    code, out = run(project, at(0), *send)
+    assert code == 0, out
+    count = len(server.messages)
+
+    code, out = run(project, at(5), "unsubscribe", "maria.lohse@roskilde.example")
+    assert code == 0, out
+    code, out = run(project, at(10), *send, "--cancel-removed")
+    assert code == 0, out
+    assert "nothing to send" in out and len(server.messages) == count
+
+    project.members[0] = (*project.members[0][:3], "sv")  # Søren's row now invalid
+    project.members.pop(3)  # Mads really is taken off
+    code, out = run(project, at(20), *send, "--skip-invalid", "--cancel-removed")
+    assert code == 2
+    assert len(server.messages) == count
+
+    project.members[0] = (*project.members[0][:3], "da")
+    code, out = run(project, at(30), *send, "--cancel-removed")
+    assert code == 0, out
+    assert list(arrived(server, count)) == ["mads.kohler@koege.example"]
+
+
+def test_a_cancelled_meeting_is_not_reinstated_by_accident(project: Project, server: SmtpServer) -> None:
+    """After `mailer cancel`, a `send invitation` with config.toml still saying confirmed would
+    put the meeting back in every calendar: it takes --reinstate."""
+    send = ("send", "invitation", "--meeting", MEETING_ID, "--yes")
+    assert run(project, at(0), *send)[0] == 0
+    assert run(project, at(5), "cancel", MEETING_ID, "--yes")[0] == 0
+    count = len(server.messages)
+
+    code, out = run(project, at(10), *send)
+    assert code == 2
+    assert len(server.messages) == count
+
+    code, out = run(project, at(15), *send, "--reinstate")
+    assert code == 0, out
+    back = arrived(server, count)
+    assert set(back) == addresses(project)
+    assert {(got.method, got.sequence) for got in back.values()} == {("REQUEST", 2)}

@@ -470,6 +470,17 @@ def test_a_template_error_for_one_member_sends_nothing(
     assert journal_rows(project) == {}
 
 
+def test_a_message_over_the_size_limit_stops_the_run_before_anything_is_sent(
+    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = {**server.smtp_config(), "max_message_mb": 0.001}
+    code, out = project.main(*SEND, "--yes")
+    assert code == 2, out
+    assert "over smtp.max_message_mb (0.001 MB)" in capsys.readouterr().err
+    assert server.recorder.received == [] and journal_rows(project) == {}
+
+
 def test_worker_processes_send_the_very_bytes_preview_shows(
     project: Project, smtp_server_factory: Factory
 ) -> None:

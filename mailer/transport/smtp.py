@@ -44,6 +44,13 @@ class Outcome(Generic[T]):
     attempts: int
 
 
+@dataclass
+class _Line:
+    """One worker's connection, kept where an interrupted send cannot lose it."""
+
+    client: aiosmtplib.SMTP | None = None
+
+
 class RateLimiter:
     """Spaces messages evenly so that no provider limit is passed, across all connections."""
 
@@ -228,30 +235,30 @@ class SmtpTransport:
         queue: asyncio.Queue[tuple[T, Envelope] | None],
         report: Callable[[Outcome[T]], None],
     ) -> None:
-        client: aiosmtplib.SMTP | None = None
+        line = _Line()
         try:
             while (entry := await queue.get()) is not None:
                 item, envelope = entry
-                outcome, client = await self._send_one(client, item, envelope)
-                report(outcome)
+                report(await self._send_one(line, item, envelope))
         finally:
-            if client is not None:
-                await _quit(client)
+            if line.client is not None:
+                await _quit(line.client)
 
-    async def _send_one(
-        self, client: aiosmtplib.SMTP | None, item: T, envelope: Envelope
-    ) -> tuple[Outcome[T], aiosmtplib.SMTP | None]:
+    async def _send_one(self, line: _Line, item: T, envelope: Envelope) -> Outcome[T]:
+        """Send one message over the worker's connection (opened, or opened again, as needed)."""
         code: int | None = None
         reply = ""
         attempts = self.settings.max_attempts
         for attempt in range(1, attempts + 1):
             await self.limiter.wait()
             try:
-                if client is None or not client.is_connected:
-                    client = await self.connect()
-                errors, message = await client.sendmail(envelope.mail_from, [envelope.rcpt_to], envelope.data)
+                if line.client is None or not line.client.is_connected:
+                    line.client = await self.connect()
+                errors, message = await line.client.sendmail(
+                    envelope.mail_from, [envelope.rcpt_to], envelope.data
+                )
                 if not errors:
-                    return Outcome(item, envelope, True, 250, message, attempt), client
+                    return Outcome(item, envelope, True, 250, message, attempt)
                 code, reply = next(iter(errors.values()))
             except aiosmtplib.SMTPRecipientsRefused as err:
                 refused = err.recipients[0]
@@ -265,14 +272,15 @@ class SmtpTransport:
                     raise
                 code, reply = err.code, err.message
             if code is not None and code >= 500:
-                return Outcome(item, envelope, False, code, reply, attempt), client
+                return Outcome(item, envelope, False, code, reply, attempt)
+            client = line.client
             if client is not None and (code is None or code == 421 or not client.is_connected):
                 _close(client)  # lost, timed out or closing: start clean
-                client = None
+                line.client = None
             # else a 4xx for this message: the connection was reset by `sendmail` and stays usable
             if attempt < attempts:
                 await self._sleep(self.settings.backoff * 2 ** (attempt - 1))
-        return Outcome(item, envelope, False, code, reply, attempts), client
+        return Outcome(item, envelope, False, code, reply, attempts)
 
 
 async def _each(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
