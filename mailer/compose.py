@@ -149,6 +149,7 @@ _FORKED: tuple[Composer, Sequence[Delivery]] | None = None
 def _worker_start(parent: int) -> None:
     """A worker ends with the run that forked it: a run killed with SIGKILL must not leave
     builders behind (they would wait for work forever, holding a copy of the plan)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle, once
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -88,10 +88,6 @@ class DeliveryError(MailerError):
         return self.code is None or 400 <= self.code < 500
 
 
-class DeliveryTimeoutError(DeliveryError, TimeoutError):
-    """The server did not answer in time."""
-
-
 class AuthenticationError(DeliveryError):
     """The server refused our credentials; retrying would only hammer it."""
 
