@@ -195,6 +195,11 @@ def _print_plan(plan: Plan, inputs: Inputs, out: TextIO) -> None:
         print(f"  calendar: {plan.campaign.method}, sequence {plan.campaign.sequence}", file=out)
     if plan.skipped:
         print(f"  {len(plan.skipped)} members already have it (not sent again)", file=out)
+        if not plan.deliveries and plan.campaign.method is None:
+            print(
+                f"  a new issue? give it a campaign key of its own: --campaign {plan.campaign.key}-2",
+                file=out,
+            )
     if plan.suppressed:
         print(f"  {len(plan.suppressed)} unsubscribed members left out", file=out)
     for err in inputs.members.invalid:

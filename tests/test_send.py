@@ -676,3 +676,17 @@ def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one(
     assert shown.count("\r[") == 10  # one redrawn bar per message, no scrolling lines
     assert "\r[##############################] 10/10 sent" in shown
     assert len(server.recorder.received) == 20
+
+
+def test_a_second_newsletter_under_the_same_key_is_not_sent_and_says_how(
+    project: Project, smtp_server_factory: Factory
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    assert project.main("send", "newsletter", "--yes")[0] == 0
+    code, out = project.main("send", "newsletter", "--yes")
+    assert code == 0 and "nothing to send" in out
+    assert "--campaign newsletter-2" in out
+    code, out = project.main("send", "newsletter", "--campaign", "newsletter-2027-03", "--yes")
+    assert code == 0, out
+    assert delivered_to(server) == Counter({e: 2 for e in member_emails(project)})
