@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS answers (
     sequence    INTEGER,
     answered_at TEXT NOT NULL,
     source      TEXT NOT NULL DEFAULT '',
+    comment     TEXT NOT NULL DEFAULT '',   -- what the member wrote with the answer
     PRIMARY KEY (meeting_id, recipient)
 );
 """
@@ -108,6 +109,7 @@ class Answer:
     sequence: int | None
     answered_at: str
     source: str
+    comment: str = ""
 
 
 def _now() -> str:
@@ -274,10 +276,11 @@ class Journal:
         """Keep the newest answer per member; returns whether this one was kept."""
         with self._db:
             cursor = self._db.execute(
-                """INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?)
+                """INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (meeting_id, recipient) DO UPDATE SET
                     partstat = excluded.partstat, sequence = excluded.sequence,
-                    answered_at = excluded.answered_at, source = excluded.source
+                    answered_at = excluded.answered_at, source = excluded.source,
+                    comment = excluded.comment
                    WHERE excluded.answered_at >= answers.answered_at""",
                 (
                     answer.meeting_id,
@@ -286,6 +289,7 @@ class Journal:
                     answer.sequence,
                     answer.answered_at,
                     answer.source,
+                    answer.comment,
                 ),
             )
             return cursor.rowcount > 0

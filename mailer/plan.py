@@ -94,10 +94,11 @@ def meeting_campaign(
     method: Method | None,
 ) -> Campaign:
     """The campaign with the sequence members must get: +1 whenever the meeting changed."""
-    uid = meeting.uid(settings.sender.domain)
+    state = journal.meeting(meeting.id)
+    # The UID members' calendars hold stays the meeting's for life, whatever the sender now is.
+    uid = state.uid if state is not None else meeting.uid(settings.sender.domain)
     if method is None:
         return Campaign(key, template, meeting, None, 0, uid)
-    state = journal.meeting(meeting.id)
     if state is None:
         sequence = 0
     elif state.fingerprint == meeting.fingerprint():
@@ -238,7 +239,10 @@ def plan_run(
     folder = settings.resolve(settings.files.templates)
     language = settings.sender.language
     template = MessageTemplate(folder, selection.template, language)
-    meeting = require_meeting(settings, selection.meeting_id, template)
+    if selection.cancel and selection.meeting_id not in {m.id for m in settings.meetings}:
+        meeting: Meeting | None = _meeting_from_journal(journal, selection.meeting_id, settings)
+    else:
+        meeting = require_meeting(settings, selection.meeting_id, template)
     if meeting is not None and (selection.cancel or template.settings.calendar == "cancel"):
         meeting = meeting.model_copy(update={"status": "cancelled"})
     if meeting is not None and meeting.cancelled and template.settings.calendar == "request":
@@ -305,6 +309,15 @@ def plan_run(
             wanted = _attending(wanted, journal, meeting)
         deliveries, skipped = plan_messages(campaign, wanted, journal, resend=selection.resend)
     return Plan(tuple(deliveries), tuple(campaigns), tuple(skipped), tuple(removed), left_out)
+
+
+def _meeting_from_journal(journal: Journal, meeting_id: str | None, settings: Settings) -> Meeting:
+    """A meeting already taken out of config.toml, as members were last told it: it can
+    still be cancelled in their calendars."""
+    state = journal.meeting(meeting_id) if meeting_id else None
+    if state is None:
+        return settings.meeting(meeting_id or "")  # the usual "no meeting" error
+    return Meeting(id=state.meeting_id, **state.snapshot)
 
 
 def _refuse_silent_reinstatement(journal: Journal, meeting: Meeting, settings: Settings) -> None:

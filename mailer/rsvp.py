@@ -400,6 +400,7 @@ class Answers:
             sequence=reply.sequence,
             answered_at=reply.answered_at.isoformat(timespec="seconds"),
             source=source,
+            comment=reply.comment,
         )
         kept = self.journal.record_answer(answer)
         (report.recorded if kept else report.older).append(Recorded(source, answer, member.email, note))

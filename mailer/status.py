@@ -58,6 +58,7 @@ def _meeting(journal: Journal, meeting_id: str, out: TextIO, csv_path: Path | No
                 str(row.sequence),
                 answer.lower(),
                 answers[key].answered_at if key in answers else "",
+                answers[key].comment if key in answers else "",
             )
         )
         stale = ""
@@ -65,18 +66,19 @@ def _meeting(journal: Journal, meeting_id: str, out: TextIO, csv_path: Path | No
             answered = answers[key].sequence
             if answered is not None and row.sequence is not None and answered < row.sequence:
                 stale = f" (to sequence {answered}, before the last change)"
-        print(f"  {row.email:40} seq {row.sequence}  {answer.lower()}{stale}  {row.name}", file=out)
+        comment = f'  "{answers[key].comment}"' if key in answers and answers[key].comment else ""
+        print(f"  {row.email:40} seq {row.sequence}  {answer.lower()}{stale}  {row.name}{comment}", file=out)
     failed = {r.recipient: r for r in journal.deliveries(meeting_id=meeting_id) if r.status == "failed"}
     for key, row in sorted(failed.items()):
         if key not in invited:  # the invitation never got through: the member does not know
             totals["NOT DELIVERED"] = totals.get("NOT DELIVERED", 0) + 1
-            rows.append((row.email, row.name, str(row.sequence), "not delivered", ""))
+            rows.append((row.email, row.name, str(row.sequence), "not delivered", "", ""))
             print(f"  {row.email:40} not delivered: {row.code} {row.reply}  {row.name}", file=out)
     print("  " + ", ".join(f"{name.lower()}: {count}" for name, count in totals.items()), file=out)
     if csv_path is not None:
         with csv_path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow(["email", "name", "sequence", "answer", "answered_at"])
+            writer.writerow(["email", "name", "sequence", "answer", "answered_at", "comment"])
             writer.writerows(rows)
         print(f"wrote {csv_path}", file=out)
     return 0

@@ -410,3 +410,19 @@ def test_a_cancelled_meeting_is_not_reinstated_by_accident(project: Project, ser
     back = arrived(server, count)
     assert set(back) == addresses(project)
     assert {(got.method, got.sequence) for got in back.values()} == {("REQUEST", 2)}
+
+
+def test_a_meeting_taken_out_of_config_can_still_be_cancelled(project: Project, server: SmtpServer) -> None:
+    code, out = run(project, at(0), "send", "invitation", "--meeting", MEETING_ID, "--yes")
+    assert code == 0, out
+    count = len(server.messages)
+    project.meetings = []  # the coordinator deleted it from config.toml
+    code, out = run(project, at(10), "cancel", MEETING_ID, "--yes")
+    assert code == 0, out
+    cancelled = arrived(server, count)
+    assert set(cancelled) == addresses(project)
+    assert {(got.method, got.uid, got.sequence, got.status) for got in cancelled.values()} == {
+        ("CANCEL", UID, 1, "CANCELLED")
+    }
+    code, out = run(project, at(20), "cancel", "2027-01-01-never-held", "--yes")
+    assert code == 2

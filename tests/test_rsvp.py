@@ -181,6 +181,9 @@ def test_status_shows_answers_per_member_and_in_totals_and_as_csv(invited: Proje
     assert by_email["soren.aero@vordingborg.example"]["name"] == "Søren Ærø"
     assert by_email["soren.aero@vordingborg.example"]["answer"] == "accepted"
     assert by_email["soren.aero@vordingborg.example"]["answered_at"] == "2026-11-25T10:15:11+00:00"
+    # Outlook sends what the member wrote with the answer; the caterer sees it
+    assert by_email["soren.aero@vordingborg.example"]["comment"] == "Jeg glæder mig, vi ses i Roskilde."
+    assert by_email["anne.mette@roskilde.example"]["comment"] == ""
     assert by_email["anne.mette@roskilde.example"]["answer"] == "declined"
     assert by_email["lise.gron@greve.example"]["answer"] == "no answer"
     assert by_email["lise.gron@greve.example"]["answered_at"] == ""
