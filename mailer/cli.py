@@ -25,6 +25,7 @@ from mailer.meetings import upcoming_meetings
 from mailer.plan import Plan, Selection
 from mailer.recipients import add_suppressed
 from mailer.run import Inputs, SendReport, load_inputs, make_plan, preview, send, send_test
+from mailer.signin import SmtpSignIn
 
 Clock = Callable[[], datetime]
 
@@ -250,6 +251,8 @@ def _deliver(
         smtp = settings.smtp
         who = f" as {smtp.username}" if smtp.username else ""
         print(f"to send: {count} messages to {count} members via {smtp.host}:{smtp.port}{who}", file=out)
+        signin = SmtpSignIn(settings)
+        signin.secret()  # no password or token: say so before asking, not after
         if not args.yes and not _confirm(out):
             return 2
         shown = _progress(out)
@@ -261,7 +264,7 @@ def _deliver(
             shown(count_done, total)
 
         try:
-            report = send(inputs, journal, plan, now=now, limit=limit, progress=progress)
+            report = send(inputs, journal, plan, now=now, limit=limit, progress=progress, signin=signin)
         except DeliveryError as err:  # a refused sign-in or TLS failure stopped the run
             sent = f"{done} of {count} messages were done before that" if done else "nothing was sent"
             raise type(err)(

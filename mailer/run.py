@@ -99,12 +99,13 @@ def send(
     limit: int | None = None,
     progress: Callable[[int, int], None] | None = None,
     transport: SmtpTransport | None = None,
+    signin: SmtpSignIn | None = None,
 ) -> SendReport:
     """Deliver the plan over SMTP, recording each accepted message as soon as the server accepts it."""
     settings = inputs.settings
     composer = Composer(settings, now=now)
     deliveries = plan.deliveries[:limit] if limit is not None else plan.deliveries
-    signin = SmtpSignIn(settings)
+    signin = signin or SmtpSignIn(settings)
     if transport is None and signin.method != "none":
         signin.secret()  # no password or token: stop before connecting, nothing sent
     transport = transport or SmtpTransport(settings.smtp, signin)

@@ -437,6 +437,23 @@ def test_terminal_confirmation(
     assert ("nothing sent" in out) == (not sent)
 
 
+def test_a_missing_password_is_said_before_the_question(
+    project: Project,
+    smtp_server_factory: Factory,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    monkeypatch.delenv("MAILER_SMTP__PASSWORD")
+    monkeypatch.setattr(sys, "stdin", Keyboard("y\n", tty=True))
+    code, out = project.main(*SEND)
+    assert code == 2
+    assert "send now?" not in out
+    assert "set MAILER_SMTP__PASSWORD" in capsys.readouterr().err
+    assert server.recorder.received == [] and server.recorder.auth_attempts == 0
+
+
 # -- validation before anything goes out -------------------------------------------------------
 
 
