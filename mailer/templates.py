@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache, lru_cache
@@ -274,10 +274,6 @@ def available_templates(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if p.is_dir() and not p.name.startswith("_"))
 
 
-def load_templates(folder: Path, names: Iterable[str], default_language: str) -> list[MessageTemplate]:
-    return [MessageTemplate(folder, name, default_language) for name in names]
-
-
 @lru_cache(maxsize=64)
 def markdown_parts(source: str) -> tuple[str, str]:
     """Markdown (CommonMark) to (plain text, HTML fragment), parsed once for both.
@@ -288,10 +284,6 @@ def markdown_parts(source: str) -> tuple[str, str]:
     tokens = _MARKDOWN.parse(source)
     html = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {})
     return _plain_text(SyntaxTreeNode(tokens)), str(html)
-
-
-def markdown_html(source: str) -> str:
-    return markdown_parts(source)[1]
 
 
 def markdown_text(source: str) -> str:

@@ -309,6 +309,14 @@ class Project:
 
 
 @pytest.fixture
+def server(project: Project, smtp_server_factory: Callable[..., SmtpServer]) -> SmtpServer:
+    """A STARTTLS + AUTH server on loopback, already in the project's config."""
+    started = smtp_server_factory("starttls")
+    project.smtp = started.smtp_config()
+    return started
+
+
+@pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Project:
     """The shipped templates, one meeting, four members; SMTP settings to fill in per test."""
     shutil.copytree(ROOT / "templates", tmp_path / "templates")

@@ -14,7 +14,6 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import icalendar
-import pytest
 import vobject
 from conftest import FIXED, ROOT, Project, SmtpServer
 from ical.calendar_stream import IcsCalendarStream
@@ -120,13 +119,6 @@ def read(msg: EmailMessage) -> Arrived:
     assert [a.uri.removeprefix("mailto:").casefold() for a in sevent.attendees] == list(first.attendees)
     assert (-sevent.alarm[0].trigger if sevent.alarm else None) == first.alarm
     return first
-
-
-@pytest.fixture
-def server(project: Project, smtp_server_factory) -> SmtpServer:  # type: ignore[no-untyped-def]
-    started: SmtpServer = smtp_server_factory("starttls")
-    project.smtp = started.smtp_config()
-    return started
 
 
 def addresses(project: Project) -> set[str]:

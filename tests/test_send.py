@@ -82,9 +82,7 @@ def refusing(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- security modes ---------------------------------------------------------------------
 
 
-def test_starttls_with_auth(project: Project, smtp_server_factory: Factory) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
+def test_starttls_with_auth(project: Project, server: SmtpServer) -> None:
     code, out = project.main(*SEND, "--yes")
     assert code == 0, out
     assert sorted(server.recipients) == member_emails(project)
@@ -275,10 +273,8 @@ def test_connection_lost_mid_run_every_member_once(
 
 
 def test_rerun_after_success_sends_nothing_and_new_member_gets_theirs(
-    project: Project, smtp_server_factory: Factory
+    project: Project, server: SmtpServer
 ) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
     assert project.main(*SEND, "--yes")[0] == 0
     first_ids = {msg["To"].addresses[0].addr_spec: msg["Message-ID"] for msg in server.messages}
 
@@ -302,9 +298,7 @@ def test_rerun_after_success_sends_nothing_and_new_member_gets_theirs(
         assert msg["Message-ID"] != first_ids.get(to)
 
 
-def test_limit_sends_at_most_n_and_the_rest_later(project: Project, smtp_server_factory: Factory) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
+def test_limit_sends_at_most_n_and_the_rest_later(project: Project, server: SmtpServer) -> None:
     code, out = project.main(*SEND, "--yes", "--limit", "3")
     assert code == 0, out
     assert f"to send: 3 messages to 3 members via 127.0.0.1:{server.port} as {conftest.USER}" in out
@@ -315,9 +309,7 @@ def test_limit_sends_at_most_n_and_the_rest_later(project: Project, smtp_server_
     assert delivered_to(server) == Counter(member_emails(project))
 
 
-def test_only_one_member(project: Project, smtp_server_factory: Factory) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
+def test_only_one_member(project: Project, server: SmtpServer) -> None:
     code, out = project.main(*SEND, "--yes", "--only", "MADS.Kohler@koege.example")
     assert code == 0, out
     assert server.recipients == ["mads.kohler@koege.example"]
@@ -329,10 +321,8 @@ def test_only_one_member(project: Project, smtp_server_factory: Factory) -> None
 
 
 def test_test_to_delivers_only_to_the_test_address_and_records_nothing(
-    project: Project, smtp_server_factory: Factory
+    project: Project, server: SmtpServer
 ) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
     code, out = project.main(
         *SEND, "--test-to", "koordinator@roskilde.example", "--only", "maria.lohse@roskilde.example"
     )
@@ -360,10 +350,8 @@ def test_test_to_delivers_only_to_the_test_address_and_records_nothing(
 
 
 def test_test_to_checks_every_message_first(
-    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str]
+    project: Project, server: SmtpServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
     body = project.root / "templates" / "invitation" / "da" / "body.txt"
     body.write_text(body.read_text(encoding="utf-8") + MADS_ONLY_ERROR, encoding="utf-8")
     code, out = project.main(*SEND, "--test-to", "koordinator@roskilde.example")
@@ -380,9 +368,7 @@ def test_limit_must_be_a_count(project: Project, limit: str, capsys: pytest.Capt
     assert "is not a number of messages" in capsys.readouterr().err
 
 
-def test_dry_run_writes_the_outbox_and_sends_nothing(project: Project, smtp_server_factory: Factory) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
+def test_dry_run_writes_the_outbox_and_sends_nothing(project: Project, server: SmtpServer) -> None:
     code, out = project.main(*SEND, "--dry-run")
     assert code == 0, out
     written = sorted((project.root / "outbox").rglob("*.eml"))
@@ -409,12 +395,10 @@ class Keyboard(io.StringIO):
 
 def test_no_terminal_and_no_yes_refuses(
     project: Project,
-    smtp_server_factory: Factory,
+    server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
     monkeypatch.setattr(sys, "stdin", Keyboard("y\n", tty=False))  # piped input is not an answer
     code, out = project.main(*SEND)
     assert code == 2, out
@@ -425,10 +409,8 @@ def test_no_terminal_and_no_yes_refuses(
 
 @pytest.mark.parametrize(("answer", "sent"), [("ja\n", 4), ("n\n", 0), ("\n", 0)])
 def test_terminal_confirmation(
-    project: Project, smtp_server_factory: Factory, monkeypatch: pytest.MonkeyPatch, answer: str, sent: int
+    project: Project, server: SmtpServer, monkeypatch: pytest.MonkeyPatch, answer: str, sent: int
 ) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
     monkeypatch.setattr(sys, "stdin", Keyboard(answer, tty=True))
     code, out = project.main(*SEND)
     assert code == (0 if sent else 2), out
@@ -439,12 +421,10 @@ def test_terminal_confirmation(
 
 def test_a_missing_password_is_said_before_the_question(
     project: Project,
-    smtp_server_factory: Factory,
+    server: SmtpServer,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
     monkeypatch.delenv("MAILER_SMTP__PASSWORD")
     monkeypatch.setattr(sys, "stdin", Keyboard("y\n", tty=True))
     code, out = project.main(*SEND)
@@ -458,10 +438,8 @@ def test_a_missing_password_is_said_before_the_question(
 
 
 def test_a_bad_row_stops_the_run_before_sending(
-    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str]
+    project: Project, server: SmtpServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
     project.members.append(("Anna", "anna@", "Solrød Bibliotek", "da"))
     code, out = project.main(*SEND, "--yes")
     assert code == 2, out
@@ -696,10 +674,8 @@ def test_progress_is_plain_lines_off_a_terminal_and_a_bar_on_one(
 
 
 def test_a_second_newsletter_under_the_same_key_is_not_sent_and_says_how(
-    project: Project, smtp_server_factory: Factory
+    project: Project, server: SmtpServer
 ) -> None:
-    server = smtp_server_factory("starttls")
-    project.smtp = server.smtp_config()
     assert project.main("send", "newsletter", "--yes")[0] == 0
     code, out = project.main("send", "newsletter", "--yes")
     assert code == 0 and "nothing to send" in out
