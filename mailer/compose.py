@@ -225,10 +225,13 @@ class Build:
         mine = len(self.deliveries)
         futures = []
         if self._pool is not None:
-            mine = len(self.deliveries) // (self.processes + 1)
+            # One range per worker, handed over at once: small batches would wait for the
+            # pool's feeder thread, which gets the GIL only between this thread's own checks.
+            share = -(-len(self.deliveries) // (self.processes + 1))
+            mine = share
             futures = [
-                self._pool.submit(_validate_batch, start, min(start + BATCH, len(self.deliveries)))
-                for start in range(mine, len(self.deliveries), BATCH)
+                self._pool.submit(_validate_batch, start, min(start + share, len(self.deliveries)))
+                for start in range(mine, len(self.deliveries), share)
             ]
         for delivery in self.deliveries[:mine]:
             self.composer.validate(delivery)
