@@ -1,7 +1,10 @@
 """The journal: a SQLite record of what was sent to whom, each meeting's sequence, and answers.
 
 It is what makes a re-run finish a run without sending anything twice, and what lets
-updates and cancellations reach exactly the members who were invited.
+updates and cancellations reach exactly the members who were invited. During a send, each
+accepted message is first appended to a small outcome log beside the database (`state.sqlite-log`),
+which a killed run cannot lose, and moved into the database in batches: a commit per
+message would cost the sending more than anything else it does per message.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ import json
 import os
 import sqlite3
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, NamedTuple
 
 from mailer.errors import MailerError
 
@@ -68,6 +72,24 @@ CREATE TABLE IF NOT EXISTS answers (
 """
 
 
+_RECORD = """INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+   ON CONFLICT (campaign, recipient, version) DO UPDATE SET
+    status = excluded.status, code = excluded.code, reply = excluded.reply,
+    attempts = deliveries.attempts + excluded.attempts, at = excluded.at,
+    message_id = excluded.message_id
+   WHERE deliveries.status != 'sent'"""
+
+# An outcome replayed from the log may already be in the database (the run was killed
+# between moving it and emptying the log): an identical row is left as it is.
+_REPLAY = (
+    _RECORD
+    + """ AND NOT (deliveries.status = excluded.status AND deliveries.message_id = excluded.message_id
+    AND deliveries.at = excluded.at AND deliveries.reply = excluded.reply)"""
+)
+SETTLE_ROWS = 500  # outcomes moved from the log into the database at a time
+SETTLE_SECONDS = 1.0  # or this often, so `mailer status` during a send is at most this far behind
+
+
 @dataclass(frozen=True)
 class MeetingState:
     """What members were last told about a meeting."""
@@ -79,9 +101,9 @@ class MeetingState:
     snapshot: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class Sent:
-    """One journal row: a message to a member, and how it went."""
+class Sent(NamedTuple):
+    """One journal row: a message to a member, and how it went (a tuple in the table's
+    column order: a send makes one per message)."""
 
     campaign: str
     recipient: str
@@ -99,6 +121,21 @@ class Sent:
     reply: str
     attempts: int
     at: str
+
+
+
+
+def _logged_rows(data: bytes) -> list[Sent]:
+    """The outcome log's rows; a line cut short (the machine stopped mid-write) is skipped."""
+    rows = []
+    for line in data.splitlines():
+        try:
+            values = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(values, list) and len(values) == len(Sent._fields):
+            rows.append(Sent(*values))
+    return rows
 
 
 @dataclass(frozen=True)
@@ -121,9 +158,14 @@ class Journal:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self._log_path = path.with_name(path.name + "-log")
+        self._log: int | None = None  # the outcome log's descriptor, once this run writes to it
+        self._unsettled: list[Sent] = []  # in the log, not yet in the database
+        self._settled_at = time.monotonic()
         try:
             self._db = self._open(path, readonly)
             self._db.execute("SELECT count(*) FROM deliveries").fetchone()  # a damaged file shows here
+            self._replay_log(readonly)
         except sqlite3.Error as err:
             raise MailerError(f"cannot be used as mailer's journal: {err}", path=path) from err
 
@@ -136,7 +178,7 @@ class Journal:
         else:
             path.parent.mkdir(parents=True, exist_ok=True)
             db = sqlite3.connect(path)
-            # WAL + NORMAL: a commit per message costs microseconds, and survives kill -9.
+            # WAL + NORMAL: a committed transaction survives kill -9 without an fsync per commit.
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
         db.row_factory = sqlite3.Row
@@ -145,7 +187,22 @@ class Journal:
         return db
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self.settle()
+        finally:
+            if self._log is not None:
+                os.close(self._log)
+                self._log = None
+            self._db.close()
+
+    def _end_log(self) -> None:
+        """Everything logged into the database, and the log gone (only with the lock held:
+        another run may have begun its own log once the lock is free)."""
+        self.settle()
+        if self._log is not None:
+            os.close(self._log)
+            self._log = None
+            self._log_path.unlink(missing_ok=True)
 
     @contextmanager
     def sending(self) -> Iterator[None]:
@@ -164,8 +221,11 @@ class Journal:
                 ) from err
             yield
         finally:
-            _HELD.discard(handle.fileno())
-            handle.close()  # releases the lock
+            try:
+                self._end_log()  # before the lock goes: the next run reads the database, not our log
+            finally:
+                _HELD.discard(handle.fileno())
+                handle.close()  # releases the lock
 
     def __enter__(self) -> Journal:
         return self
@@ -176,20 +236,77 @@ class Journal:
     # -- deliveries -------------------------------------------------------------------
 
     def record(self, sent: Sent) -> None:
-        """Record one outcome; a later outcome for the same message replaces a failure."""
-        with self._db:
-            self._db.execute(
-                """INSERT INTO deliveries VALUES
-                   (:campaign, :recipient, :email, :name, :language, :version, :message_id,
-                    :meeting_id, :method, :sequence, :fingerprint, :status, :code, :reply,
-                    :attempts, :at)
-                   ON CONFLICT (campaign, recipient, version) DO UPDATE SET
-                    status = excluded.status, code = excluded.code, reply = excluded.reply,
-                    attempts = deliveries.attempts + excluded.attempts, at = excluded.at,
-                    message_id = excluded.message_id
-                   WHERE deliveries.status != 'sent'""",
-                sent.__dict__,
-            )
+        """Record one outcome now; a later outcome for the same message replaces a failure."""
+        self._write(_RECORD, [sent])
+
+    def append(self, sent: Sent) -> None:
+        """Record one outcome of a send under way, at a fraction of a commit's cost.
+
+        The row goes at once into the outcome log beside the journal (a plain append: once
+        written, a killed process cannot lose it) and moves into the database in batches, at
+        the end of the run, or when the next run opens the journal after a crash.
+        """
+        line = json.dumps(sent, ensure_ascii=False) + "\n"
+        data = line.encode()
+        try:
+            if self._log is None:
+                self._log = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            while data:
+                data = data[os.write(self._log, data) :]
+        except OSError as err:
+            raise MailerError(f"cannot record what was sent: {err.strerror}", path=self._log_path) from err
+        self._unsettled.append(sent)
+        if len(self._unsettled) >= SETTLE_ROWS or time.monotonic() - self._settled_at >= SETTLE_SECONDS:
+            self.settle()
+
+    def settle(self) -> None:
+        """Move the logged outcomes into the database (one transaction), then empty the log."""
+        self._settled_at = time.monotonic()
+        if not self._unsettled:
+            return
+        self._write(_RECORD, self._unsettled)
+        self._unsettled.clear()
+        if self._log is not None:
+            os.ftruncate(self._log, 0)
+
+    def _write(self, statement: str, rows: Iterable[Sent]) -> None:
+        try:
+            with self._db:
+                self._db.executemany(statement, rows)
+        except sqlite3.Error as err:
+            raise MailerError(f"cannot record what was sent: {err}", path=self.path) from err
+
+    def _replay_log(self, readonly: bool) -> None:
+        """Outcomes a killed run logged but did not move into the database are moved now,
+        unless a run is sending (its log is its own until it ends)."""
+        try:
+            if self._log_path.stat().st_size == 0:
+                return
+        except FileNotFoundError:
+            return
+        with self._log_path.with_name(self.path.name + ".lock").open("a+b") as handle:
+            try:
+                _lock(handle)
+            except OSError:
+                return  # a run is sending: the database is at most a moment behind it
+            try:
+                try:
+                    rows = _logged_rows(self._log_path.read_bytes())
+                except OSError as err:
+                    raise MailerError(
+                        f"the outcome log cannot be read: {err.strerror}", path=self._log_path
+                    ) from err
+                if rows:
+                    db = sqlite3.connect(self.path) if readonly else self._db
+                    try:
+                        with db:
+                            db.executemany(_REPLAY, rows)
+                    finally:
+                        if readonly:
+                            db.close()
+                self._log_path.unlink()
+            finally:
+                _HELD.discard(handle.fileno())
 
     def sent_versions(self, campaign: str) -> dict[str, set[str]]:
         """For each recipient, the versions of `campaign` the server accepted."""

@@ -112,8 +112,10 @@ def send(
     report = SendReport(skipped=len(plan.skipped))
     total = len(deliveries)
 
+    at = now.isoformat(timespec="seconds")
+
     def record(outcome: Outcome[Delivery]) -> None:
-        journal.record(_row(outcome, now))
+        journal.append(_row(outcome, at))
         if outcome.ok:
             report.sent += 1
         else:
@@ -127,7 +129,10 @@ def send(
         state = plan.meeting_state()
         if state is not None and deliveries:
             journal.record_meeting(state)
-        asyncio.run(transport.deliver(build.envelopes(total), record))
+        try:
+            asyncio.run(transport.deliver(build.envelopes(total), record))
+        finally:
+            journal.settle()
     return report
 
 
@@ -165,7 +170,7 @@ def _marked_test(data: bytes, message_id: str) -> bytes:
     return b"X-Mailer-Test: this is a test; members were not sent anything\r\n" + head + blank + body
 
 
-def _row(outcome: Outcome[Delivery], now: datetime) -> Sent:
+def _row(outcome: Outcome[Delivery], at: str) -> Sent:
     delivery = outcome.item
     campaign = delivery.campaign
     member = delivery.member
@@ -185,5 +190,5 @@ def _row(outcome: Outcome[Delivery], now: datetime) -> Sent:
         code=outcome.code,
         reply=outcome.reply.strip()[:500],
         attempts=outcome.attempts,
-        at=now.isoformat(timespec="seconds"),
+        at=at,
     )

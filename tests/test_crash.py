@@ -25,6 +25,8 @@ import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from conftest import MEETING, ROOT, Faults, Project, Recorder, SmtpServer
 
+from mailer.journal import Journal
+
 ANSWERED = 5  # messages the server answers before it starts holding them
 CONCURRENCY = 3
 COMMAND = ("send", "invitation", "--meeting", MEETING["id"], "--yes")
@@ -134,6 +136,8 @@ def test_kill_mid_run_then_rerun_loses_nobody_and_duplicates_keep_their_id(
     taken_before = Counter(server.recipients)
     held = recorder.held
     assert held == CONCURRENCY
+    with Journal(project.state, readonly=True) as journal:  # `mailer status` after the kill
+        assert len(journal.deliveries()) == ANSWERED  # every answered message, from the log
     recorder.answered = None
     recorder.release.set()
 
