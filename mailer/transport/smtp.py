@@ -218,13 +218,30 @@ class SmtpTransport:
         reported were not sent.
         """
         queue: asyncio.Queue[tuple[T, Envelope] | None] = asyncio.Queue(maxsize=self.settings.concurrency * 4)
+        feeding = asyncio.current_task()
+        assert feeding is not None, "deliver runs in a task"
+        failure: list[BaseException] = []
+
+        def stopped(task: asyncio.Task[None]) -> None:
+            # A worker that stopped the run (sign-in, TLS) must not leave this task waiting
+            # on a full queue that nobody takes from any more.
+            if not task.cancelled() and task.exception() is not None and not failure:
+                failure.append(task.exception())  # type: ignore[arg-type]
+                feeding.cancel()
+
         workers = [asyncio.create_task(self._worker(queue, report)) for _ in range(self.settings.concurrency)]
+        for task in workers:
+            task.add_done_callback(stopped)
         try:
             async for item in _each(items):
-                await _put(queue, item, workers)
+                await queue.put(item)
             for _ in workers:
-                await _put(queue, None, workers)
+                await queue.put(None)
             await asyncio.gather(*workers)
+        except asyncio.CancelledError:
+            if failure:
+                raise failure[0] from None
+            raise
         finally:
             for task in workers:
                 task.cancel()
@@ -290,25 +307,6 @@ async def _each(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
     else:
         for item in items:
             yield item
-
-
-async def _put(
-    queue: asyncio.Queue[tuple[T, Envelope] | None],
-    entry: tuple[T, Envelope] | None,
-    workers: list[asyncio.Task[None]],
-) -> None:
-    """Queue one message, unless a worker stopped the run (its error is raised)."""
-    if not queue.full() and not any(task.done() for task in workers):
-        queue.put_nowait(entry)
-        return
-    put = asyncio.ensure_future(queue.put(entry))
-    done, _ = await asyncio.wait([put, *workers], return_when=asyncio.FIRST_COMPLETED)
-    for task in done:
-        if task is not put and task.exception() is not None:
-            put.cancel()
-            raise task.exception()  # type: ignore[misc]
-    if put not in done:
-        await put
 
 
 async def _quit(client: aiosmtplib.SMTP) -> None:
