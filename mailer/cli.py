@@ -301,12 +301,21 @@ def _confirm(out: TextIO) -> bool:
 
 
 def _progress(out: TextIO) -> Callable[[int, int], None]:
+    """A bar redrawn a few times a second on a terminal; otherwise a line per tenth of the run."""
     started = time.monotonic()
     terminal = out.isatty()
     step = 1
+    drawn = 0.0
 
     def show(done: int, total: int) -> None:
-        nonlocal step
+        nonlocal step, drawn
+        if terminal:
+            now = time.monotonic()
+            if done < total and now - drawn < 0.2:
+                return
+            drawn = now
+        elif done < total and done % step:
+            return
         elapsed = max(time.monotonic() - started, 1e-6)
         rate = done / elapsed
         left = (total - done) / rate if rate else 0
@@ -315,7 +324,7 @@ def _progress(out: TextIO) -> Callable[[int, int], None]:
             width = 30
             bar = "#" * int(width * done / total) + "-" * (width - int(width * done / total))
             print(f"\r[{bar}] {line}", end="" if done < total else "\n", file=out, flush=True)
-        elif done == total or done % step == 0:
+        else:
             print(line, file=out)
             step = max(1, total // 10)
 
