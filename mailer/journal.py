@@ -123,8 +123,6 @@ class Sent(NamedTuple):
     at: str
 
 
-
-
 def _logged_rows(data: bytes) -> list[Sent]:
     """The outcome log's rows; a line cut short (the machine stopped mid-write) is skipped."""
     rows = []
