@@ -7,25 +7,36 @@ are made from it) or `body.txt` plus optionally `body.html`. Every part is Jinja
 member whose language has no variant gets the sender's language. An HTML body that is not a
 whole document is put in `templates/_layout.html` (block `content`), whose `<style>` is then
 inlined into `style=""` attributes, because Gmail and Outlook drop `<style>`.
+
+A run renders the same template for thousands of members whose messages differ only in their
+own data, so the layout and the CSS inlining are done once per *shape* of message (see
+`_Shapes`): a sentinel member whose every string is a unique token, inlined once, then filled
+in per member, whenever it is provably the page the member would get otherwise. `validate`
+likewise runs a part that cannot see member data once per distinct value of what it reads.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from functools import cache, lru_cache
-from pathlib import Path
+from html.parser import HTMLParser
+from itertools import count
+from pathlib import Path, PurePath
 from typing import Any, Literal
 
 import css_inline
 import jinja2
 from babel.dates import format_date, format_time
+from jinja2 import meta, nodes
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import escapeHtml
 from markdown_it.tree import SyntaxTreeNode
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mailer.errors import TemplateError
@@ -159,9 +170,26 @@ class MessageTemplate:
         for language, parts in self._compiled.items():
             _require_parts(self.folder / language, parts)
         self._layout: jinja2.Template | None = None
+        layout_source: nodes.Template | None = None
         if (folder / LAYOUT).is_file():
             _compile(env, LAYOUT, folder)  # syntax errors name _layout.html and its line
             self._layout = env.from_string(_LAYOUT_CHILD)
+            layout_source = _parse(env, LAYOUT)
+        # What each part reads, for the validation memo (None: the part is always run).
+        self._reads: dict[tuple[str, str], tuple[str, ...] | None] = {}
+        for language, parts in self._compiled.items():
+            for part in parts:
+                self._reads[language, part] = _memo_reads(_parse(env, f"{name}/{language}/{part}"))
+        layout_reads = _memo_reads(layout_source) if layout_source is not None else None
+        self._reads["", LAYOUT] = None if layout_reads is None else tuple(sorted({*layout_reads, "body"}))
+        self._validated: set[Hashable] = set()
+        self._shapes = {
+            language: _Shapes(
+                self, parts, _parse(env, f"{name}/{language}/{_html_part(parts)}"), layout_source
+            )
+            for language, parts in self._compiled.items()
+            if _html_part(parts)
+        }
 
     @property
     def languages(self) -> list[str]:
@@ -185,10 +213,31 @@ class MessageTemplate:
         cannot fail per member: the cheap check before a run that nothing will stop it."""
         used = self.variant(language)
         values = {**context, "language": used, "subject": ""}
-        for template in self._compiled[used].values():
-            self._run(template, values)
+        for part, template in self._compiled[used].items():
+            self._run_once(template, values, used, part)
         if self._layout is not None:
-            self._run(self._layout, {**values, "body": Markup("")})
+            self._run_once(self._layout, {**values, "body": Markup("")}, "", LAYOUT)
+
+    def _run_once(
+        self, template: jinja2.Template, values: Mapping[str, Any], language: str, part: str
+    ) -> None:
+        """Run a part, unless it already ran without error on the very same values of everything
+        it reads (a part that reads `recipient` always runs: that is different for everyone)."""
+        reads = self._reads[language, part]
+        if reads is None:
+            self._run(template, values)
+            return
+        try:
+            key = (values["language"], language, part, *_freeze_names(values, reads))
+            hash(key)  # a tzinfo of its own may not be hashable
+        except (_Unkeyable, TypeError):
+            self._run(template, values)
+            return
+        if key in self._validated:
+            return
+        self._run(template, values)
+        if len(self._validated) < MEMO_SIZE:
+            self._validated.add(key)
 
     def _bodies(self, parts: Mapping[str, jinja2.Template], values: dict[str, Any], subject: str) -> Rendered:
         if "body.md" in parts:
@@ -198,7 +247,9 @@ class MessageTemplate:
             text = self._run(parts["body.txt"], values)
             html = self._run(parts["body.html"], values) if "body.html" in parts else None
         if html is not None:
-            html = self._page(html, values)
+            shapes = self._shapes.get(values["language"])
+            page = shapes.page(html, values) if shapes is not None else None
+            html = page if page is not None else self._page(html, values)
         return Rendered(subject, text, html)
 
     def _page(self, html: str, values: Mapping[str, Any]) -> str:
@@ -223,6 +274,454 @@ class MessageTemplate:
 
 
 _WHOLE_DOCUMENT = re.compile(r"<html[\s>]", re.IGNORECASE)
+
+
+# ---------------------------------------------------------------------------------------------
+# Once per shape: the layout and the CSS inlining, and validation of parts without member data.
+#
+# Within one delivery the members' contexts differ only in MEMBER_DATA. A sentinel context has
+# each non-blank string there replaced by a token ("\ue000" index "\ue001", private-use
+# characters that autoescaping, Markdown and the inliner leave alone). The sentinel body is put
+# in the layout and inlined once; per member, the real body (still rendered, since the template
+# may branch on member data) must equal the sentinel body with the member's strings in the token
+# places, escaped as the body escapes them; only then is the page the inlined sentinel page with
+# the strings in place, escaped as the inliner's serializer escapes text and attribute values.
+# The HTML is then the same document with other text in the same places, which CSS cannot tell
+# apart as long as no selector looks at attribute values or text and the tokens stand only in
+# text and in a few attributes (href, src, alt, title). Anything else takes the ordinary path.
+
+MEMBER_DATA = ("recipient", "unsubscribe")  # what differs between members of one delivery
+SHAPES = 256  # shapes kept per template language; further ones take the ordinary path
+MEMO_SIZE = 4096  # validated (part, values) kept per template
+_TOKEN = re.compile("\ue000([0-9]+)\ue001")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ue000\ue001\ud800-\udfff]")  # changed by the HTML parser
+_TOKEN_ATTRIBUTES = frozenset({"href", "src", "alt", "title"})
+_TOKEN_FREE_TAGS = frozenset({"link", "style", "base", "meta", "script"})
+# Elements whose content the HTML parser or serializer treat other than as text.
+_SPECIAL_CONTENT = re.compile(
+    r"<(script|xmp|iframe|noembed|noframes|plaintext|noscript|template|textarea|svg|math|link)\b", re.I
+)
+_BEFORE_TOKEN = re.compile(r"(&[#\w]*|<[!/?]?[\w-]*)\Z")  # a token here would change the markup
+# Pseudo-classes that look at the document's structure only, never at text or attribute values.
+_STRUCTURAL = frozenset(
+    re.split(
+        r"\s+",
+        "first-child last-child only-child first-of-type last-of-type only-of-type nth-child "
+        "nth-last-child nth-of-type nth-last-of-type root link any-link visited hover active focus "
+        "focus-within focus-visible not is where before after first-line first-letter marker",
+    )
+)
+_REJECTED_NODES = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
+# Where member data may stand in a layout that is not rendered per member: printed as it is,
+# or tested for truth or definedness (which the shape decides).
+_PLAIN_BLOCKED = (nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.AssignBlock, nodes.Call)
+
+
+class _Unkeyable(Exception):
+    """A value with no sound key: take the ordinary path."""
+
+
+class _Missing:
+    """A variable the context does not have."""
+
+
+class _Slot:
+    """A member's non-blank string: a token in the sentinel context."""
+
+
+_MISSING = _Missing()
+_SLOT = _Slot()
+
+
+def _freeze(value: Any) -> Hashable:
+    """A key equal for two values only when they render the same (True is not 1, 0.0 not -0.0)."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is dict:
+        return (dict, *((_freeze(k), _freeze(v)) for k, v in value.items()))
+    if kind is list or kind is tuple:
+        return (kind, *map(_freeze, value))
+    if value is None or kind is bool or kind is int:
+        return (kind, value)
+    if kind is datetime or kind is time:
+        return (kind, value, value.tzinfo)  # equal instants in other zones are written otherwise
+    if kind is date or kind is timedelta:
+        return (kind, value)
+    if kind is float or kind is Decimal or kind is Markup:
+        return (kind, str(value))
+    if isinstance(value, PurePath):
+        return (kind, str(value))
+    raise _Unkeyable
+
+
+def _freeze_names(values: Mapping[str, Any], names: tuple[str, ...]) -> tuple[Hashable, ...]:
+    return tuple(_freeze(values[n]) if n in values else _MISSING for n in names)
+
+
+def _member_shape(value: Any, strings: list[str]) -> Hashable:
+    """Member data's key: its structure and blank strings, each other string a slot (collected
+    in `strings`, in the order `_sentinel` numbers them)."""
+    kind = type(value)
+    if kind is str:
+        if not value.strip():
+            return value
+        if _UNSAFE.search(value):
+            raise _Unkeyable
+        strings.append(value)
+        return _SLOT
+    if kind is dict:
+        return (dict, *((_freeze(k), _member_shape(v, strings)) for k, v in value.items()))
+    if kind is list or kind is tuple:
+        return (kind, *(_member_shape(v, strings) for v in value))
+    return _freeze(value)
+
+
+def _sentinel(value: Any, numbers: count[int]) -> Any:
+    kind = type(value)
+    if kind is str:
+        return f"\ue000{next(numbers)}\ue001" if value.strip() else value
+    if kind is dict:
+        return {k: _sentinel(v, numbers) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return kind(_sentinel(v, numbers) for v in value)
+    return value
+
+
+def _parse(env: jinja2.Environment, name: str) -> nodes.Template:
+    assert env.loader is not None
+    source, _, _ = env.loader.get_source(env, name)
+    return env.parse(source)
+
+
+def _html_part(parts: Mapping[str, jinja2.Template]) -> str:
+    return "body.md" if "body.md" in parts else "body.html" if "body.html" in parts else ""
+
+
+def _deterministic(tree: nodes.Template) -> bool:
+    """Whether the part's output is a function of the variables it reads: nothing included or
+    imported (unseen by the analysis), no random filter, no lipsum, no method calls."""
+    if any(True for _ in tree.find_all(_REJECTED_NODES)):
+        return False
+    if any(f.name == "random" for f in tree.find_all(nodes.Filter)):
+        return False
+    if any(n.name == "lipsum" for n in tree.find_all(nodes.Name)):
+        return False
+    return all(isinstance(call.node, nodes.Name) for call in tree.find_all(nodes.Call))
+
+
+def _reads(tree: nodes.Template) -> frozenset[str] | None:
+    """The context variables a part reads (None: not known for sure)."""
+    return frozenset(meta.find_undeclared_variables(tree)) if _deterministic(tree) else None
+
+
+def _memo_reads(tree: nodes.Template) -> tuple[str, ...] | None:
+    """What keys a validated part; None when it reads the member (it would never repeat)."""
+    reads = _reads(tree)
+    return None if reads is None or "recipient" in reads else tuple(sorted(reads))
+
+
+Chain = tuple[tuple[bool, str | int], ...]  # (is an item, key) steps from a variable
+
+
+def _plain_uses(tree: nodes.Template) -> list[tuple[str, Chain]] | None:
+    """The member data a template prints as it is, when that and tests of truth or definedness
+    are all it does with member data; None otherwise (or when it reads `body` itself)."""
+    if any(True for _ in tree.find_all(_PLAIN_BLOCKED)):
+        return None
+    parents: dict[int, nodes.Node] = {}
+    stack: list[nodes.Node] = [tree]
+    while stack:
+        current = stack.pop()
+        for child in current.iter_child_nodes():
+            parents[id(child)] = current
+            stack.append(child)
+    printed: list[tuple[str, Chain]] = []
+    for name in tree.find_all(nodes.Name):
+        if name.name == "body":
+            return None
+        if name.name not in MEMBER_DATA:
+            continue
+        if name.ctx != "load":
+            return None
+        node: nodes.Node = name  # the variable, then the longest chain of lookups from it
+        steps: list[tuple[bool, str | int]] = []
+        parent = parents[id(node)]
+        while True:
+            if isinstance(parent, nodes.Getattr) and parent.node is node:
+                steps.append((False, parent.attr))
+            elif (
+                isinstance(parent, nodes.Getitem)
+                and isinstance(parent.arg, nodes.Const)
+                and parent.node is node
+            ):
+                steps.append((True, parent.arg.value))
+            else:
+                break
+            node, parent = parent, parents[id(parent)]
+        use = _use(node, parent, parents)
+        if use is None:
+            return None
+        if use:
+            printed.append((name.name, tuple(steps)))
+    return printed
+
+
+def _use(node: nodes.Node, parent: nodes.Node, parents: dict[int, nodes.Node]) -> bool | None:
+    """True: printed as it is; False: only tested; None: anything else."""
+    while True:
+        if isinstance(parent, nodes.Output):
+            return True
+        if isinstance(parent, nodes.Test):
+            return False if parent.node is node and parent.name in ("defined", "undefined", "none") else None
+        if isinstance(parent, (nodes.If, nodes.CondExpr)) and parent.test is node:
+            return False
+        if isinstance(parent, nodes.Not):
+            return False
+        if not isinstance(parent, (nodes.And, nodes.Or, nodes.CondExpr)):
+            return None
+        node, parent = parent, parents[id(parent)]  # the value may be this operand: follow it
+
+
+class _TokenPlaces(HTMLParser):
+    """Where the tokens stand in a page: (token, in an attribute) in document order, or
+    `failed` when one stands anywhere else or where it could change the markup."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.places: list[tuple[int, bool]] = []
+        self.failed = False
+        self._style = False
+
+    def _tokens(self, text: str, attribute: bool) -> None:
+        found = [(int(m[1]), attribute) for m in _TOKEN.finditer(text)]
+        if text.count("\ue000") != len(found) or text.count("\ue001") != len(found):
+            self.failed = True
+        self.places += found
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        raw = self.get_starttag_text() or ""
+        if tag == "style":
+            self._style = True
+        if "\ue000" not in raw and "\ue001" not in raw:
+            return
+        unquoted = re.sub(r""""[^"]*"|'[^']*'""", "", raw)
+        if tag in _TOKEN_FREE_TAGS or "\ue000" in unquoted or "\ue001" in unquoted:
+            self.failed = True
+        for name, value in attrs:
+            marked = (
+                "\ue000" in name or "\ue001" in name or "\ue000" in (value or "") or "\ue001" in (value or "")
+            )
+            if marked and name not in _TOKEN_ATTRIBUTES:
+                self.failed = True
+        self._tokens(raw, True)
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.handle_starttag(tag, attrs)
+        if tag == "style":
+            self._style = False
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "style":
+            self._style = False
+
+    def handle_data(self, data: str) -> None:
+        if self._style and ("\ue000" in data or "\ue001" in data):
+            self.failed = True
+        self._tokens(data, False)
+
+    def _no_tokens(self, data: str) -> None:
+        if "\ue000" in data or "\ue001" in data:
+            self.failed = True
+
+    def handle_comment(self, data: str) -> None:
+        self._no_tokens(data)
+
+    def handle_decl(self, decl: str) -> None:
+        self._no_tokens(decl)
+
+    def handle_pi(self, data: str) -> None:
+        self._no_tokens(data)
+
+    def unknown_decl(self, data: str) -> None:
+        self._no_tokens(data)
+
+
+def _token_places(page: str) -> list[tuple[int, bool]] | None:
+    if _SPECIAL_CONTENT.search(page):
+        return None
+    for match in _TOKEN.finditer(page):
+        if _BEFORE_TOKEN.search(page, max(0, match.start() - 40), match.start()):
+            return None
+    parser = _TokenPlaces()
+    parser.feed(page)
+    parser.close()
+    found = len(parser.places)
+    if parser.failed or found != page.count("\ue000") or found != page.count("\ue001"):
+        return None
+    return parser.places
+
+
+def _inert_css(page: str) -> bool:
+    """Whether no selector of the page's <style> can tell one text or attribute value from another."""
+    styles = re.findall(r"<style[^>]*>(.*?)</style", page, re.IGNORECASE | re.DOTALL)
+    css = re.sub(r"/\*.*?\*/", "", "".join(styles), flags=re.DOTALL)
+    if "[" in css or "\\" in css:
+        return False
+    for prelude in re.findall(r"([^{};]*)\{", css):
+        if prelude.strip().startswith("@"):
+            continue
+        if any(p.lower() not in _STRUCTURAL for p in re.findall(r":+([\w-]+)", prelude)):
+            return False
+    return True
+
+
+def _text(value: str) -> str:
+    """A string as the inliner's serializer writes it in text."""
+    return value.replace("&", "&amp;").replace("\xa0", "&nbsp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _attribute(value: str) -> str:
+    """A string as the inliner's serializer writes it in an attribute value."""
+    return value.replace("&", "&amp;").replace("\xa0", "&nbsp;").replace('"', "&quot;")
+
+
+def _jinja_escape(value: str) -> str:
+    return str(escape(value))
+
+
+def _fill(
+    pieces: tuple[str, ...], slots: tuple[int, ...], strings: list[str], how: Callable[[str], str]
+) -> str:
+    out = [pieces[0]]
+    for piece, slot in zip(pieces[1:], slots, strict=True):
+        out += (how(strings[slot]), piece)
+    return "".join(out)
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """One shape's sentinel body and inlined page, split at the tokens."""
+
+    body: tuple[str, ...]
+    body_slots: tuple[int, ...]
+    body_escape: Callable[[str], str]
+    page: tuple[str, ...]
+    page_slots: tuple[int, ...]
+    in_attribute: tuple[bool, ...]
+
+    def fill(self, html: str, strings: list[str]) -> str | None:
+        """The member's page, or None when the body is not the sentinel's with their strings."""
+        if _fill(self.body, self.body_slots, strings, self.body_escape) != html:
+            return None
+        out = [self.page[0]]
+        for piece, slot, attribute in zip(self.page[1:], self.page_slots, self.in_attribute, strict=True):
+            out += ((_attribute if attribute else _text)(strings[slot]), piece)
+        return "".join(out)
+
+
+class _Shapes:
+    """One language of a template: the inlined page of each shape of member data seen so far."""
+
+    def __init__(
+        self,
+        template: MessageTemplate,
+        parts: Mapping[str, jinja2.Template],
+        body: nodes.Template,
+        layout: nodes.Template | None,
+    ) -> None:
+        self.template = template
+        self.parts = parts
+        self.markdown = "body.md" in parts
+        self.built: dict[Hashable, _Shape | None] = {}
+        body_reads = _reads(body)
+        layout_reads = _reads(layout) if layout is not None else frozenset[str]()
+        printed = _plain_uses(layout) if layout is not None else []
+        self.enabled = body_reads is not None and layout_reads is not None and printed is not None
+        self.printed = printed or []
+        # The layout is not rendered per member: the key holds everything it and the body read.
+        reads = (body_reads or frozenset()) | (layout_reads or frozenset())
+        self.names = tuple(sorted(reads - {*MEMBER_DATA, "body", "language"}))
+
+    def page(self, html: str, values: Mapping[str, Any]) -> str | None:
+        """The member's inlined page, or None: take the ordinary path."""
+        if not self.enabled:
+            return None
+        strings: list[str] = []
+        try:
+            members = [_member_shape(values[n], strings) if n in values else _MISSING for n in MEMBER_DATA]
+            key = (*members, *_freeze_names(values, self.names))
+            hash(key)  # a tzinfo of its own may not be hashable
+        except (_Unkeyable, TypeError):
+            return None
+        if key in self.built:
+            shape = self.built[key]
+        elif len(self.built) < SHAPES:
+            shape = self.built[key] = self._build(values)
+        else:
+            return None
+        return shape.fill(html, strings) if shape is not None else None
+
+    def _build(self, values: Mapping[str, Any]) -> _Shape | None:
+        numbers = count()
+        sentinel = {**values}
+        for name in MEMBER_DATA:
+            if name in values:
+                sentinel[name] = _sentinel(values[name], numbers)
+        template = self.template
+        try:
+            if self.markdown:
+                body = markdown_parts(template._run(self.parts["body.md"], sentinel))[1]
+            else:
+                body = template._run(self.parts["body.html"], sentinel)
+            page = body
+            if template._layout is not None and not _WHOLE_DOCUMENT.search(body):
+                if not self._prints_scalars(sentinel):
+                    return None
+                page = template._run(template._layout, {**sentinel, "body": Markup(body)})
+        except TemplateError:
+            return None  # the ordinary path raises it for the member it fails for
+        if "<style" not in page or not _inert_css(page):
+            return None
+        places = _token_places(page)
+        if places is None:
+            return None
+        try:
+            inlined = str(_INLINER.inline(page))
+        except css_inline.InlineError:
+            return None
+        body_split = _TOKEN.split(body)
+        page_split = _TOKEN.split(inlined)
+        page_slots = tuple(int(n) for n in page_split[1::2])
+        if page_slots != tuple(n for n, _ in places):
+            return None  # the inliner moved or dropped a token
+        if any("\ue000" in p or "\ue001" in p for p in body_split[::2] + page_split[::2]):
+            return None
+        return _Shape(
+            body=tuple(body_split[::2]),
+            body_slots=tuple(int(n) for n in body_split[1::2]),
+            body_escape=escapeHtml if self.markdown else _jinja_escape,
+            page=tuple(page_split[::2]),
+            page_slots=page_slots,
+            in_attribute=tuple(attribute for _, attribute in places),
+        )
+
+    def _prints_scalars(self, sentinel: Mapping[str, Any]) -> bool:
+        """Whether all member data the layout prints is strings or other scalars (a printed
+        dict or list shows the repr of its strings, which the tokens do not stand for)."""
+        env = self.template._layout.environment if self.template._layout is not None else None
+        assert env is not None
+        for name, steps in self.printed:
+            value: Any = sentinel.get(name)
+            for is_item, key in steps:
+                if value is None or isinstance(value, jinja2.Undefined):
+                    break
+                value = env.getitem(value, key) if is_item else env.getattr(value, str(key))
+            if isinstance(value, jinja2.Undefined) or value is None:
+                continue
+            if not isinstance(value, str | int | float | bool):
+                return False
+        return True
 
 
 def _require_parts(variant: Path, parts: Mapping[str, jinja2.Template]) -> None:

@@ -1,0 +1,270 @@
+"""The page made once per shape of member data (layout and CSS inlining) and the validation memo:
+every member gets exactly the page the ordinary per-member path makes, and every failure is still
+raised for the member it happens to.
+"""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mailer.compose import Composer
+from mailer.config import Settings, load_settings
+from mailer.errors import TemplateError
+from mailer.plan import Campaign, Delivery
+from mailer.recipients import Member
+from mailer.templates import MessageTemplate
+
+ROOT = Path(__file__).parents[1]
+FIXED = datetime(2027, 8, 2, 8, 15, 30, tzinfo=UTC)
+MEETING_ID = "2027-09-21-hvad-siger-brugerne"
+NAMES = [
+    "Søren Ærø",
+    "Anne Mette Bøttcher Jensen",
+    "",
+    " ",
+    "Hans & Grete",
+    "A <b>bold</b> name",
+    "O'Brien",
+    'Say "hi"',
+    "Åse\u00a0Ødegård",
+    "Ann*e* [x](y) _z_",
+    "&amp; &lt;",
+    "Bo",
+    "Line\nbreak",
+]
+ORGANIZATIONS = ["Roskilde Bibliotekerne", "", "Køge & Co <HQ>", 'Ærø\'s "Bibliotek"']
+
+
+def ordinary(template: MessageTemplate) -> MessageTemplate:
+    """The same template with the shape pages and the validation memo switched off."""
+    plain = MessageTemplate(template.folder.parent, template.name, template.default_language)
+    plain._shapes = {}
+    plain._reads = dict.fromkeys(plain._reads)
+    return plain
+
+
+def members(count: int = 60) -> list[Member]:
+    return [
+        Member(
+            email=f"m{i}.o'x&y@lib{i % 3}.example" if i % 7 == 3 else f"m{i}@lib{i % 3}.example",
+            name=NAMES[i % len(NAMES)] + (f" {i}" if i % 4 == 1 else ""),
+            organization=ORGANIZATIONS[i % len(ORGANIZATIONS)],
+            language=("da", "en", "da", "fr")[i % 4],
+            lines=(i + 2,),
+        )
+        for i in range(count)
+    ]
+
+
+def settings_with(unsubscribe_url: str | None) -> Settings:
+    settings = load_settings(ROOT / "config.toml")
+    sender = settings.sender.model_copy(update={"unsubscribe_url": unsubscribe_url})
+    return settings.model_copy(update={"sender": sender})
+
+
+def shaped(template: MessageTemplate) -> int:
+    """How many shapes made a page (the fast path was taken for them)."""
+    return sum(shape is not None for shapes in template._shapes.values() for shape in shapes.built.values())
+
+
+@pytest.mark.parametrize(
+    ("name", "unsubscribe_url"),
+    [
+        ("invitation", None),
+        ("newsletter", None),
+        ("newsletter", "https://list.example/leave?who={email}&x=1"),
+        ("newsletter", "https://list.example/leave"),
+        ("cancellation", None),
+    ],
+)
+def test_shipped_templates_give_every_member_the_ordinary_page(
+    name: str, unsubscribe_url: str | None
+) -> None:
+    settings = settings_with(unsubscribe_url)
+    folder = settings.resolve(settings.files.templates)
+    fast = MessageTemplate(folder, name, settings.sender.language)
+    slow = ordinary(fast)
+    meeting = settings.meeting(MEETING_ID)
+    before = meeting.snapshot() | {"title": "Old & <odd> 'title'", "location": ""}
+    composer = Composer(settings, now=FIXED)
+    for kind, previous in (("new", None), ("update", before)):
+        for member in members():
+            got, want = (
+                composer.rendered(
+                    Delivery(member, Campaign(f"{name}:x", template, meeting, None, 0, "uid"), kind, previous)
+                )
+                for template in (fast, slow)
+            )
+            assert got == want, member
+    assert shaped(fast) >= 2  # the fast path was taken (da, en, and new and updated)
+
+
+def page_folder(tmp_path: Path, body: str, layout: str | None = None) -> Path:
+    folder = tmp_path / "templates"
+    (folder / "custom" / "da").mkdir(parents=True)
+    shutil.copy(ROOT / "templates" / "_layout.html", folder / "_layout.html")
+    if layout is not None:
+        (folder / "_layout.html").write_text(layout, encoding="utf-8")
+    (folder / "custom" / "da" / "subject.txt").write_text("Hej {{ recipient.name }}\n", encoding="utf-8")
+    (folder / "custom" / "da" / "body.txt").write_text("Hej\n", encoding="utf-8")
+    (folder / "custom" / "da" / "body.html").write_text(body, encoding="utf-8")
+    return folder
+
+
+def context(member: Member, **extra: Any) -> dict[str, Any]:
+    return {
+        "recipient": member.context(),
+        "sender": {"name": "Brugernes Rum", "email": "rum@example.org", "reply_to": None},
+        "unsubscribe": None,
+        "update": False,
+        **extra,
+    }
+
+
+LAYOUT_TRANSFORMS = (
+    (ROOT / "templates" / "_layout.html")
+    .read_text(encoding="utf-8")
+    .replace("<title>{{ subject }}</title>", "<title>{{ recipient.name|upper }}</title>")
+)
+
+
+@pytest.mark.parametrize(
+    ("body", "layout", "differs"),
+    [
+        # branches on member data
+        (
+            "{% if recipient.name|length > 5 %}<h1>Long {{ recipient.name }}</h1>"
+            "{% else %}<p>Short {{ recipient.name }}</p>{% endif %}",
+            None,
+            ("<h1", "<p style"),
+        ),
+        # transforms member data
+        ("<p>{{ recipient.name|upper }} {{ recipient.organization|length }}</p>", None, ("BO", "SØREN")),
+        # in an attribute an attribute selector sees
+        (
+            '<style>p[title="Køge"] { color: red; }</style><p title="{{ recipient.organization }}">x</p>',
+            None,
+            ("color: red", 'margin: 0 0 12px;"'),
+        ),
+        # in a class a class selector sees
+        (
+            '<style>p.Koge { color: red; }</style><p class="{{ recipient.organization }}">x</p>',
+            None,
+            ("color: red", 'margin: 0 0 12px;"'),
+        ),
+        # inside <style>
+        (
+            "<style>p { font-family: {{ recipient.organization }}; }</style><p>x</p>",
+            None,
+            ("Køge", "Roskilde"),
+        ),
+        # in a style attribute
+        ('<p style="color: {{ recipient.organization }}">x</p>', None, ("Køge", "Roskilde")),
+        # a selector on text content
+        (
+            "<style>td:empty { color: red; }</style>"
+            "<table><tr><td>{{ recipient.organization }}</td></tr></table>",
+            None,
+            (),
+        ),
+        # a layout that transforms member data
+        ("<p>{{ recipient.name }}</p>", LAYOUT_TRANSFORMS, ("BO", "SØREN")),
+        # member data right after an unfinished character reference
+        ("<p>&not{{ recipient.organization }}</p>", None, ("\u2209", "¬Roskilde")),
+    ],
+)
+def test_a_template_that_looks_at_member_data_gets_the_ordinary_page(
+    tmp_path: Path, body: str, layout: str | None, differs: tuple[str, ...]
+) -> None:
+    fast = MessageTemplate(page_folder(tmp_path, body, layout), "custom", "da")
+    slow = ordinary(fast)
+    people = [
+        Member(email="bo@x.example", name="Bo", organization="Koge"),
+        Member(email="s@x.example", name="Søren Ærø", organization="Køge"),
+        Member(email="r@x.example", name="Søren Ærø", organization="Roskilde"),
+        Member(email="n@x.example", name="Bo", organization="in;"),
+        Member(email="e@x.example", name="Ann", organization=""),
+    ]
+    pages = []
+    for member in people:
+        got, want = (t.render("da", context(member)).html for t in (fast, slow))
+        assert got == want, member
+        pages.append(got or "")
+    for needle in differs:  # the members' pages really do differ where the template looks
+        assert any(needle in page for page in pages), needle
+
+
+def test_members_whose_pages_are_filled_in_get_the_same_bytes(tmp_path: Path) -> None:
+    body = (
+        '<p>Kære {{ recipient.name }}</p><p><a href="mailto:{{ recipient.email }}" '
+        'title="{{ recipient.name }}">{{ recipient.organization or "-" }}</a></p>'
+    )
+    fast = MessageTemplate(page_folder(tmp_path, body), "custom", "da")
+    slow = ordinary(fast)
+    for member in members(120):
+        got, want = (t.render("da", context(member)) for t in (fast, slow))
+        assert got == want, member
+    assert shaped(fast) >= 1
+
+
+def validation_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "templates"
+    (folder / "custom" / "da").mkdir(parents=True)
+    layout = (ROOT / "templates" / "_layout.html").read_text(encoding="utf-8")
+    layout = layout.replace(
+        "<title>{{ subject }}</title>", "<title>{{ subject }}{{ sender.extra.x }}</title>"
+    )
+    (folder / "_layout.html").write_text(layout, encoding="utf-8")
+    (folder / "custom" / "da" / "subject.txt").write_text("{{ meeting.title }}\n", encoding="utf-8")
+    (folder / "custom" / "da" / "body.txt").write_text("Hej\n\n{{ recipient.x.y }}\n", encoding="utf-8")
+    (folder / "custom" / "da" / "body.html").write_text("<p>Hej</p>\n", encoding="utf-8")
+    return folder
+
+
+def test_validation_fails_for_the_member_it_fails_for(tmp_path: Path) -> None:
+    template = MessageTemplate(validation_folder(tmp_path), "custom", "da")
+    good = {
+        "meeting": {"title": "Møde"},
+        "sender": {"name": "Rum", "email": "r@x", "reply_to": None, "extra": {"x": ""}},
+    }
+    people = [{"name": f"M{i}", "x": {"y": i}} for i in range(5)]
+    for person in people:
+        template.validate("da", {**good, "recipient": person, "unsubscribe": None})
+
+    with pytest.raises(TemplateError) as body:  # only this member's x has no y
+        template.validate("da", {**good, "recipient": {"name": "Odd", "x": "text"}, "unsubscribe": None})
+    assert (body.value.path, body.value.line) == (template.folder / "da" / "body.txt", 3)
+
+    with pytest.raises(TemplateError) as subject:  # after many hits on the same part
+        template.validate("da", {**good, "meeting": {}, "recipient": people[0], "unsubscribe": None})
+    assert (subject.value.path, subject.value.line) == (template.folder / "da" / "subject.txt", 1)
+
+    odd_sender = {**good["sender"], "extra": "text"}
+    for _ in range(2):  # a failure is never remembered as a success
+        with pytest.raises(TemplateError) as layout:
+            template.validate(
+                "da", {**good, "sender": odd_sender, "recipient": people[1], "unsubscribe": None}
+            )
+        assert layout.value.path == template.folder.parent / "_layout.html"
+        assert layout.value.line == 11
+
+    template.validate("da", {**good, "recipient": people[2], "unsubscribe": None})
+    assert template._validated  # the memo was used
+
+
+def test_validation_memo_keys_values_not_just_equality(tmp_path: Path) -> None:
+    """1.0 == 1 (and True == 1), but a float has no numerator: equal values are not the same."""
+    folder = tmp_path / "templates"
+    (folder / "custom" / "da").mkdir(parents=True)
+    (folder / "custom" / "da" / "subject.txt").write_text("{{ meeting.n.numerator }}\n", encoding="utf-8")
+    (folder / "custom" / "da" / "body.txt").write_text("Hej\n", encoding="utf-8")
+    template = MessageTemplate(folder, "custom", "da")
+    template.validate("da", {"meeting": {"n": 1}, "recipient": {}})
+    template.validate("da", {"meeting": {"n": True}, "recipient": {}})
+    with pytest.raises(TemplateError):
+        template.validate("da", {"meeting": {"n": 1.0}, "recipient": {}})
