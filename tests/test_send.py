@@ -643,6 +643,34 @@ def test_transient_failures_back_off_exponentially_then_are_reported(
     assert journal_rows(project)[BusyRecorder.busy][:2] == ("failed", 451)
 
 
+class StallingRecorder(Recorder):
+    """Never answers the first message's data (a server that hangs); answers the rest."""
+
+    stalled = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if not self.stalled:
+            self.stalled += 1
+            await asyncio.Event().wait()  # until the client gives up and the server is stopped
+        return await super().handle_DATA(server, session, envelope)
+
+
+def test_a_server_that_stops_answering_is_given_up_on_and_the_message_tried_again(
+    project: Project, smtp_server_factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(conftest, "Recorder", StallingRecorder)
+    server = smtp_server_factory("starttls")
+    settings = {**server.smtp_config(), "timeout": 0.25, "concurrency": 1}
+    report, slept, elapsed = run_pipeline(project, settings)
+    assert (report.sent, report.failed) == (len(project.members), [])
+    assert len(slept) == 1  # one back-off, before the second attempt
+    assert elapsed >= 1.0  # the transaction's deadline: four replies' worth of smtp.timeout
+    assert sorted(rcpt for _, (rcpt,), _ in server.recorder.received) == member_emails(project)
+    with sqlite3.connect(project.state) as db:
+        attempts = sorted(n for (n,) in db.execute("SELECT attempts FROM deliveries WHERE status = 'sent'"))
+    assert attempts == [1] * (len(project.members) - 1) + [2]  # the stalled one took two
+
+
 # -- progress ------------------------------------------------------------------------------
 
 

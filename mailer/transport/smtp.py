@@ -94,6 +94,8 @@ class SmtpTransport:
         self._context = (
             client_context(settings.ca_file, setting="smtp.ca_file") if settings.security != "none" else None
         )
+        # MAIL, RCPT, DATA and the end of the data, each given smtp.timeout to answer.
+        self._deadline = settings.timeout * 4
         self.limiter = RateLimiter(settings.rate_per_minute, settings.rate_per_hour, sleep=sleep)
         self._signed_in = False  # once one connection has signed in, the others may open at once
         # A refused sign-in, a TLS failure or no token: nobody tries again.
@@ -271,9 +273,12 @@ class SmtpTransport:
             try:
                 if line.client is None or not line.client.is_connected:
                     line.client = await self.connect()
-                errors, message = await line.client.sendmail(
-                    envelope.mail_from, [envelope.rcpt_to], envelope.data
-                )
+                # One deadline for the whole transaction instead of aiosmtplib's timer per
+                # command: as long in the worst case, at a fraction of the cost per message.
+                async with asyncio.timeout(self._deadline):
+                    errors, message = await line.client.sendmail(
+                        envelope.mail_from, [envelope.rcpt_to], envelope.data, timeout=None
+                    )
                 if not errors:
                     return Outcome(item, envelope, True, 250, message, attempt)
                 code, reply = next(iter(errors.values()))
@@ -282,6 +287,8 @@ class SmtpTransport:
                 code, reply = refused.code, refused.message
             except aiosmtplib.SMTPResponseException as err:
                 code, reply = err.code, err.message
+            except TimeoutError:
+                code, reply = None, f"no reply from {self.settings.host} within {self._deadline:g} s"
             except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as err:
                 code, reply = None, str(err) or type(err).__name__
             except DeliveryError as err:
