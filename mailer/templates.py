@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
@@ -356,7 +357,28 @@ def _freeze(value: Any) -> Hashable:
 
 
 def _freeze_names(values: Mapping[str, Any], names: tuple[str, ...]) -> tuple[Hashable, ...]:
-    return tuple(_freeze(values[n]) if n in values else _MISSING for n in names)
+    return tuple(_freeze_shared(values[n]) if n in values else _MISSING for n in names)
+
+
+# The same dict or list reaches every member's context (the meeting as templates see it, the
+# sender): its key is made once. Entries hold their object, so an id cannot be reused while
+# it is here; objects made afresh per member drop out of the small LRU.
+_FROZEN: OrderedDict[int, tuple[Any, Hashable]] = OrderedDict()
+_FROZEN_SIZE = 32
+
+
+def _freeze_shared(value: Any) -> Hashable:
+    if type(value) is not dict and type(value) is not list:
+        return _freeze(value)
+    found = _FROZEN.get(id(value))
+    if found is not None and found[0] is value:
+        _FROZEN.move_to_end(id(value))
+        return found[1]
+    frozen = _freeze(value)
+    _FROZEN[id(value)] = (value, frozen)
+    if len(_FROZEN) > _FROZEN_SIZE:
+        _FROZEN.popitem(last=False)
+    return frozen
 
 
 def _member_shape(value: Any, strings: list[str]) -> Hashable:
