@@ -5,8 +5,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import os
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
+from mailer import forked
 from mailer.config import LANGUAGES
 from mailer.errors import InvalidRows, RecipientsError
 
@@ -163,15 +165,19 @@ def read_members(path: Path, default_language: str = "da") -> MemberList:
             line=1,
             field="email",
         )
-    members: dict[str, Member] = {}
-    invalid: list[RecipientsError] = []
+    rows: list[tuple[int, dict[str, str]]] = []
     start = reader.line_num + 1
     for row in reader:
         line, start = start, reader.line_num + 1
-        if not any(cell.strip() for cell in row):
-            continue
+        if any(cell.strip() for cell in row):
+            values = {name: (value or "").strip() for name, value in zip(columns, row, strict=False)}
+            rows.append((line, values))
+    verdicts = checked_addresses([values.get("email", "") for _, values in rows])
+    members: dict[str, Member] = {}
+    invalid: list[RecipientsError] = []
+    for (line, values), verdict in zip(rows, verdicts, strict=True):
         try:
-            member = _member(dict(zip(columns, row, strict=False)), line, path, default_language)
+            member = _member(values, verdict, line, path, default_language)
         except RecipientsError as err:
             invalid.append(err)
             continue
@@ -183,20 +189,56 @@ def read_members(path: Path, default_language: str = "da") -> MemberList:
     return MemberList(path, tuple(members.values()), duplicates, tuple(invalid))
 
 
-def _member(row: dict[str, str], line: int, path: Path, default_language: str) -> Member:
-    values = {name: (value or "").strip() for name, value in row.items()}
+# An address's verdict: (the address as it is to be written, its ASCII form for SMTP), or
+# why it is not an address.
+Verdict = tuple[str, str] | str
+PARALLEL_CHECK_FROM = 2000  # shorter lists are checked here: a worker's start costs more
+_CHECKING: Sequence[str] = ()  # what a forked checker checks (inherited, not pickled)
+
+
+def checked_addresses(addresses: Sequence[str]) -> list[Verdict]:
+    """email-validator's verdict on every address, in order. It is most of the time reading a
+    long list takes, so a long list is checked on two cores."""
+    global _CHECKING
+    if len(addresses) < PARALLEL_CHECK_FROM or not forked.can_fork() or (os.cpu_count() or 1) < 2:
+        return _check(addresses)
+    half = len(addresses) // 2
+    _CHECKING = addresses
+    try:
+        with forked.pool(1) as workers:
+            theirs = workers.submit(_check_range, half, len(addresses))
+            mine = _check(addresses[:half])
+            return mine + theirs.result()
+    finally:
+        _CHECKING = ()
+
+
+def _check_range(start: int, stop: int) -> list[Verdict]:
+    return _check(_CHECKING[start:stop])
+
+
+def _check(addresses: Sequence[str]) -> list[Verdict]:
+    verdicts: list[Verdict] = []
+    for email in addresses:
+        try:
+            checked = validate_email(email, check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError as err:
+            verdicts.append(str(err))
+        else:
+            verdicts.append((checked.normalized, checked.ascii_email or ""))
+    return verdicts
+
+
+def _member(values: dict[str, str], verdict: Verdict, line: int, path: Path, default_language: str) -> Member:
     for name, value in values.items():
         if "\r" in value or "\n" in value:
             raise RecipientsError("line breaks are not allowed", path=path, line=line, field=name)
     email = values.get("email", "")
     if not email:
         raise RecipientsError("missing address", path=path, line=line, field="email")
-    try:
-        checked = validate_email(email, check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as err:
-        raise RecipientsError(
-            f"{email!r} is not an address ({err})", path=path, line=line, field="email"
-        ) from err
+    if isinstance(verdict, str):
+        raise RecipientsError(f"{email!r} is not an address ({verdict})", path=path, line=line, field="email")
+    normalized, ascii_email = verdict
     language = (values.get("language") or default_language).casefold()
     if language not in LANGUAGES:
         raise RecipientsError(
@@ -207,10 +249,9 @@ def _member(row: dict[str, str], line: int, path: Path, default_language: str) -
         )
     groups = _shared(tuple(g.strip() for g in re.split(r"[;,]", values.get("groups", "")) if g.strip()))
     others = {name: value for name, value in values.items() if name not in KNOWN}
-    ascii_email = checked.ascii_email or ""
     return Member(
-        email=checked.normalized,
-        ascii_email="" if ascii_email == checked.normalized else ascii_email,
+        email=normalized,
+        ascii_email="" if ascii_email == normalized else ascii_email,
         name=values.get("name", ""),
         organization=_shared(values.get("organization", "")),
         language=language,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from mailer import recipients
 from mailer.errors import RecipientsError
 from mailer.recipients import MemberList, canonical_column, decode_export, read_members
 
@@ -234,3 +235,38 @@ def test_sample_member_list_has_one_member_per_distinct_address() -> None:
     assert len(keys) == len(set(keys))
     rows = sum(len(m.lines) for m in result.members)
     assert rows - len(result.members) == sum(len(d.lines) - 1 for d in result.duplicates) > 0
+
+
+def test_a_long_list_is_checked_on_two_cores_with_the_same_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = ["Navn;E-mail;Bibliotek"]
+    for n in range(300):
+        email = f"Medlem.{n}@Roskilde.example"
+        if n % 97 == 5:
+            email = f"medlem.{n}@"  # invalid, in both halves
+        elif n % 50 == 7:
+            email = f"medlem.{n}@bibliotek.ærø.example"  # IDN: sent in its ASCII form
+        rows.append(f"Medlem {n};{email};Roskilde Bibliotek")
+    path = tmp_path / "recipients.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    here = read_members(path)
+    monkeypatch.setattr(recipients, "PARALLEL_CHECK_FROM", 10)
+    workers_started = []
+    original = recipients.forked.pool
+    monkeypatch.setattr(recipients.forked, "pool", lambda n: workers_started.append(n) or original(n))
+    shared = read_members(path)
+
+    assert workers_started == [1]
+    assert shared.members == here.members and shared.duplicates == here.duplicates
+    assert [str(e) for e in shared.invalid] == [str(e) for e in here.invalid]
+    assert [(e.line, e.field) for e in shared.invalid] == [
+        (7, "email"),
+        (104, "email"),
+        (201, "email"),
+        (298, "email"),
+    ]
+    assert "is not an address" in str(shared.invalid[-1])
+    idn = next(m for m in shared.members if "xn--" in m.address)
+    assert idn.email.endswith("@bibliotek.ærø.example")
