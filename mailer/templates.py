@@ -24,7 +24,7 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from html.parser import HTMLParser
 from itertools import count
 from pathlib import Path, PurePath
@@ -171,23 +171,25 @@ class MessageTemplate:
         for language, parts in self._compiled.items():
             _require_parts(self.folder / language, parts)
         self._layout: jinja2.Template | None = None
-        layout_source: nodes.Template | None = None
+        layout_source: _Source | None = None
         if (folder / LAYOUT).is_file():
             _compile(env, LAYOUT, folder)  # syntax errors name _layout.html and its line
             self._layout = env.from_string(_LAYOUT_CHILD)
-            layout_source = _parse(env, LAYOUT)
+            layout_source = _Source(_parse(env, LAYOUT))
+        sources = {
+            (language, part): _Source(_parse(env, f"{name}/{language}/{part}"))
+            for language, parts in self._compiled.items()
+            for part in parts
+        }
         # What each part reads, for the validation memo (None: the part is always run).
-        self._reads: dict[tuple[str, str], tuple[str, ...] | None] = {}
-        for language, parts in self._compiled.items():
-            for part in parts:
-                self._reads[language, part] = _memo_reads(_parse(env, f"{name}/{language}/{part}"))
-        layout_reads = _memo_reads(layout_source) if layout_source is not None else None
+        self._reads: dict[tuple[str, str], tuple[str, ...] | None] = {
+            key: source.memo_reads for key, source in sources.items()
+        }
+        layout_reads = layout_source.memo_reads if layout_source is not None else None
         self._reads["", LAYOUT] = None if layout_reads is None else tuple(sorted({*layout_reads, "body"}))
         self._validated: set[Hashable] = set()
         self._shapes = {
-            language: _Shapes(
-                self, parts, _parse(env, f"{name}/{language}/{_html_part(parts)}"), layout_source
-            )
+            language: _Shapes(self, parts, sources[language, _html_part(parts)], layout_source)
             for language, parts in self._compiled.items()
             if _html_part(parts)
         }
@@ -437,10 +439,25 @@ def _reads(tree: nodes.Template) -> frozenset[str] | None:
     return frozenset(meta.find_undeclared_variables(tree)) if _deterministic(tree) else None
 
 
-def _memo_reads(tree: nodes.Template) -> tuple[str, ...] | None:
-    """What keys a validated part; None when it reads the member (it would never repeat)."""
-    reads = _reads(tree)
-    return None if reads is None or "recipient" in reads else tuple(sorted(reads))
+class _Source:
+    """A part's syntax tree and what the analyses below say of it, each worked out once."""
+
+    def __init__(self, tree: nodes.Template) -> None:
+        self.tree = tree
+
+    @cached_property
+    def reads(self) -> frozenset[str] | None:
+        return _reads(self.tree)
+
+    @cached_property
+    def memo_reads(self) -> tuple[str, ...] | None:
+        """What keys a validated part; None when it reads the member (it would never repeat)."""
+        reads = self.reads
+        return None if reads is None or "recipient" in reads else tuple(sorted(reads))
+
+    @cached_property
+    def plain_uses(self) -> list[tuple[str, Chain]] | None:
+        return _plain_uses(self.tree)
 
 
 Chain = tuple[tuple[bool, str | int], ...]  # (is an item, key) steps from a variable
@@ -649,16 +666,16 @@ class _Shapes:
         self,
         template: MessageTemplate,
         parts: Mapping[str, jinja2.Template],
-        body: nodes.Template,
-        layout: nodes.Template | None,
+        body: _Source,
+        layout: _Source | None,
     ) -> None:
         self.template = template
         self.parts = parts
         self.markdown = "body.md" in parts
         self.built: dict[Hashable, _Shape | None] = {}
-        body_reads = _reads(body)
-        layout_reads = _reads(layout) if layout is not None else frozenset[str]()
-        printed = _plain_uses(layout) if layout is not None else []
+        body_reads = body.reads
+        layout_reads = layout.reads if layout is not None else frozenset[str]()
+        printed = layout.plain_uses if layout is not None else []
         self.enabled = body_reads is not None and layout_reads is not None and printed is not None
         self.printed = printed or []
         # The layout is not rendered per member: the key holds everything it and the body read.
