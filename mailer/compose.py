@@ -126,6 +126,7 @@ def list_headers(sender: SenderSettings, unsubscribe: Unsubscribe) -> dict[str, 
 
 PARALLEL_FROM = 200  # smaller runs are built in this process: a worker's start costs more
 BATCH = 64  # messages a worker builds per request
+FIRST_BATCH = 8  # the first request is small, so that the sending starts at once
 
 
 def compose_processes(configured: int | None, count: int) -> int:
@@ -147,6 +148,15 @@ def _validate_batch(start: int, stop: int) -> None:
     composer, deliveries = _FORKED
     for index in range(start, stop):
         composer.validate(deliveries[index])
+
+
+def _batches(total: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of each request to the workers, in order."""
+    start, size = 0, FIRST_BATCH
+    while start < total:
+        stop = min(start + size, total)
+        yield start, stop
+        start, size = stop, BATCH
 
 
 def _build_batch(start: int, stop: int) -> list[Envelope]:
@@ -230,15 +240,14 @@ class Build:
                 yield delivery, self.composer.envelope(delivery)
             return
         loop = asyncio.get_running_loop()
-        batches = iter(range(0, total, BATCH))
+        batches = _batches(total)
         pending: deque[tuple[int, asyncio.Future[list[Envelope]]]] = deque()
         pool = self._pool
 
         def submit() -> None:
-            start = next(batches, None)
-            if start is not None:
-                stop = min(start + BATCH, total)
-                pending.append((start, loop.run_in_executor(pool, _build_batch, start, stop)))
+            batch = next(batches, None)
+            if batch is not None:
+                pending.append((batch[0], loop.run_in_executor(pool, _build_batch, *batch)))
 
         try:
             for _ in range(self.processes * 2):
