@@ -187,7 +187,7 @@ class MessageTemplate:
         }
         layout_reads = layout_source.memo_reads if layout_source is not None else None
         self._reads["", LAYOUT] = None if layout_reads is None else tuple(sorted({*layout_reads, "body"}))
-        self._validated: set[Hashable] = set()
+        self._validated: dict[Hashable, str] = {}  # what ran without error (and its output when kept)
         self._shapes = {
             language: _Shapes(self, parts, sources[language, _html_part(parts)], layout_source)
             for language, parts in self._compiled.items()
@@ -207,7 +207,9 @@ class MessageTemplate:
         used = self.variant(language)
         parts = self._compiled[used]
         values = {**context, "language": used}
-        subject = " ".join(self._run(parts["subject.txt"], values).split())
+        subject = " ".join(
+            self._run_once(parts["subject.txt"], values, used, "subject.txt", keep=True).split()
+        )
         values["subject"] = subject  # for the layout's <title>
         return self._bodies(parts, values, subject)
 
@@ -222,25 +224,31 @@ class MessageTemplate:
             self._run_once(self._layout, {**values, "body": Markup("")}, "", LAYOUT)
 
     def _run_once(
-        self, template: jinja2.Template, values: Mapping[str, Any], language: str, part: str
-    ) -> None:
+        self,
+        template: jinja2.Template,
+        values: Mapping[str, Any],
+        language: str,
+        part: str,
+        *,
+        keep: bool = False,
+    ) -> str:
         """Run a part, unless it already ran without error on the very same values of everything
-        it reads (a part that reads `recipient` always runs: that is different for everyone)."""
+        it reads (a part that reads `recipient` always runs: that is different for everyone).
+        `keep`: the output is wanted (and kept for the next time); otherwise "" on a repeat."""
         reads = self._reads[language, part]
         if reads is None:
-            self._run(template, values)
-            return
+            return self._run(template, values)
         try:
-            key = (values["language"], language, part, *_freeze_names(values, reads))
+            key = (values["language"], language, part, keep, *_freeze_names(values, reads))
             hash(key)  # a tzinfo of its own may not be hashable
         except (_Unkeyable, TypeError):
-            self._run(template, values)
-            return
+            return self._run(template, values)
         if key in self._validated:
-            return
-        self._run(template, values)
+            return self._validated[key]
+        output = self._run(template, values)
         if len(self._validated) < MEMO_SIZE:
-            self._validated.add(key)
+            self._validated[key] = output if keep else ""
+        return output
 
     def _bodies(self, parts: Mapping[str, jinja2.Template], values: dict[str, Any], subject: str) -> Rendered:
         if "body.md" in parts:

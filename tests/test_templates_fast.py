@@ -268,3 +268,27 @@ def test_validation_memo_keys_values_not_just_equality(tmp_path: Path) -> None:
     template.validate("da", {"meeting": {"n": True}, "recipient": {}})
     with pytest.raises(TemplateError):
         template.validate("da", {"meeting": {"n": 1.0}, "recipient": {}})
+
+
+def test_a_subject_is_rendered_once_unless_it_reads_the_member(tmp_path: Path) -> None:
+    folder = page_folder(tmp_path, "<p>x</p>")
+    people = [Member(email=f"m{n}@x.example", name=name) for n, name in enumerate(["Bo", "Søren Ærø", ""])]
+    personal = MessageTemplate(folder, "custom", "da")
+    assert [personal.render("da", context(m)).subject for m in people] == ["Hej Bo", "Hej Søren Ærø", "Hej"]
+    assert not personal._validated  # nothing to keep: it reads the member
+
+    (folder / "custom" / "da" / "subject.txt").write_text("Nyt fra {{ sender.name }}\n", encoding="utf-8")
+    shared = MessageTemplate(folder, "custom", "da")
+    rendered = []
+    runs = 0
+    run = shared._run
+
+    def counted(template: Any, values: Any) -> str:
+        nonlocal runs
+        runs += template.name == "custom/da/subject.txt"
+        return run(template, values)
+
+    shared._run = counted  # type: ignore[method-assign]
+    rendered = [shared.render("da", context(m)).subject for m in people]
+    assert rendered == ["Nyt fra Brugernes Rum"] * 3 and runs == 1
+    assert [ordinary(shared).render("da", context(m)).subject for m in people] == rendered
