@@ -325,7 +325,14 @@ _STRUCTURAL = frozenset(
 _REJECTED_NODES = (nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends)
 # Where member data may stand in a layout that is not rendered per member: printed as it is,
 # or tested for truth or definedness (which the shape decides).
-_PLAIN_BLOCKED = (nodes.Macro, nodes.CallBlock, nodes.FilterBlock, nodes.AssignBlock, nodes.Call)
+_PLAIN_BLOCKED = (
+    nodes.Macro,
+    nodes.CallBlock,
+    nodes.FilterBlock,
+    nodes.AssignBlock,
+    nodes.Call,
+    nodes.EvalContextModifier,  # {% autoescape false %}: printed raw, not as the page shape escapes
+)
 
 
 class _Unkeyable(Exception):
@@ -398,8 +405,8 @@ def _member_shape(value: Any, strings: list[str]) -> Hashable:
     if kind is str:
         if not value.strip():
             return value
-        if _UNSAFE.search(value):
-            raise _Unkeyable
+        if _UNSAFE.search(value) or value[0].isspace() or value[-1].isspace():
+            raise _Unkeyable  # (the HTML parser may move or drop whitespace at a text's ends)
         strings.append(value)
         return _SLOT
     if kind is dict:
@@ -598,7 +605,9 @@ def _token_places(page: str) -> list[tuple[int, bool]] | None:
     if _SPECIAL_CONTENT.search(page):
         return None
     for match in _TOKEN.finditer(page):
-        if _BEFORE_TOKEN.search(page, max(0, match.start() - 40), match.start()):
+        start = match.start()
+        since = max(page.rfind("&", 0, start), page.rfind("<", 0, start), 0)
+        if _BEFORE_TOKEN.search(page, since, start):  # however long the reference or tag name
             return None
     parser = _TokenPlaces()
     parser.feed(page)
@@ -740,8 +749,10 @@ class _Shapes:
         body_split = _TOKEN.split(body)
         page_split = _TOKEN.split(inlined)
         page_slots = tuple(int(n) for n in page_split[1::2])
-        if page_slots != tuple(n for n, _ in places):
-            return None  # the inliner moved or dropped a token
+        # The inliner's parser may move text (out of a <table>, say): every token must stand
+        # where it stood, in text or in an attribute, or its escaping would be the wrong one.
+        if _token_places(inlined) != places or page_slots != tuple(n for n, _ in places):
+            return None
         if any("\ue000" in p or "\ue001" in p for p in body_split[::2] + page_split[::2]):
             return None
         return _Shape(

@@ -126,6 +126,19 @@ def context(member: Member, **extra: Any) -> dict[str, Any]:
     }
 
 
+LAYOUT_RAW = (
+    (ROOT / "templates" / "_layout.html")
+    .read_text(encoding="utf-8")
+    .replace(
+        '<tr><td class="content">',
+        '<tr><td class="content">{% autoescape false %}<p>{{ recipient.name }}</p>{% endautoescape %}',
+    )
+)
+LAYOUT_HEAD = (
+    (ROOT / "templates" / "_layout.html")
+    .read_text(encoding="utf-8")
+    .replace("</title>", "</title>{{ recipient.name }}")
+)
 LAYOUT_TRANSFORMS = (
     (ROOT / "templates" / "_layout.html")
     .read_text(encoding="utf-8")
@@ -176,6 +189,19 @@ LAYOUT_TRANSFORMS = (
         ("<p>{{ recipient.name }}</p>", LAYOUT_TRANSFORMS, ("BO", "SØREN")),
         # member data right after an unfinished character reference
         ("<p>&not{{ recipient.organization }}</p>", None, ("\u2209", "¬Roskilde")),
+        # ... however long the reference
+        ("<p>&#" + "0" * 39 + "{{ recipient.organization }}</p>", None, ("Roskilde",)),
+        # text the HTML parser moves out of a table, after the same data in an attribute
+        (
+            '<table>\n<tr><td><img src="logo.png" alt="{{ recipient.name }}"></td></tr>\n'
+            "{{ recipient.name }}\n</table>",
+            None,
+            ("&lt;x&gt;",),
+        ),
+        # a layout printing member data unescaped
+        ("<p>Hej</p>", LAYOUT_RAW, ("<x>",)),
+        # member data in <head>, where the parser moves text (and its leading space)
+        ("<p>Hej</p>", LAYOUT_HEAD, (" Bo",)),
     ],
 )
 def test_a_template_that_looks_at_member_data_gets_the_ordinary_page(
@@ -189,6 +215,8 @@ def test_a_template_that_looks_at_member_data_gets_the_ordinary_page(
         Member(email="r@x.example", name="Søren Ærø", organization="Roskilde"),
         Member(email="n@x.example", name="Bo", organization="in;"),
         Member(email="e@x.example", name="Ann", organization=""),
+        Member(email="h@x.example", name='Hans & "Grete" <x>', organization="65"),
+        Member(email="l@x.example", name=" Bo", organization="Roskilde"),
     ]
     pages = []
     for member in people:
