@@ -160,12 +160,16 @@ class Journal:
         self._log: int | None = None  # the outcome log's descriptor, once this run writes to it
         self._unsettled: list[Sent] = []  # in the log, not yet in the database
         self._settled_at = time.monotonic()
+        existed = path.exists()
         try:
             self._db = self._open(path, readonly)
             self._db.execute("SELECT count(*) FROM deliveries").fetchone()  # a damaged file shows here
-            self._replay_log(readonly)
         except sqlite3.Error as err:
             raise MailerError(f"cannot be used as mailer's journal: {err}", path=path) from err
+        if existed:
+            self._settle_killed_run(readonly)
+        elif not readonly:
+            self._forget_stale_log()
 
     @staticmethod
     def _open(path: Path, readonly: bool) -> sqlite3.Connection:
@@ -196,11 +200,18 @@ class Journal:
     def _end_log(self) -> None:
         """Everything logged into the database, and the log gone (only with the lock held:
         another run may have begun its own log once the lock is free)."""
-        self.settle()
-        if self._log is not None:
-            os.close(self._log)
-            self._log = None
-            self._log_path.unlink(missing_ok=True)
+        try:
+            self.settle()
+        except MailerError:
+            # The rows stay in the log for the next open to move; this run must not move them
+            # again once the lock is gone (a failure would count its attempts twice).
+            self._unsettled.clear()
+            raise
+        finally:
+            if self._log is not None:
+                os.close(self._log)
+                self._log = None
+        self._log_path.unlink(missing_ok=True)
 
     @contextmanager
     def sending(self) -> Iterator[None]:
@@ -217,6 +228,8 @@ class Journal:
                     "another mailer run is sending from this journal now; wait for it to finish",
                     path=self.path,
                 ) from err
+            # A run killed since this journal was opened left its log: move it before planning.
+            self._replay(self._db)
             yield
         finally:
             try:
@@ -246,6 +259,7 @@ class Journal:
         """
         line = json.dumps(sent, ensure_ascii=False) + "\n"
         data = line.encode()
+        self._unsettled.append(sent)  # should the log fail, the database may still take it
         try:
             if self._log is None:
                 self._log = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -253,7 +267,6 @@ class Journal:
                 data = data[os.write(self._log, data) :]
         except OSError as err:
             raise MailerError(f"cannot record what was sent: {err.strerror}", path=self._log_path) from err
-        self._unsettled.append(sent)
         if len(self._unsettled) >= SETTLE_ROWS or time.monotonic() - self._settled_at >= SETTLE_SECONDS:
             self.settle()
 
@@ -265,7 +278,9 @@ class Journal:
         self._write(_RECORD, self._unsettled)
         self._unsettled.clear()
         if self._log is not None:
-            os.ftruncate(self._log, 0)
+            # (should this fail, the rows are in the database: moving them again changes nothing)
+            with contextlib.suppress(OSError):
+                os.ftruncate(self._log, 0)
 
     def _write(self, statement: str, rows: Iterable[Sent]) -> None:
         try:
@@ -274,37 +289,73 @@ class Journal:
         except sqlite3.Error as err:
             raise MailerError(f"cannot record what was sent: {err}", path=self.path) from err
 
-    def _replay_log(self, readonly: bool) -> None:
+    def _settle_killed_run(self, readonly: bool) -> None:
         """Outcomes a killed run logged but did not move into the database are moved now,
-        unless a run is sending (its log is its own until it ends)."""
-        try:
-            if self._log_path.stat().st_size == 0:
-                return
-        except FileNotFoundError:
+        unless a run is sending (its log is its own until it ends; `sending` moves it then)."""
+        if not self._log_waiting():
             return
-        with self._log_path.with_name(self.path.name + ".lock").open("a+b") as handle:
+        try:
+            with self._send_lock() as locked:
+                if not locked:
+                    return  # a run is sending: the database is at most a moment behind it
+                if not readonly:
+                    self._replay(self._db)
+                    return
+                db = sqlite3.connect(self.path)
+                try:
+                    self._replay(db)
+                finally:
+                    db.close()
+        except (OSError, sqlite3.Error, MailerError):
+            if not readonly:
+                raise
+            # Reading only (status, preview) from a journal this account cannot write: what
+            # the log holds is shown once a send has moved it.
+
+    def _forget_stale_log(self) -> None:
+        """A log beside a database that is no longer there belongs to a journal someone
+        removed to start afresh: its rows must not be taken for this one's."""
+        if self._log_waiting():
+            with self._send_lock() as locked:
+                if locked:
+                    self._log_path.unlink(missing_ok=True)
+
+    def _log_waiting(self) -> bool:
+        try:
+            return self._log_path.stat().st_size > 0
+        except FileNotFoundError:
+            return False
+
+    @contextmanager
+    def _send_lock(self) -> Iterator[bool]:
+        """The send lock for a moment, if no run holds it: True when taken."""
+        with self.path.with_name(self.path.name + ".lock").open("a+b") as handle:
             try:
                 _lock(handle)
             except OSError:
-                return  # a run is sending: the database is at most a moment behind it
+                yield False
+                return
             try:
-                try:
-                    rows = _logged_rows(self._log_path.read_bytes())
-                except OSError as err:
-                    raise MailerError(
-                        f"the outcome log cannot be read: {err.strerror}", path=self._log_path
-                    ) from err
-                if rows:
-                    db = sqlite3.connect(self.path) if readonly else self._db
-                    try:
-                        with db:
-                            db.executemany(_REPLAY, rows)
-                    finally:
-                        if readonly:
-                            db.close()
-                self._log_path.unlink()
+                yield True
             finally:
                 _HELD.discard(handle.fileno())
+
+    def _replay(self, db: sqlite3.Connection) -> None:
+        """Move the log's rows into `db` and remove the log (the send lock is held)."""
+        if not self._log_waiting():
+            return
+        try:
+            rows = _logged_rows(self._log_path.read_bytes())
+        except OSError as err:
+            message = f"the outcome log cannot be read: {err.strerror}"
+            raise MailerError(message, path=self._log_path) from err
+        if rows:
+            try:
+                with db:
+                    db.executemany(_REPLAY, rows)
+            except sqlite3.Error as err:
+                raise MailerError(f"cannot record what was sent: {err}", path=self.path) from err
+        self._log_path.unlink()
 
     def sent_versions(self, campaign: str) -> dict[str, set[str]]:
         """For each recipient, the versions of `campaign` the server accepted."""
