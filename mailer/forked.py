@@ -1,9 +1,8 @@
 """Work handed to forked processes (building messages, checking addresses): each worker ends
-with the run that forked it, leaves Ctrl-C to the run, and may run at idle priority."""
+with the run that forked it and leaves Ctrl-C to the run."""
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -12,6 +11,9 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
+BACKGROUND_NICE = 19  # a background worker's niceness: the sending (and the computer) first
+
+_in_background = False
 
 
 def can_fork() -> bool:
@@ -19,23 +21,30 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def pool(processes: int, *, idle: bool = False) -> ProcessPoolExecutor:
-    """`processes` forked workers. `idle`: they use only CPU time nothing else wants."""
+def pool(processes: int) -> ProcessPoolExecutor:
+    """`processes` forked workers."""
     return ProcessPoolExecutor(
         processes,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_worker_start,
-        initargs=(os.getpid(), idle),
+        initargs=(os.getpid(),),
     )
 
 
-def _worker_start(parent: int, idle: bool) -> None:
+def into_background() -> None:
+    """From now on this worker yields the CPU to the sending and to the computer's other work
+    (it still has the time they leave, which on a machine short of cores is what there is).
+    For good: an ordinary process may lower its priority but not raise it again."""
+    global _in_background
+    if not _in_background:
+        _in_background = True
+        os.nice(BACKGROUND_NICE)
+
+
+def _worker_start(parent: int) -> None:
     """A run killed with SIGKILL must not leave workers behind (they would wait for work
     forever, holding a copy of the run's data)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle, once
-    if idle:
-        with contextlib.suppress(AttributeError, OSError):  # Linux only
-            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)

@@ -188,7 +188,8 @@ def _row(outcome: Outcome[Delivery], at: str) -> Sent:
         fingerprint=campaign.fingerprint or None,
         status="sent" if outcome.ok else "failed",
         code=outcome.code,
-        reply=outcome.reply.strip()[:500],
+        # (a reply in no UTF-8 comes with lone surrogates, which neither log nor database takes)
+        reply=outcome.reply.strip()[:500].encode("utf-8", "replace").decode(),
         attempts=outcome.attempts,
         at=at,
     )

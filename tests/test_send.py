@@ -25,6 +25,7 @@ import pytest
 from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
 from conftest import MEETING, PASSWORD, Faults, Project, Recorder, SmtpServer
 
+from mailer import compose, forked
 from mailer.cli import main
 from mailer.compose import Build, Composer
 from mailer.config import load_settings
@@ -467,14 +468,18 @@ def test_a_template_error_for_one_member_sends_nothing(
     assert journal_rows(project) == {}
 
 
-@pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux scheduling classes")
-def test_the_worker_building_messages_takes_only_cpu_time_nothing_else_wants(project: Project) -> None:
+def test_the_worker_builds_in_the_background_after_checking_at_full_priority(project: Project) -> None:
+    """The check before sending is waited for; the building runs ahead of the sending and must
+    not take turns with it."""
     project.write()
     composer = Composer(load_settings(project.config), now=conftest.FIXED)
     with Build(composer, [], processes=1) as build:
         assert build._pool is not None
-        assert build._pool.submit(os.sched_getscheduler, 0).result() == os.SCHED_IDLE
-    assert os.sched_getscheduler(0) != os.SCHED_IDLE  # the run itself is not slowed
+        assert build._pool.submit(compose._validate_batch, 0, 0).result() is None
+        assert build._pool.submit(os.nice, 0).result() == os.nice(0)
+        assert build._pool.submit(compose._build_batch, 0, 0).result() == []
+        assert build._pool.submit(os.nice, 0).result() == forked.BACKGROUND_NICE
+    assert os.nice(0) != forked.BACKGROUND_NICE  # the run itself is not slowed
 
 
 def test_a_message_over_the_size_limit_stops_the_run_before_anything_is_sent(

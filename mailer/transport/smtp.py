@@ -242,6 +242,7 @@ class SmtpTransport:
             await asyncio.gather(*workers)
         except asyncio.CancelledError:
             if failure:
+                feeding.uncancel()  # the cancel was ours, to stop feeding: not the caller's
                 raise failure[0] from None
             raise
         finally:
