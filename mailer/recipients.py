@@ -7,7 +7,8 @@ import csv
 import io
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -152,11 +153,9 @@ def read_members(path: Path, default_language: str = "da") -> MemberList:
         raise RecipientsError(f"cannot read: {err}", path=path) from err
     header_line = text.split("\n", 1)[0]
     delimiter = max(DELIMITERS, key=header_line.count)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    try:
-        header = next(reader)
-    except StopIteration:
-        raise RecipientsError("the file is empty", path=path, line=1) from None
+    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), None)
+    if header is None:
+        raise RecipientsError("the file is empty", path=path, line=1)
     columns = [canonical_column(h) for h in header]
     if "email" not in columns:
         raise RecipientsError(
@@ -165,68 +164,99 @@ def read_members(path: Path, default_language: str = "da") -> MemberList:
             line=1,
             field="email",
         )
-    rows: list[tuple[int, dict[str, str]]] = []
-    start = reader.line_num + 1
-    for row in reader:
-        line, start = start, reader.line_num + 1
-        if any(cell.strip() for cell in row):
-            values = {name: (value or "").strip() for name, value in zip(columns, row, strict=False)}
-            rows.append((line, values))
-    verdicts = checked_addresses([values.get("email", "") for _, values in rows])
     members: dict[str, Member] = {}
     invalid: list[RecipientsError] = []
-    for (line, values), verdict in zip(rows, verdicts, strict=True):
-        try:
-            member = _member(values, verdict, line, path, default_language)
-        except RecipientsError as err:
-            invalid.append(err)
-            continue
-        if member.key in members:
-            members[member.key] = _merge(members[member.key], member)
-        else:
-            members[member.key] = member
+    with _Checker(text, delimiter, columns) as checker:
+        for line, row in _rows(text, delimiter):
+            values = {name: (value or "").strip() for name, value in zip(columns, row, strict=False)}
+            try:
+                member = _member(
+                    values, checker.verdict(line, values.get("email", "")), line, path, default_language
+                )
+            except RecipientsError as err:
+                invalid.append(err)
+                continue
+            if member.key in members:
+                members[member.key] = _merge(members[member.key], member)
+            else:
+                members[member.key] = member
     duplicates = tuple(Duplicate(m.email, m.lines) for m in members.values() if len(m.lines) > 1)
     return MemberList(path, tuple(members.values()), duplicates, tuple(invalid))
 
 
-# An address's verdict: (the address as it is to be written, its ASCII form for SMTP), or
-# why it is not an address.
-Verdict = tuple[str, str] | str
-PARALLEL_CHECK_FROM = 2000  # shorter lists are checked here: a worker's start costs more
-_CHECKING: Sequence[str] = ()  # what a forked checker checks (inherited, not pickled)
+def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """The rows after the header that are not blank, with the line each starts on."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    next(reader, None)
+    start = reader.line_num + 1
+    for row in reader:
+        line, start = start, reader.line_num + 1
+        if any(cell.strip() for cell in row):
+            yield line, row
 
 
-def checked_addresses(addresses: Sequence[str]) -> list[Verdict]:
-    """email-validator's verdict on every address, in order. It is most of the time reading a
-    long list takes, so a long list is checked on two cores."""
-    global _CHECKING
-    if len(addresses) < PARALLEL_CHECK_FROM or not forked.can_fork() or (os.cpu_count() or 1) < 2:
-        return _check(addresses)
-    half = len(addresses) // 2
-    _CHECKING = addresses
+# An address's verdict: None when it is valid as written, (the address as it is to be
+# written, its ASCII form for SMTP or "") when it is valid otherwise, or why it is not one.
+Verdict = tuple[str, str] | str | None
+PARALLEL_CHECK_FROM = 2000  # lines: shorter lists are checked here, a worker's start costs more
+_CHECKING: tuple[str, str, list[str], int] | None = None  # what a forked checker reads (inherited)
+
+
+class _Checker:
+    """email-validator's verdict on each address. Checking is most of the time reading a
+    list takes, so in a long list a forked worker checks the rows from the middle on while
+    this process reads the first half (only the worker's verdicts are held, a few bytes each)."""
+
+    def __init__(self, text: str, delimiter: str, columns: list[str]) -> None:
+        self._split: int | None = None
+        self._theirs: Future[list[Verdict]] | None = None
+        self._verdicts: Iterator[Verdict] | None = None
+        self._pool: ProcessPoolExecutor | None = None
+        lines = text.count("\n")
+        if lines >= PARALLEL_CHECK_FROM and forked.can_fork() and (os.cpu_count() or 1) >= 2:
+            global _CHECKING
+            self._split = lines // 2
+            _CHECKING = (text, delimiter, columns, self._split)
+            self._pool = forked.pool(1)
+            self._theirs = self._pool.submit(_check_from_split)
+
+    def verdict(self, line: int, email: str) -> Verdict:
+        if self._split is None or line < self._split:
+            return _check(email)
+        if self._verdicts is None:
+            assert self._theirs is not None
+            self._verdicts = iter(self._theirs.result())
+        return next(self._verdicts)
+
+    def __enter__(self) -> _Checker:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _CHECKING
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        _CHECKING = None
+
+
+def _check_from_split() -> list[Verdict]:
+    assert _CHECKING is not None, "a checker started without the fork start method"
+    text, delimiter, columns, split = _CHECKING
+    emails = [i for i, name in reversed(list(enumerate(columns))) if name == "email"]
+    return [
+        _check(next((row[i].strip() for i in emails if i < len(row)), ""))
+        for line, row in _rows(text, delimiter)
+        if line >= split
+    ]
+
+
+def _check(email: str) -> Verdict:
     try:
-        with forked.pool(1) as workers:
-            theirs = workers.submit(_check_range, half, len(addresses))
-            mine = _check(addresses[:half])
-            return mine + theirs.result()
-    finally:
-        _CHECKING = ()
-
-
-def _check_range(start: int, stop: int) -> list[Verdict]:
-    return _check(_CHECKING[start:stop])
-
-
-def _check(addresses: Sequence[str]) -> list[Verdict]:
-    verdicts: list[Verdict] = []
-    for email in addresses:
-        try:
-            checked = validate_email(email, check_deliverability=False, allow_smtputf8=False)
-        except EmailNotValidError as err:
-            verdicts.append(str(err))
-        else:
-            verdicts.append((checked.normalized, checked.ascii_email or ""))
-    return verdicts
+        checked = validate_email(email, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as err:
+        return str(err)
+    ascii_email = checked.ascii_email or ""
+    ascii_email = "" if ascii_email == checked.normalized else ascii_email
+    return None if checked.normalized == email and not ascii_email else (checked.normalized, ascii_email)
 
 
 def _member(values: dict[str, str], verdict: Verdict, line: int, path: Path, default_language: str) -> Member:
@@ -238,7 +268,7 @@ def _member(values: dict[str, str], verdict: Verdict, line: int, path: Path, def
         raise RecipientsError("missing address", path=path, line=line, field="email")
     if isinstance(verdict, str):
         raise RecipientsError(f"{email!r} is not an address ({verdict})", path=path, line=line, field="email")
-    normalized, ascii_email = verdict
+    normalized, ascii_email = verdict or (email, "")
     language = (values.get("language") or default_language).casefold()
     if language not in LANGUAGES:
         raise RecipientsError(
