@@ -188,6 +188,7 @@ class MessageTemplate:
         layout_reads = layout_source.memo_reads if layout_source is not None else None
         self._reads["", LAYOUT] = None if layout_reads is None else tuple(sorted({*layout_reads, "body"}))
         self._validated: dict[Hashable, str] = {}  # what ran without error (and its output when kept)
+        self._member_checks = {key: source.member_check for key, source in sources.items()}
         self._shapes = {
             language: _Shapes(self, parts, sources[language, _html_part(parts)], layout_source)
             for language, parts in self._compiled.items()
@@ -236,10 +237,15 @@ class MessageTemplate:
         it reads (a part that reads `recipient` always runs: that is different for everyone).
         `keep`: the output is wanted (and kept for the next time); otherwise "" on a repeat."""
         reads = self._reads[language, part]
-        if reads is None:
-            return self._run(template, values)
         try:
-            key = (values["language"], language, part, keep, *_freeze_names(values, reads))
+            if reads is not None:
+                key: Hashable = (values["language"], language, part, keep, *_freeze_names(values, reads))
+            else:
+                check = None if keep else self._member_checks.get((language, part))
+                member = _member_key(values, *check) if check is not None else None
+                if member is None:
+                    return self._run(template, values)
+                key = (values["language"], language, part, keep, *member)
             hash(key)  # a tzinfo of its own may not be hashable
         except (_Unkeyable, TypeError):
             return self._run(template, values)
@@ -398,6 +404,32 @@ def _freeze_shared(value: Any) -> Hashable:
     return frozen
 
 
+def _member_key(
+    values: Mapping[str, Any], others: tuple[str, ...], uses: list[tuple[str, Chain, bool]]
+) -> tuple[Hashable, ...] | None:
+    """Whether a part that uses member data only plainly runs without error for this member
+    depends on nothing but this key (None: no such key, run the part for the member).
+
+    A non-blank string printed or tested for truth behaves alike whatever its text; so the
+    key holds the member data's structure, its blank strings and other values, and the values
+    of everything else the part reads. A lookup that goes into a string (a character of a
+    name), a list or a dict's own methods is decided by the text: no key then.
+    """
+    for name, steps, printed in uses:
+        value = values.get(name, _MISSING)
+        for _, step in steps:
+            if value is _MISSING:
+                break  # undefined: the structure in the key decides
+            if type(value) is not dict or hasattr(dict, str(step)):
+                return None
+            value = value.get(step, _MISSING)
+        if printed and value is not _MISSING and type(value) not in (str, int, float, bool, type(None)):
+            return None
+    strings: list[str] = []
+    members = tuple(_member_shape(values[n], strings) if n in values else _MISSING for n in MEMBER_DATA)
+    return (*members, *_freeze_names(values, others))
+
+
 def _member_shape(value: Any, strings: list[str]) -> Hashable:
     """Member data's key: its structure and blank strings, each other string a slot (collected
     in `strings`, in the order `_sentinel` numbers them)."""
@@ -471,16 +503,26 @@ class _Source:
         return None if reads is None or "recipient" in reads else tuple(sorted(reads))
 
     @cached_property
-    def plain_uses(self) -> list[tuple[str, Chain]] | None:
+    def plain_uses(self) -> list[tuple[str, Chain, bool]] | None:
         return _plain_uses(self.tree)
+
+    @cached_property
+    def member_check(self) -> tuple[tuple[str, ...], list[tuple[str, Chain, bool]]] | None:
+        """For a part that reads member data only plainly: what else it reads, and its uses
+        of member data (see `_member_key`); None otherwise."""
+        reads, uses = self.reads, self.plain_uses
+        if reads is None or uses is None or not set(MEMBER_DATA) & reads:
+            return None
+        return tuple(sorted(reads - set(MEMBER_DATA))), uses
 
 
 Chain = tuple[tuple[bool, str | int], ...]  # (is an item, key) steps from a variable
 
 
-def _plain_uses(tree: nodes.Template) -> list[tuple[str, Chain]] | None:
-    """The member data a template prints as it is, when that and tests of truth or definedness
-    are all it does with member data; None otherwise (or when it reads `body` itself)."""
+def _plain_uses(tree: nodes.Template) -> list[tuple[str, Chain, bool]] | None:
+    """Every use of member data in a template (the variable, its chain of lookups, whether it is
+    printed or only tested), when printing it as it is and testing it for truth or definedness
+    are all the template does with member data; None otherwise (or when it reads `body`)."""
     if any(True for _ in tree.find_all(_PLAIN_BLOCKED)):
         return None
     parents: dict[int, nodes.Node] = {}
@@ -490,7 +532,7 @@ def _plain_uses(tree: nodes.Template) -> list[tuple[str, Chain]] | None:
         for child in current.iter_child_nodes():
             parents[id(child)] = current
             stack.append(child)
-    printed: list[tuple[str, Chain]] = []
+    uses: list[tuple[str, Chain, bool]] = []
     for name in tree.find_all(nodes.Name):
         if name.name == "body":
             return None
@@ -516,9 +558,8 @@ def _plain_uses(tree: nodes.Template) -> list[tuple[str, Chain]] | None:
         use = _use(node, parent, parents)
         if use is None:
             return None
-        if use:
-            printed.append((name.name, tuple(steps)))
-    return printed
+        uses.append((name.name, tuple(steps), use))
+    return uses
 
 
 def _use(node: nodes.Node, parent: nodes.Node, parents: dict[int, nodes.Node]) -> bool | None:
@@ -692,9 +733,9 @@ class _Shapes:
         self.built: dict[Hashable, _Shape | None] = {}
         body_reads = body.reads
         layout_reads = layout.reads if layout is not None else frozenset[str]()
-        printed = layout.plain_uses if layout is not None else []
-        self.enabled = body_reads is not None and layout_reads is not None and printed is not None
-        self.printed = printed or []
+        uses = layout.plain_uses if layout is not None else []
+        self.enabled = body_reads is not None and layout_reads is not None and uses is not None
+        self.printed = [(name, steps) for name, steps, printed in uses or [] if printed]
         # The layout is not rendered per member: the key holds everything it and the body read.
         reads = (body_reads or frozenset()) | (layout_reads or frozenset())
         self.names = tuple(sorted(reads - {*MEMBER_DATA, "body", "language"}))

@@ -320,3 +320,67 @@ def test_a_subject_is_rendered_once_unless_it_reads_the_member(tmp_path: Path) -
     rendered = [shared.render("da", context(m)).subject for m in people]
     assert rendered == ["Nyt fra Brugernes Rum"] * 3 and runs == 1
     assert [ordinary(shared).render("da", context(m)).subject for m in people] == rendered
+
+
+def body_only(tmp_path: Path, body: str) -> MessageTemplate:
+    folder = tmp_path / "templates"
+    (folder / "custom" / "da").mkdir(parents=True)
+    (folder / "custom" / "da" / "subject.txt").write_text("Hej\n", encoding="utf-8")
+    (folder / "custom" / "da" / "body.txt").write_text(body, encoding="utf-8")
+    return MessageTemplate(folder, "custom", "da")
+
+
+def test_a_part_using_member_data_plainly_is_checked_once_per_shape_and_every_failure_still_shows(
+    tmp_path: Path,
+) -> None:
+    template = body_only(tmp_path, "Hej {{ recipient.name or 'dig' }}\n{{ recipient.telefon }}\n")
+    runs = []
+    run = template._run
+
+    def counted(part: Any, values: Any) -> str:
+        if part.name.endswith("body.txt"):
+            runs.append(values["recipient"].get("name"))
+        return run(part, values)
+
+    template._run = counted  # type: ignore[method-assign]
+    for person in [
+        {"name": "Søren Ærø", "telefon": "12 34"},
+        {"name": "Bo", "telefon": "5"},  # the same shape: not run again
+        {"name": "", "telefon": "9"},  # a blank name takes the other branch: run
+        {"name": "Åse", "telefon": "7"},
+    ]:
+        template.validate("da", {"recipient": person})
+    assert runs == ["Søren Ærø", ""]
+    with pytest.raises(TemplateError) as failed:  # no telefon column: another structure, run
+        template.validate("da", {"recipient": {"name": "Ann"}})
+    assert failed.value.line == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "fine", "failing"),
+    [
+        # a character of the name: "Bo" has no fourth
+        ("{{ recipient.name[3] }}\n", "Søren", "Bo"),
+        # the same behind a test of truth
+        ("{% if recipient.name %}{{ recipient.name[3] }}{% endif %}\n", "Søren", "Bo"),
+    ],
+)
+def test_a_lookup_into_member_text_is_checked_for_every_member(
+    tmp_path: Path, body: str, fine: str, failing: str
+) -> None:
+    template = body_only(tmp_path, body)
+    template.validate("da", {"recipient": {"name": fine}})
+    with pytest.raises(TemplateError):
+        template.validate("da", {"recipient": {"name": failing}})
+
+
+def test_the_shipped_invitation_is_checked_once_per_shape() -> None:
+    template = MessageTemplate(ROOT / "templates", "invitation", "da")
+    meeting = {"title": "Møde", "date": "d", "when": "x", "location": "y", "description": "z"}
+    meeting |= {"status": "confirmed", "agenda": []}
+    sender = {"name": "R", "email": "r@x.example", "reply_to": None}
+    shared = {"meeting": meeting, "update": False, "changes": [], "sender": sender}
+    for member in members(20):
+        template.validate("da", {**shared, "recipient": member.context(), "unsubscribe": None})
+    keys = [key for key in template._validated if key[2] in ("body.txt", "body.html")]
+    assert 2 <= len(keys) < 20  # a few shapes (names blank or not, organisations...), not 20
