@@ -9,6 +9,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -19,7 +20,7 @@ from email_validator import EmailNotValidError, validate_email
 
 from mailer import forked
 from mailer.config import LANGUAGES
-from mailer.errors import InvalidRows, RecipientsError
+from mailer.errors import InvalidRows, MailerError, RecipientsError
 
 # Header spellings seen in real exports (Danish and English Excel, address books).
 COLUMN_ALIASES = {
@@ -225,7 +226,11 @@ class _Checker:
             return _check(email)
         if self._verdicts is None:
             assert self._theirs is not None
-            self._verdicts = iter(self._theirs.result())
+            try:
+                self._verdicts = iter(self._theirs.result())
+            except BrokenProcessPool as err:
+                message = "a process checking addresses stopped unexpectedly (out of memory?)"
+                raise MailerError(message) from err
         return next(self._verdicts)
 
     def __enter__(self) -> _Checker:

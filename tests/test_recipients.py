@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import pytest
 
 from mailer import recipients
-from mailer.errors import RecipientsError
+from mailer.errors import MailerError, RecipientsError
 from mailer.recipients import MemberList, canonical_column, decode_export, read_members
 
 CSV = Path(__file__).parent / "data" / "csv"
@@ -270,3 +271,18 @@ def test_a_long_list_is_checked_on_two_cores_with_the_same_verdicts(
     assert "is not an address" in str(shared.invalid[-1])
     idn = next(m for m in shared.members if "xn--" in m.address)
     assert idn.email.endswith("@bibliotek.ærø.example")
+
+
+def _dies() -> None:
+    os._exit(1)  # as the kernel's out-of-memory killer would end it
+
+
+def test_a_checker_process_that_dies_is_one_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "recipients.csv"
+    path.write_text("E-mail\n" + "".join(f"m{n}@roskilde.example\n" for n in range(40)), encoding="utf-8")
+    monkeypatch.setattr(recipients, "PARALLEL_CHECK_FROM", 10)
+    monkeypatch.setattr(recipients, "_check_from_split", _dies)
+    with pytest.raises(MailerError, match="a process checking addresses stopped unexpectedly"):
+        read_members(path)
