@@ -219,10 +219,11 @@ class MessageTemplate:
         cannot fail per member: the cheap check before a run that nothing will stop it."""
         used = self.variant(language)
         values = {**context, "language": used, "subject": ""}
+        known: dict[str, Hashable] = {}  # keys of values several parts read, made once
         for part, template in self._compiled[used].items():
-            self._run_once(template, values, used, part)
+            self._run_once(template, values, used, part, known=known)
         if self._layout is not None:
-            self._run_once(self._layout, {**values, "body": Markup("")}, "", LAYOUT)
+            self._run_once(self._layout, {**values, "body": Markup("")}, "", LAYOUT, known=known)
 
     def _run_once(
         self,
@@ -232,17 +233,26 @@ class MessageTemplate:
         part: str,
         *,
         keep: bool = False,
+        known: dict[str, Hashable] | None = None,
     ) -> str:
         """Run a part, unless it already ran without error on the very same values of everything
         it reads (a part that reads `recipient` always runs: that is different for everyone).
-        `keep`: the output is wanted (and kept for the next time); otherwise "" on a repeat."""
+        `keep`: the output is wanted (and kept for the next time); otherwise "" on a repeat.
+        `known`: keys already made of these values (filled in as they are made)."""
         reads = self._reads[language, part]
+        known = {} if known is None else known
         try:
             if reads is not None:
-                key: Hashable = (values["language"], language, part, keep, *_freeze_names(values, reads))
+                key: Hashable = (
+                    values["language"],
+                    language,
+                    part,
+                    keep,
+                    *_freeze_names(values, reads, known),
+                )
             else:
                 check = None if keep else self._member_checks.get((language, part))
-                member = _member_key(values, *check) if check is not None else None
+                member = _member_key(values, *check, known) if check is not None else None
                 if member is None:
                     return self._run(template, values)
                 key = (values["language"], language, part, keep, *member)
@@ -379,8 +389,18 @@ def _freeze(value: Any) -> Hashable:
     raise _Unkeyable
 
 
-def _freeze_names(values: Mapping[str, Any], names: tuple[str, ...]) -> tuple[Hashable, ...]:
-    return tuple(_freeze_shared(values[n]) if n in values else _MISSING for n in names)
+def _freeze_names(
+    values: Mapping[str, Any], names: tuple[str, ...], known: dict[str, Hashable] | None = None
+) -> tuple[Hashable, ...]:
+    if known is None:
+        return tuple(_freeze_shared(values[n]) if n in values else _MISSING for n in names)
+    keys = []
+    for name in names:
+        key = known.get(name)
+        if key is None:
+            key = known[name] = _freeze_shared(values[name]) if name in values else _MISSING
+        keys.append(key)
+    return tuple(keys)
 
 
 # The same dict or list reaches every member's context (the meeting as templates see it, the
@@ -405,7 +425,10 @@ def _freeze_shared(value: Any) -> Hashable:
 
 
 def _member_key(
-    values: Mapping[str, Any], others: tuple[str, ...], uses: list[tuple[str, Chain, bool]]
+    values: Mapping[str, Any],
+    others: tuple[str, ...],
+    uses: list[tuple[str, Chain, bool]],
+    known: dict[str, Hashable],
 ) -> tuple[Hashable, ...] | None:
     """Whether a part that uses member data only plainly runs without error for this member
     depends on nothing but this key (None: no such key, run the part for the member).
@@ -425,9 +448,12 @@ def _member_key(
             value = value.get(step, _MISSING)
         if printed and value is not _MISSING and type(value) not in (str, int, float, bool, type(None)):
             return None
-    strings: list[str] = []
-    members = tuple(_member_shape(values[n], strings) if n in values else _MISSING for n in MEMBER_DATA)
-    return (*members, *_freeze_names(values, others))
+    members = known.get("\0members")
+    if members is None:
+        strings: list[str] = []
+        shapes = tuple(_member_shape(values[n], strings) if n in values else _MISSING for n in MEMBER_DATA)
+        members = known["\0members"] = shapes
+    return (members, *_freeze_names(values, others, known))
 
 
 def _member_shape(value: Any, strings: list[str]) -> Hashable:
