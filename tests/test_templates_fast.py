@@ -307,7 +307,6 @@ def test_a_subject_is_rendered_once_unless_it_reads_the_member(tmp_path: Path) -
 
     (folder / "custom" / "da" / "subject.txt").write_text("Nyt fra {{ sender.name }}\n", encoding="utf-8")
     shared = MessageTemplate(folder, "custom", "da")
-    rendered = []
     runs = 0
     run = shared._run
 
