@@ -56,6 +56,7 @@ class Recorder:
     def __init__(self, faults: Faults) -> None:
         self.faults = faults
         self.received: list[tuple[str, list[str], bytes]] = []
+        self.mail_options: list[list[str]] = []  # of each accepted message's MAIL FROM
         self.tried: dict[str, int] = {}
         self.refusals: list[str] = []
         self.logins: list[str] = []
@@ -92,6 +93,7 @@ class Recorder:
             server.transport.abort()
             return "451 dropped"  # never reaches the client
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))  # type: ignore[arg-type]
+        self.mail_options.append(list(envelope.mail_options))
         return "250 2.0.0 Message accepted"
 
 

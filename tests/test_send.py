@@ -227,6 +227,16 @@ def test_tempfail_then_success_delivers_each_once(project: Project, smtp_server_
     assert {status for status, _, _ in journal_rows(project).values()} == {"sent"}
 
 
+def test_the_size_declared_at_mail_from_is_the_size_that_arrives(project: Project, server: SmtpServer) -> None:
+    # aiosmtpd offers SIZE (RFC 1870): mailer declares each message's length on MAIL FROM
+    project.smtp = server.smtp_config()
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert len(server.recorder.received) == len(member_emails(project))
+    for (_, _, data), options in zip(server.recorder.received, server.recorder.mail_options, strict=True):
+        assert options == [f"SIZE={len(data)}"]
+
+
 def test_permanent_failure_for_one_member_the_rest_go_through(
     project: Project, smtp_server_factory: Factory
 ) -> None:
