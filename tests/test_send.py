@@ -227,7 +227,7 @@ def test_tempfail_then_success_delivers_each_once(project: Project, smtp_server_
     assert {status for status, _, _ in journal_rows(project).values()} == {"sent"}
 
 
-def test_the_size_declared_at_mail_from_is_the_size_that_arrives(project: Project, server: SmtpServer) -> None:
+def test_the_size_declared_at_mail_from_is_the_size_received(project: Project, server: SmtpServer) -> None:
     # aiosmtpd offers SIZE (RFC 1870): mailer declares each message's length on MAIL FROM
     project.smtp = server.smtp_config()
     code, out = project.main(*SEND, "--yes")
