@@ -130,7 +130,30 @@ def _text_body(text: str) -> tuple[str, str]:
     if text.isascii() and all(len(line) <= 76 for line in text.splitlines()):
         return "7bit", text
     # Quoted-printable keeps Danish text readable in a raw .eml and lines short.
-    return "quoted-printable", quopri.encodestring(text.encode("utf-8")).decode("ascii")
+    return "quoted-printable", _quoted_printable(text)
+
+
+def _quoted_printable(text: str) -> str:
+    """`quopri.encodestring` of the text's UTF-8, one line at a time, remembering lines.
+
+    Quoted-printable encodes each line on its own (soft breaks, a space or tab before the
+    line's end), so the lines every member's message shares are encoded once instead of in
+    every message. A CR would make the encoder choose its line ends from the first one in the
+    whole text: such a text is encoded whole.
+    """
+    if "\r" in text:
+        return _encode_quoted_printable(text)
+    *lines, last = text.split("\n")
+    return "".join(map(_quoted_printable_line, lines)) + _encode_quoted_printable(last)
+
+
+@lru_cache(maxsize=2048)
+def _quoted_printable_line(line: str) -> str:
+    return _encode_quoted_printable(f"{line}\n")
+
+
+def _encode_quoted_printable(text: str) -> str:
+    return quopri.encodestring(text.encode("utf-8")).decode("ascii")
 
 
 def _text_part(subtype: str, encoding: str, payload: str) -> Message:

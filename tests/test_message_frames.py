@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import quopri
 import random
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.message import Message
@@ -231,3 +232,17 @@ def test_a_shape_whose_frame_would_differ_is_built_whole() -> None:
 
     assert message._frame(message._prepare(**case)[0]) is None
     assert build_message(**case) == reference(**case)
+
+
+def test_quoted_printable_line_by_line_is_the_whole_text_encoded() -> None:
+    pick = random.Random(77)
+    pieces = ["Kære", "Søren", "ÆØÅ", "=", ".", "..", "x" * 80, "ø" * 30, "\t", " ", "  ", "😀", "<p>", "=3D"]
+    ends = ["", " ", "\n", "\n", "\t\n", " \n", "=\n", ".\n"]
+    for count in range(3000):
+        endings = ends + ["\r\n", "\r"] if count % 10 == 0 else ends  # a CR: encoded whole
+        text = "".join(pick.choice(pieces) + pick.choice(endings) for _ in range(pick.randint(0, 30)))
+        assert message._quoted_printable(text) == quopri.encodestring(text.encode()).decode("ascii"), text
+    # the same lines again come from what was remembered, unchanged
+    text = "Kære Søren \nvelkommen. \n.\n" + "æ" * 90 + "\n"
+    assert message._quoted_printable(text) == message._quoted_printable(text)
+    assert message._quoted_printable(text) == quopri.encodestring(text.encode()).decode("ascii")
