@@ -127,6 +127,7 @@ def list_headers(sender: SenderSettings, unsubscribe: Unsubscribe) -> dict[str, 
 PARALLEL_FROM = 200  # smaller runs are built in this process: a worker's start costs more
 BATCH = 64  # messages a worker builds per request
 FIRST_BATCH = 8  # the first request is small, so that the sending starts at once
+LOOKAHEAD = 6  # batches asked of each worker ahead of the sending: room to absorb its pauses
 
 
 def compose_processes(configured: int | None, count: int) -> int:
@@ -251,7 +252,7 @@ class Build:
                 pending.append((batch[0], loop.run_in_executor(pool, _build_batch, *batch)))
 
         try:
-            for _ in range(self.processes * 2):
+            for _ in range(self.processes * LOOKAHEAD):
                 submit()
             while pending:
                 start, future = pending.popleft()
