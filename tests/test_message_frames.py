@@ -239,7 +239,7 @@ def test_quoted_printable_line_by_line_is_the_whole_text_encoded() -> None:
     pieces = ["Kære", "Søren", "ÆØÅ", "=", ".", "..", "x" * 80, "ø" * 30, "\t", " ", "  ", "😀", "<p>", "=3D"]
     ends = ["", " ", "\n", "\n", "\t\n", " \n", "=\n", ".\n"]
     for count in range(3000):
-        endings = ends + ["\r\n", "\r"] if count % 10 == 0 else ends  # a CR: encoded whole
+        endings = [*ends, "\r\n", "\r"] if count % 10 == 0 else ends  # a CR: encoded whole
         text = "".join(pick.choice(pieces) + pick.choice(endings) for _ in range(pick.randint(0, 30)))
         assert message._quoted_printable(text) == quopri.encodestring(text.encode()).decode("ascii"), text
     # the same lines again come from what was remembered, unchanged
