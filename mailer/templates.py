@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -28,7 +28,7 @@ from functools import cache, cached_property, lru_cache
 from html.parser import HTMLParser
 from itertools import count
 from pathlib import Path, PurePath
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import css_inline
 import jinja2
@@ -188,6 +188,7 @@ class MessageTemplate:
         layout_reads = layout_source.memo_reads if layout_source is not None else None
         self._reads["", LAYOUT] = None if layout_reads is None else tuple(sorted({*layout_reads, "body"}))
         self._validated: dict[Hashable, str] = {}  # what ran without error (and its output when kept)
+        self._outputs: dict[Hashable, _Split | None] = {}  # parts' sentinel outputs, by shape
         self._member_checks = {key: source.member_check for key, source in sources.items()}
         self._shapes = {
             language: _Shapes(self, parts, sources[language, _html_part(parts)], layout_source)
@@ -208,9 +209,7 @@ class MessageTemplate:
         used = self.variant(language)
         parts = self._compiled[used]
         values = {**context, "language": used}
-        subject = " ".join(
-            self._run_once(parts["subject.txt"], values, used, "subject.txt", keep=True).split()
-        )
+        subject = " ".join(self._output(parts["subject.txt"], values, "subject.txt").split())
         values["subject"] = subject  # for the layout's <title>
         return self._bodies(parts, values, subject)
 
@@ -266,13 +265,69 @@ class MessageTemplate:
             self._validated[key] = output if keep else ""
         return output
 
+    def _output(self, template: jinja2.Template, values: Mapping[str, Any], part: str) -> str:
+        """A part's output for one member, run as seldom as it can be.
+
+        A part that reads no member data runs once per distinct input. One that uses member
+        data only plainly (see `_member_key`) runs once per shape of that data, on a sentinel
+        context; each member's output is that output with their strings in the tokens' places,
+        escaped as the part escapes what it prints. Any other part, or once MEMO_SIZE shapes
+        are kept, runs for the member.
+        """
+        language = values["language"]
+        if self._reads[language, part] is not None:
+            return self._run_once(template, values, language, part, keep=True)
+        check = self._member_checks.get((language, part))
+        if check is None:
+            return self._run(template, values)
+        known: dict[str, Hashable] = {}
+        try:
+            member = _member_key(values, *check, known)
+            if member is None:
+                return self._run(template, values)
+            key = (language, part, *member)
+            hash(key)  # a tzinfo of its own may not be hashable
+        except (_Unkeyable, TypeError):
+            return self._run(template, values)
+        if key in self._outputs:
+            split = self._outputs[key]
+        elif len(self._outputs) < MEMO_SIZE:
+            split = self._outputs[key] = self._split_output(template, values)
+        else:
+            split = None
+        if split is None:
+            return self._run(template, values)
+        strings = known["\0strings"]
+        assert isinstance(strings, tuple)
+        return _fill(split.pieces, split.slots, strings, split.escape)
+
+    def _split_output(self, template: jinja2.Template, values: Mapping[str, Any]) -> _Split | None:
+        """The part run on the sentinel context, split at the tokens (None: take the ordinary
+        path, which raises the part's error for the member it fails for)."""
+        numbers = count()
+        sentinel = {**values}
+        for name in MEMBER_DATA:
+            if name in values:
+                sentinel[name] = _sentinel(values[name], numbers)
+        try:
+            output = self._run(template, sentinel)
+        except TemplateError:
+            return None
+        split = _TOKEN.split(output)
+        if any("\ue000" in piece or "\ue001" in piece for piece in split[::2]):
+            return None
+        autoescape = template.environment.autoescape
+        escaped = autoescape(template.name) if callable(autoescape) else autoescape
+        slots = tuple(int(n) for n in split[1::2])
+        return _Split(tuple(split[::2]), slots, _jinja_escape if escaped else str)
+
     def _bodies(self, parts: Mapping[str, jinja2.Template], values: dict[str, Any], subject: str) -> Rendered:
         if "body.md" in parts:
-            text, markdown = markdown_parts(self._run(parts["body.md"], values))
+            text, markdown = markdown_parts(self._output(parts["body.md"], values, "body.md"))
             html: str | None = markdown
         else:
-            text = self._run(parts["body.txt"], values)
-            html = self._run(parts["body.html"], values) if "body.html" in parts else None
+            text = self._output(parts["body.txt"], values, "body.txt")
+            html = self._output(parts["body.html"], values, "body.html") if "body.html" in parts else None
         if html is not None:
             shapes = self._shapes.get(values["language"])
             page = shapes.page(html, values) if shapes is not None else None
@@ -453,6 +508,7 @@ def _member_key(
         strings: list[str] = []
         shapes = tuple(_member_shape(values[n], strings) if n in values else _MISSING for n in MEMBER_DATA)
         members = known["\0members"] = shapes
+        known["\0strings"] = tuple(strings)
     return (members, *_freeze_names(values, others, known))
 
 
@@ -713,8 +769,17 @@ def _jinja_escape(value: str) -> str:
     return str(escape(value))
 
 
+class _Split(NamedTuple):
+    """A part's output on a sentinel context: the text between the tokens, the tokens' numbers,
+    and how the part escapes what it prints."""
+
+    pieces: tuple[str, ...]
+    slots: tuple[int, ...]
+    escape: Callable[[str], str]
+
+
 def _fill(
-    pieces: tuple[str, ...], slots: tuple[int, ...], strings: list[str], how: Callable[[str], str]
+    pieces: tuple[str, ...], slots: tuple[int, ...], strings: Sequence[str], how: Callable[[str], str]
 ) -> str:
     out = [pieces[0]]
     for piece, slot in zip(pieces[1:], slots, strict=True):

@@ -41,10 +41,12 @@ ORGANIZATIONS = ["Roskilde Bibliotekerne", "", "Køge & Co <HQ>", 'Ærø\'s "Bib
 
 
 def ordinary(template: MessageTemplate) -> MessageTemplate:
-    """The same template with the shape pages and the validation memo switched off."""
+    """The same template with the shape pages, the outputs per shape and the validation memo
+    switched off: every part run for every member."""
     plain = MessageTemplate(template.folder.parent, template.name, template.default_language)
     plain._shapes = {}
     plain._reads = dict.fromkeys(plain._reads)
+    plain._member_checks = {}
     return plain
 
 
@@ -220,9 +222,9 @@ def test_a_template_that_looks_at_member_data_gets_the_ordinary_page(
     ]
     pages = []
     for member in people:
-        got, want = (t.render("da", context(member)).html for t in (fast, slow))
+        got, want = (t.render("da", context(member)) for t in (fast, slow))
         assert got == want, member
-        pages.append(got or "")
+        pages.append(got.html or "")
     for needle in differs:  # the members' pages really do differ where the template looks
         assert any(needle in page for page in pages), needle
 
@@ -303,7 +305,8 @@ def test_a_subject_is_rendered_once_unless_it_reads_the_member(tmp_path: Path) -
     people = [Member(email=f"m{n}@x.example", name=name) for n, name in enumerate(["Bo", "Søren Ærø", ""])]
     personal = MessageTemplate(folder, "custom", "da")
     assert [personal.render("da", context(m)).subject for m in people] == ["Hej Bo", "Hej Søren Ærø", "Hej"]
-    assert not personal._validated  # nothing to keep: it reads the member
+    assert not [key for key in personal._validated if "subject.txt" in key]  # it reads the member
+    assert len([key for key in personal._outputs if key[1] == "subject.txt"]) == 2  # a name, and none
 
     (folder / "custom" / "da" / "subject.txt").write_text("Nyt fra {{ sender.name }}\n", encoding="utf-8")
     shared = MessageTemplate(folder, "custom", "da")
@@ -383,3 +386,91 @@ def test_the_shipped_invitation_is_checked_once_per_shape() -> None:
         template.validate("da", {**shared, "recipient": member.context(), "unsubscribe": None})
     keys = [key for key in template._validated if key[2] in ("body.txt", "body.html")]
     assert 2 <= len(keys) < 20  # a few shapes (names blank or not, organisations...), not 20
+
+
+def parts_folder(tmp_path: Path, subject: str, text: str, html: str) -> Path:
+    folder = page_folder(tmp_path, html)
+    (folder / "custom" / "da" / "subject.txt").write_text(subject, encoding="utf-8")
+    (folder / "custom" / "da" / "body.txt").write_text(text, encoding="utf-8")
+    return folder
+
+
+def part_outputs(template: MessageTemplate, part: str) -> int:
+    """How many shapes of member data a part was run for once (the fast path was taken)."""
+    return sum(split is not None for key, split in template._outputs.items() if key[1] == part)
+
+
+PLAIN_TEXT = (
+    "Kære {{ recipient.name or 'medlem' }},\n"
+    "{% if recipient.organization %}fra {{ recipient.organization }}{% endif %}\n"
+    "{{ recipient.email }} · {% if recipient.groups %}i grupper{% endif %} · "
+    "{% if recipient.x is defined %}x{% endif %}\n"
+    "{{ 'ingen' if not recipient.name else recipient.name }} {{ sender.name }}\n"
+)
+PLAIN_HTML = (
+    '<p>Kære {{ recipient.name }}</p><p><a href="mailto:{{ recipient.email }}" '
+    'title="{{ recipient.name }}">{{ recipient.organization or "-" }}</a></p>'
+)
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "html", "fast"),
+    [
+        # printed as they are, or tested: each part once per shape of the member's data
+        (
+            "Hej {{ recipient.name }} fra {{ sender.name }}\n",
+            PLAIN_TEXT,
+            PLAIN_HTML,
+            ("subject.txt", "body.txt", "body.html"),
+        ),
+        # transformed, looked into, joined, assigned, looped over: run for every member
+        (
+            "{{ recipient.name|upper }}\n",
+            "{{ recipient.email[0] }}\n",
+            "<p>{{ recipient.name ~ '!' }}</p>",
+            (),
+        ),
+        (
+            "{% set n = recipient.name %}{{ n }}\n",
+            "{% for c in recipient.organization %}{{ c }}.{% endfor %}\n",
+            "<p>{{ recipient.name|length }} {{ recipient.name == 'Bo' }}</p>",
+            (),
+        ),
+        # the whole member printed (a dict's text is not the tokens'), or read by a method
+        (
+            "{{ recipient }}\n",
+            "{{ recipient.items() | list }} {{ recipient.groups }}\n",
+            "<p>{{ recipient.name.title() }}</p>",
+            (),
+        ),
+    ],
+)
+def test_parts_run_once_per_shape_give_every_member_the_ordinary_output(
+    tmp_path: Path, subject: str, text: str, html: str, fast: tuple[str, ...]
+) -> None:
+    fast_template = MessageTemplate(parts_folder(tmp_path, subject, text, html), "custom", "da")
+    slow = ordinary(fast_template)
+    people = [
+        *members(60),
+        Member(email="t@x.example", name="\ue000" + "0\ue001"),
+        Member(email="b@x.example"),
+    ]
+    for member in people:
+        got, want = (t.render("da", context(member)) for t in (fast_template, slow))
+        assert got == want, member
+    for part in ("subject.txt", "body.txt", "body.html"):
+        assert (part_outputs(fast_template, part) > 0) == (part in fast), part
+    if fast:  # a handful of shapes (blank or not, organisation or not), not one per member
+        assert len(fast_template._outputs) < 20
+
+
+def test_a_part_run_once_per_shape_still_fails_for_the_member_it_fails_for(tmp_path: Path) -> None:
+    text = "Kære {{ recipient.name }}\nDin rolle: {{ recipient.rolle }}\n"
+    template = MessageTemplate(parts_folder(tmp_path, "Hej\n", text, "<p>Hej</p>"), "custom", "da")
+    with_role = Member(email="a@x.example", name="Bo", fields={"rolle": "formand"})
+    assert template.render("da", context(with_role)).text == "Kære Bo\nDin rolle: formand\n"
+    with pytest.raises(TemplateError) as failed:
+        template.render("da", context(Member(email="b@x.example", name="Søren")))
+    assert failed.value.path == template.folder / "da" / "body.txt"
+    assert failed.value.line == 2
+    assert "rolle" in str(failed.value)
