@@ -209,7 +209,7 @@ class MessageTemplate:
         used = self.variant(language)
         parts = self._compiled[used]
         values = {**context, "language": used}
-        subject = " ".join(self._output(parts["subject.txt"], values, "subject.txt").split())
+        subject = " ".join(self._output(parts["subject.txt"], values, "subject.txt", {}).split())
         values["subject"] = subject  # for the layout's <title>
         return self._bodies(parts, values, subject)
 
@@ -265,22 +265,23 @@ class MessageTemplate:
             self._validated[key] = output if keep else ""
         return output
 
-    def _output(self, template: jinja2.Template, values: Mapping[str, Any], part: str) -> str:
+    def _output(
+        self, template: jinja2.Template, values: Mapping[str, Any], part: str, known: dict[str, Hashable]
+    ) -> str:
         """A part's output for one member, run as seldom as it can be.
 
         A part that reads no member data runs once per distinct input. One that uses member
         data only plainly (see `_member_key`) runs once per shape of that data, on a sentinel
         context; each member's output is that output with their strings in the tokens' places,
         escaped as the part escapes what it prints. Any other part, or once MEMO_SIZE shapes
-        are kept, runs for the member.
+        are kept, runs for the member. `known`: as for `_run_once`.
         """
         language = values["language"]
         if self._reads[language, part] is not None:
-            return self._run_once(template, values, language, part, keep=True)
+            return self._run_once(template, values, language, part, keep=True, known=known)
         check = self._member_checks.get((language, part))
         if check is None:
             return self._run(template, values)
-        known: dict[str, Hashable] = {}
         try:
             member = _member_key(values, *check, known)
             if member is None:
@@ -297,9 +298,7 @@ class MessageTemplate:
             split = None
         if split is None:
             return self._run(template, values)
-        strings = known["\0strings"]
-        assert isinstance(strings, tuple)
-        return _fill(split.pieces, split.slots, strings, split.escape)
+        return _fill(split.pieces, split.slots, _member_data(values, known)[1], split.escape)
 
     def _split_output(self, template: jinja2.Template, values: Mapping[str, Any]) -> _Split | None:
         """The part run on the sentinel context, split at the tokens (None: take the ordinary
@@ -322,15 +321,18 @@ class MessageTemplate:
         return _Split(tuple(split[::2]), slots, _jinja_escape if escaped else str)
 
     def _bodies(self, parts: Mapping[str, jinja2.Template], values: dict[str, Any], subject: str) -> Rendered:
+        known: dict[str, Hashable] = {}  # keys of the values (the subject among them) for every part
         if "body.md" in parts:
-            text, markdown = markdown_parts(self._output(parts["body.md"], values, "body.md"))
+            text, markdown = markdown_parts(self._output(parts["body.md"], values, "body.md", known))
             html: str | None = markdown
         else:
-            text = self._output(parts["body.txt"], values, "body.txt")
-            html = self._output(parts["body.html"], values, "body.html") if "body.html" in parts else None
+            text = self._output(parts["body.txt"], values, "body.txt", known)
+            html = None
+            if "body.html" in parts:
+                html = self._output(parts["body.html"], values, "body.html", known)
         if html is not None:
             shapes = self._shapes.get(values["language"])
-            page = shapes.page(html, values) if shapes is not None else None
+            page = shapes.page(html, values, known) if shapes is not None else None
             html = page if page is not None else self._page(html, values)
         return Rendered(subject, text, html)
 
@@ -503,13 +505,19 @@ def _member_key(
             value = value.get(step, _MISSING)
         if printed and value is not _MISSING and type(value) not in (str, int, float, bool, type(None)):
             return None
-    members = known.get("\0members")
-    if members is None:
+    return (_member_data(values, known)[0], *_freeze_names(values, others, known))
+
+
+def _member_data(values: Mapping[str, Any], known: dict[str, Hashable]) -> tuple[Hashable, tuple[str, ...]]:
+    """The shape of the member data in `values` and its strings (see `_member_shape`), made
+    once for all parts rendered or checked with these values."""
+    found = known.get("\0members")
+    if found is None:
         strings: list[str] = []
         shapes = tuple(_member_shape(values[n], strings) if n in values else _MISSING for n in MEMBER_DATA)
-        members = known["\0members"] = shapes
-        known["\0strings"] = tuple(strings)
-    return (members, *_freeze_names(values, others, known))
+        found = known["\0members"] = (shapes, tuple(strings))
+    assert isinstance(found, tuple)
+    return found
 
 
 def _member_shape(value: Any, strings: list[str]) -> Hashable:
@@ -798,7 +806,7 @@ class _Shape:
     page_slots: tuple[int, ...]
     in_attribute: tuple[bool, ...]
 
-    def fill(self, html: str, strings: list[str]) -> str | None:
+    def fill(self, html: str, strings: Sequence[str]) -> str | None:
         """The member's page, or None when the body is not the sentinel's with their strings."""
         if _fill(self.body, self.body_slots, strings, self.body_escape) != html:
             return None
@@ -831,14 +839,13 @@ class _Shapes:
         reads = (body_reads or frozenset()) | (layout_reads or frozenset())
         self.names = tuple(sorted(reads - {*MEMBER_DATA, "body", "language"}))
 
-    def page(self, html: str, values: Mapping[str, Any]) -> str | None:
+    def page(self, html: str, values: Mapping[str, Any], known: dict[str, Hashable]) -> str | None:
         """The member's inlined page, or None: take the ordinary path."""
         if not self.enabled:
             return None
-        strings: list[str] = []
         try:
-            members = [_member_shape(values[n], strings) if n in values else _MISSING for n in MEMBER_DATA]
-            key = (*members, *_freeze_names(values, self.names))
+            members, strings = _member_data(values, known)
+            key = (members, *_freeze_names(values, self.names, known))
             hash(key)  # a tzinfo of its own may not be hashable
         except (_Unkeyable, TypeError):
             return None
