@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import Message
-from functools import cache
+from functools import cache, partial
 from typing import Any
 from urllib.parse import quote
 
@@ -139,16 +139,15 @@ def compose_processes(configured: int | None, count: int) -> int:
     return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
-# What forked workers build from: set in the parent just before the pool forks, so the
-# workers inherit the composer and the plan instead of having them pickled to them.
+# What forked workers build from: set in the parent before the pool forks (at its first
+# batch), so the workers inherit the composer and the plan instead of having them pickled.
 _FORKED: tuple[Composer, Sequence[Delivery]] | None = None
 
 
-def _validate_batch(start: int, stop: int) -> None:
-    assert _FORKED is not None, "a worker started without the fork start method"
-    composer, deliveries = _FORKED
-    for index in range(start, stop):
-        composer.validate(deliveries[index])
+def _validate_range(composer: Composer, deliveries: Sequence[Delivery]) -> None:
+    """What a forked child checks (it inherits the composer and the plan, nothing is pickled)."""
+    for delivery in deliveries:
+        composer.validate(delivery)
 
 
 def _batches(total: int) -> Iterator[tuple[int, int]]:
@@ -171,12 +170,12 @@ def _build_batch(start: int, stop: int) -> list[Envelope]:
 
 
 @contextmanager
-def _worker_failures() -> Iterator[None]:
+def _worker_failures(doing: str) -> Iterator[None]:
     try:
         yield
-    except BrokenProcessPool as err:
+    except (BrokenProcessPool, forked.ChildDied) as err:
         raise MailerError(
-            "a process building messages stopped unexpectedly (out of memory?); what was sent is "
+            f"a process {doing} messages stopped unexpectedly (out of memory?); what was sent is "
             "recorded: run the same command again to finish"
         ) from err
 
@@ -184,8 +183,9 @@ def _worker_failures() -> Iterator[None]:
 class Build:
     """A run's messages: every one checked before the first is sent, then built in order.
 
-    With `processes`, forked workers share the checking and do the building a few batches
-    ahead of the sending (memory stays bounded), while this process sends.
+    With `processes`, forked processes share the checking, then as many workers do the
+    building a few batches ahead of the sending (memory stays bounded), while this process
+    sends; `envelopes` is read once (the workers end when they have built its last batch).
     """
 
     def __init__(self, composer: Composer, deliveries: Sequence[Delivery], processes: int = 0) -> None:
@@ -211,28 +211,35 @@ class Build:
     def validate(self) -> None:
         """Render every member's message (the template parts that can fail for one member) and
         build one whole message per campaign (attachments, layout, headers): a bad row or a
-        template that fails for one member never leaves half a run sent."""
-        first: dict[str, Delivery] = {}
-        for delivery in self.deliveries:
-            first.setdefault(delivery.campaign.key, delivery)
-        for delivery in first.values():
-            self.composer.require_size(self.composer.envelope(delivery), delivery.campaign)
-        mine = len(self.deliveries)
-        futures = []
-        if self._pool is not None and self.deliveries:
-            # One range per worker, handed over at once: small batches would wait for the
-            # pool's feeder thread, which gets the GIL only between this thread's own checks.
-            share = -(-len(self.deliveries) // (self.processes + 1))
-            mine = share
-            futures = [
-                self._pool.submit(_validate_batch, start, min(start + share, len(self.deliveries)))
-                for start in range(mine, len(self.deliveries), share)
-            ]
-        for delivery in self.deliveries[:mine]:
-            self.composer.validate(delivery)
-        with _worker_failures():
-            for future in futures:
-                future.result()  # a worker's TemplateError is raised here
+        template that fails for one member never leaves half a run sent.
+
+        With workers, as many forked children each check a range of their own while this
+        process checks the first: they start at once, where the pool's workers would get a
+        range only once the pool's threads had had the GIL from this busy thread (10-20 ms
+        late). Measured on 2 cores, 5,000 messages: 74-78 -> 65 ms.
+        """
+        total = len(self.deliveries)
+        mine = total
+        children: list[forked.Child[None]] = []
+        try:
+            if self.processes > 0 and total:
+                mine = -(-total // (self.processes + 1))
+                for start in range(mine, total, mine):
+                    theirs = self.deliveries[start : start + mine]
+                    children.append(forked.Child(partial(_validate_range, self.composer, theirs)))
+            first: dict[str, Delivery] = {}
+            for delivery in self.deliveries:
+                first.setdefault(delivery.campaign.key, delivery)
+            for delivery in first.values():
+                self.composer.require_size(self.composer.envelope(delivery), delivery.campaign)
+            for delivery in self.deliveries[:mine]:
+                self.composer.validate(delivery)
+            with _worker_failures("checking"):
+                for child in children:
+                    child.result()  # a child's TemplateError is raised here
+        finally:
+            for child in children:
+                child.end()
 
     async def envelopes(self, count: int | None = None) -> AsyncIterator[tuple[Delivery, Envelope]]:
         """The first `count` (all) deliveries with their messages, in order."""
@@ -250,13 +257,18 @@ class Build:
             batch = next(batches, None)
             if batch is not None:
                 pending.append((batch[0], loop.run_in_executor(pool, _build_batch, *batch)))
+            else:
+                # Every batch is handed over: the workers end once they have built theirs, and
+                # their exit (the kernel freeing their copy of the run, 3-4 ms) falls within the
+                # sending instead of after it. (No wait; asking again changes nothing.)
+                pool.shutdown(wait=False)
 
         try:
             for _ in range(self.processes * LOOKAHEAD):
                 submit()
             while pending:
                 start, future = pending.popleft()
-                with _worker_failures():
+                with _worker_failures("building"):
                     envelopes = await future
                 submit()
                 for offset, envelope in enumerate(envelopes):

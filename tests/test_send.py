@@ -10,6 +10,7 @@ import asyncio
 import email
 import email.policy
 import io
+import multiprocessing
 import os
 import re
 import sqlite3
@@ -478,18 +479,57 @@ def test_a_template_error_for_one_member_sends_nothing(
     assert journal_rows(project) == {}
 
 
-def test_the_worker_builds_in_the_background_after_checking_at_full_priority(project: Project) -> None:
-    """The check before sending is waited for; the building runs ahead of the sending and must
-    not take turns with it."""
+def test_the_worker_builds_in_the_background(project: Project) -> None:
+    """The building runs ahead of the sending and must not take turns with it. (The check
+    before sending, which the run waits for, is forked from the run: at its priority.)"""
     project.write()
     composer = Composer(load_settings(project.config), now=conftest.FIXED)
     with Build(composer, [], processes=1) as build:
         assert build._pool is not None
-        assert build._pool.submit(compose._validate_batch, 0, 0).result() is None
         assert build._pool.submit(os.nice, 0).result() == os.nice(0)
         assert build._pool.submit(compose._build_batch, 0, 0).result() == []
         assert build._pool.submit(os.nice, 0).result() == forked.BACKGROUND_NICE
     assert os.nice(0) != forked.BACKGROUND_NICE  # the run itself is not slowed
+
+
+def _dies(*args: object) -> None:
+    os._exit(1)  # as the kernel's out-of-memory killer would end it
+
+
+def test_a_checking_process_that_dies_is_one_clear_error_and_nothing_is_sent(
+    project: Project,
+    smtp_server_factory: Factory,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.members += more_members(10)
+    project.smtp = {**server.smtp_config(), "compose_processes": 1}
+    monkeypatch.setattr(compose, "_validate_range", _dies)  # what the forked process checks with
+    code, out = project.main(*SEND, "--yes")
+    assert code == 2, out
+    assert "a process checking messages stopped unexpectedly" in capsys.readouterr().err
+    assert server.recorder.received == [] and journal_rows(project) == {}
+
+
+def test_the_workers_end_once_they_have_built_the_last_batch(project: Project) -> None:
+    """Their exit (the kernel freeing their copy of the run) falls within the sending, not
+    after it: they end by themselves, without waiting for the run to leave `Build`."""
+    project.members += more_members(150)  # several batches of 64
+    project.write()
+    settings = load_settings(project.config)
+    with Journal(settings.resolve(settings.files.state)) as journal:
+        plan = make_plan(load_inputs(settings), journal, Selection("invitation", MEETING_ID))
+
+    async def addresses(build: Build) -> list[str]:
+        return [envelope.rcpt_to async for _, envelope in build.envelopes()]
+
+    with Build(Composer(settings, now=conftest.FIXED), plan.deliveries, processes=2) as build:
+        build.validate()
+        assert asyncio.run(addresses(build)) == [d.member.address for d in plan.deliveries]
+        for worker in multiprocessing.active_children():
+            worker.join(timeout=10)  # they end by themselves: nothing in the run stops them
+            assert not worker.is_alive()
 
 
 def test_a_message_over_the_size_limit_stops_the_run_before_anything_is_sent(
