@@ -13,6 +13,7 @@ import io
 import multiprocessing
 import os
 import re
+import select
 import sqlite3
 import sys
 import time
@@ -521,15 +522,28 @@ def test_the_workers_end_once_they_have_built_the_last_batch(project: Project) -
     with Journal(settings.resolve(settings.files.state)) as journal:
         plan = make_plan(load_inputs(settings), journal, Selection("invitation", MEETING_ID))
 
+    workers: list[int] = []
+
     async def addresses(build: Build) -> list[str]:
-        return [envelope.rcpt_to async for _, envelope in build.envelopes()]
+        sent = []
+        async for _, envelope in build.envelopes():
+            sent.append(envelope.rcpt_to)
+            workers.extend(p.pid for p in multiprocessing.active_children() if p.pid not in workers)
+        return sent
 
     with Build(Composer(settings, now=conftest.FIXED), plan.deliveries, processes=2) as build:
         build.validate()
         assert asyncio.run(addresses(build)) == [d.member.address for d in plan.deliveries]
-        for worker in multiprocessing.active_children():
-            worker.join(timeout=10)  # they end by themselves: nothing in the run stops them
-            assert not worker.is_alive()
+        assert workers
+        for pid in workers:  # they end by themselves: nothing in the run stops them
+            try:
+                exited = os.pidfd_open(pid)  # readable once the process has ended
+            except ProcessLookupError:
+                continue  # ended, and already waited for
+            try:
+                assert select.select([exited], [], [], 10)[0], f"worker {pid} still runs"
+            finally:
+                os.close(exited)
 
 
 def test_a_message_over_the_size_limit_stops_the_run_before_anything_is_sent(
