@@ -18,6 +18,7 @@ likewise runs a part that cannot see member data once per distinct value of what
 from __future__ import annotations
 
 import re
+import secrets
 import tomllib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -277,7 +278,8 @@ class MessageTemplate:
         are kept, runs for the member. `known`: as for `_run_once`.
         """
         language = values["language"]
-        if self._reads[language, part] is not None:
+        reads = self._reads[language, part]
+        if reads is not None and not _MEMBER_NAMES.intersection(reads):
             return self._run_once(template, values, language, part, keep=True, known=known)
         check = self._member_checks.get((language, part))
         if check is None:
@@ -315,9 +317,12 @@ class MessageTemplate:
         split = _TOKEN.split(output)
         if any("\ue000" in piece or "\ue001" in piece for piece in split[::2]):
             return None
+        strings = next(numbers)
+        slots = tuple(int(n) for n in split[1::2])
+        if any(slot >= strings for slot in slots):
+            return None
         autoescape = template.environment.autoescape
         escaped = autoescape(template.name) if callable(autoescape) else autoescape
-        slots = tuple(int(n) for n in split[1::2])
         return _Split(tuple(split[::2]), slots, _jinja_escape if escaped else str)
 
     def _bodies(self, parts: Mapping[str, jinja2.Template], values: dict[str, Any], subject: str) -> Rendered:
@@ -364,8 +369,10 @@ _WHOLE_DOCUMENT = re.compile(r"<html[\s>]", re.IGNORECASE)
 # Once per shape: the layout and the CSS inlining, and validation of parts without member data.
 #
 # Within one delivery the members' contexts differ only in MEMBER_DATA. A sentinel context has
-# each non-blank string there replaced by a token ("\ue000" index "\ue001", private-use
-# characters that autoescaping, Markdown and the inliner leave alone). The sentinel body is put
+# each non-blank string there replaced by a token ("\ue000", this process's nonce, the index,
+# "\ue001": private-use characters that autoescaping, Markdown and the inliner leave alone; the
+# nonce, so that no template or setting can write a token: any other "\ue000" or "\ue001" in an
+# output sends it the ordinary way). The sentinel body is put
 # in the layout and inlined once; per member, the real body (still rendered, since the template
 # may branch on member data) must equal the sentinel body with the member's strings in the token
 # places, escaped as the body escapes them; only then is the page the inlined sentinel page with
@@ -375,9 +382,11 @@ _WHOLE_DOCUMENT = re.compile(r"<html[\s>]", re.IGNORECASE)
 # text and in a few attributes (href, src, alt, title). Anything else takes the ordinary path.
 
 MEMBER_DATA = ("recipient", "unsubscribe")  # what differs between members of one delivery
+_MEMBER_NAMES = frozenset(MEMBER_DATA)
 SHAPES = 256  # shapes kept per template language; further ones take the ordinary path
 MEMO_SIZE = 4096  # validated (part, values) kept per template
-_TOKEN = re.compile("\ue000([0-9]+)\ue001")
+_NONCE = secrets.token_hex(8)
+_TOKEN = re.compile(f"\ue000{_NONCE}([0-9]+)\ue001")
 _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\ue000\ue001\ud800-\udfff]")  # changed by the HTML parser
 _TOKEN_ATTRIBUTES = frozenset({"href", "src", "alt", "title"})
 _TOKEN_FREE_TAGS = frozenset({"link", "style", "base", "meta", "script"})
@@ -541,7 +550,7 @@ def _member_shape(value: Any, strings: list[str]) -> Hashable:
 def _sentinel(value: Any, numbers: count[int]) -> Any:
     kind = type(value)
     if kind is str:
-        return f"\ue000{next(numbers)}\ue001" if value.strip() else value
+        return f"\ue000{_NONCE}{next(numbers)}\ue001" if value.strip() else value
     if kind is dict:
         return {k: _sentinel(v, numbers) for k, v in value.items()}
     if kind is list or kind is tuple:

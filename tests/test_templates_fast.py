@@ -474,3 +474,46 @@ def test_a_part_run_once_per_shape_still_fails_for_the_member_it_fails_for(tmp_p
     assert failed.value.path == template.folder / "da" / "body.txt"
     assert failed.value.line == 2
     assert "rolle" in str(failed.value)
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "sender_name"),
+    [
+        # text shaped like the tokens, in the template, or in data that is not the member's
+        ("Hej {{ recipient.name }}\n", "Kære {{ recipient.name }} \ue0000\ue001 \ue0009\ue001\n", "Rum"),
+        ("Hej {{ recipient.name }} fra {{ sender.name }}\n", "Kære {{ recipient.name }}\n", "\ue0000\ue001"),
+        ("Hej {{ recipient.name }}\n", "Fra {{ sender.name }} til {{ recipient.name }}\n", "x\ue000y"),
+    ],
+)
+def test_text_like_a_token_that_is_not_member_data_stays_as_it_is(
+    tmp_path: Path, subject: str, text: str, sender_name: str
+) -> None:
+    html = "<p>{{ recipient.name }} {{ sender.name }} \ue0001\ue001</p>"
+    fast = MessageTemplate(parts_folder(tmp_path, subject, text, html), "custom", "da")
+    slow = ordinary(fast)
+    for member in (Member(email="bo@x.example", name="Bo"), Member(email="s@x.example", name="Søren")):
+        values = {**context(member), "sender": {"name": sender_name, "email": "r@x.org", "reply_to": None}}
+        fast.validate("da", values)
+        assert fast.render("da", values) == slow.render("da", values)
+
+
+def test_a_part_reading_the_unsubscribe_link_only_runs_once_per_shape(tmp_path: Path) -> None:
+    html = '<p>Hej</p><p><a href="{{ unsubscribe.url }}">Afmeld</a></p>'
+    fast = MessageTemplate(
+        parts_folder(tmp_path, "Hej\n", "Afmeld: {{ unsubscribe.url }}\n", html), "custom", "da"
+    )
+    slow = ordinary(fast)
+    for n in range(40):
+        values = {
+            **context(Member(email=f"m{n}@x.example")),
+            "unsubscribe": {
+                "url": f"https://x.example/u?m={n}&a=1",
+                "mailto": "mailto:rum@example.org?subject=unsubscribe",
+                "email": "rum@example.org",
+            },
+        }
+        assert fast.render("da", values) == slow.render("da", values)
+    assert part_outputs(fast, "body.txt") == 1 and part_outputs(fast, "body.html") == 1
+    assert not [
+        key for key in fast._validated if key[2] in ("body.txt", "body.html")
+    ]  # nothing kept per member
