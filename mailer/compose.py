@@ -169,6 +169,11 @@ def _build_batch(start: int, stop: int) -> list[Envelope]:
     return [composer.envelope(deliveries[index]) for index in range(start, stop)]
 
 
+def _retrieved(future: asyncio.Future[list[Envelope]]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 @contextmanager
 def _worker_failures(doing: str) -> Iterator[None]:
     try:
@@ -185,7 +190,7 @@ class Build:
 
     With `processes`, forked processes share the checking, then as many workers do the
     building a few batches ahead of the sending (memory stays bounded), while this process
-    sends; `envelopes` is read once (the workers end when they have built its last batch).
+    sends.
     """
 
     def __init__(self, composer: Composer, deliveries: Sequence[Delivery], processes: int = 0) -> None:
@@ -257,25 +262,31 @@ class Build:
             batch = next(batches, None)
             if batch is not None:
                 pending.append((batch[0], loop.run_in_executor(pool, _build_batch, *batch)))
-            else:
-                # Every batch is handed over: the workers end once they have built theirs, and
-                # their exit (the kernel freeing their copy of the run, 3-4 ms) falls within the
-                # sending instead of after it. (No wait; asking again changes nothing.)
-                pool.shutdown(wait=False)
 
+        broken = False
         try:
             for _ in range(self.processes * LOOKAHEAD):
                 submit()
             while pending:
                 start, future = pending.popleft()
                 with _worker_failures("building"):
-                    envelopes = await future
+                    try:
+                        envelopes = await future
+                    except BrokenProcessPool:
+                        broken = True
+                        raise
                 submit()
                 for offset, envelope in enumerate(envelopes):
                     yield self.deliveries[start + offset], envelope
         finally:
+            # A broken pool fails every batch still asked of it, from its own thread; cancelling
+            # them here as well races with that, and on CPython 3.11 the pool's thread can die
+            # of it before stopping the other workers (the run then hangs at its exit).
             for _, future in pending:
-                future.cancel()
+                if broken:
+                    future.add_done_callback(_retrieved)  # the error was told once, not per batch
+                else:
+                    future.cancel()
 
 
 class Composer:

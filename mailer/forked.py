@@ -3,6 +3,7 @@ with the run that forked it and leaves Ctrl-C to the run."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import multiprocessing
 import os
@@ -12,6 +13,8 @@ import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from typing import Generic, NoReturn, TypeVar
+
+from mailer.errors import MailerError
 
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 BACKGROUND_NICE = 19  # a background worker's niceness: the sending (and the computer) first
@@ -37,6 +40,10 @@ def pool(processes: int) -> ProcessPoolExecutor:
 
 class ChildDied(Exception):
     """A forked process ended without handing back its result (killed, out of memory)."""
+
+
+class ChildFailed(MailerError):
+    """A forked process's error that could not be handed back as it was (it does not pickle)."""
 
 
 class Child(Generic[T]):
@@ -67,10 +74,12 @@ class Child(Generic[T]):
         with open(self._pipe, "rb") as pipe:
             self._pipe = None
             data = pipe.read()
+        if not data:  # the pipe closed before the child wrote its result
+            raise ChildDied("a forked process ended without its result")
         try:
             done, value = pickle.loads(data)
-        except Exception as err:  # the pipe closed before the child wrote its result
-            raise ChildDied("a forked process ended without its result") from err
+        except Exception as err:
+            raise ChildFailed(f"a forked process's result could not be read: {err}") from err
         if not done:
             raise value
         return value
@@ -81,8 +90,9 @@ class Child(Generic[T]):
             os.close(self._pipe)
             self._pipe = None
         if self._pid is not None:
-            os.kill(self._pid, signal.SIGKILL)  # a child that has exited stays a zombie until reaped
-            os.waitpid(self._pid, 0)
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):  # (reaped already)
+                os.kill(self._pid, signal.SIGKILL)  # a child that has exited stays a zombie until reaped
+                os.waitpid(self._pid, 0)
             self._pid = None
 
 
@@ -96,8 +106,13 @@ def _child(work: Callable[[], object], parent: int, readable: int, writable: int
             outcome: tuple[bool, object] = (True, work())
         except Exception as err:
             outcome = (False, err)
+        try:
+            data = pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL)
+        except Exception:  # what does not pickle is told as text, not lost as a dead child
+            value = outcome[1]
+            data = pickle.dumps((False, ChildFailed(f"{type(value).__name__}: {value}")))
         with open(writable, "wb") as pipe:
-            pipe.write(pickle.dumps(outcome, pickle.HIGHEST_PROTOCOL))
+            pipe.write(data)
         code = 0
     finally:
         os._exit(code)

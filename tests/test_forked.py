@@ -62,3 +62,28 @@ def test_a_child_no_longer_wanted_is_stopped_not_waited_for() -> None:
     started = time.monotonic()
     child.end()
     assert time.monotonic() - started < 10
+
+
+class _Unpicklable(Exception):
+    def __init__(self, message: str, *, hook: object) -> None:
+        super().__init__(message)
+        self.hook = hook
+
+
+def test_an_error_that_does_not_pickle_is_told_as_text_not_as_a_dead_child() -> None:
+    def fails() -> None:
+        raise _Unpicklable("the member list changed while it was read", hook=lambda: None)
+
+    child = forked.Child(fails)
+    try:
+        with pytest.raises(forked.ChildFailed, match="_Unpicklable: the member list changed"):
+            child.result()
+    finally:
+        child.end()
+
+
+def test_a_child_ended_twice_or_reaped_elsewhere_is_no_error() -> None:
+    child = forked.Child(lambda: 1)
+    assert child.result() == 1
+    child.end()
+    child.end()

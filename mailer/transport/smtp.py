@@ -152,6 +152,11 @@ class SmtpTransport:
             raise DeliveryError(f"cannot connect to {s.host}:{s.port}: {err}") from err
         try:
             await self._sign_in(client)
+            if client.is_ehlo_or_helo_needed:  # no sign-in: greet now, so that SIZE is known
+                try:
+                    await client.ehlo()
+                except aiosmtplib.SMTPHeloError:
+                    await client.helo()  # an old server: no extensions, as `sendmail` would find
         except BaseException:
             _close(client)
             raise
