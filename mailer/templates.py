@@ -305,11 +305,7 @@ class MessageTemplate:
     def _split_output(self, template: jinja2.Template, values: Mapping[str, Any]) -> _Split | None:
         """The part run on the sentinel context, split at the tokens (None: take the ordinary
         path, which raises the part's error for the member it fails for)."""
-        numbers = count()
-        sentinel = {**values}
-        for name in MEMBER_DATA:
-            if name in values:
-                sentinel[name] = _sentinel(values[name], numbers)
+        sentinel, strings = _sentinel_context(values)
         try:
             output = self._run(template, sentinel)
         except TemplateError:
@@ -317,7 +313,6 @@ class MessageTemplate:
         split = _TOKEN.split(output)
         if any("\ue000" in piece or "\ue001" in piece for piece in split[::2]):
             return None
-        strings = next(numbers)
         slots = tuple(int(n) for n in split[1::2])
         if any(slot >= strings for slot in slots):
             return None
@@ -545,6 +540,16 @@ def _member_shape(value: Any, strings: list[str]) -> Hashable:
     if kind is list or kind is tuple:
         return (kind, *(_member_shape(v, strings) for v in value))
     return _freeze(value)
+
+
+def _sentinel_context(values: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """The values with each non-blank string of member data a token, and how many there are."""
+    numbers = count()
+    sentinel = {**values}
+    for name in MEMBER_DATA:
+        if name in values:
+            sentinel[name] = _sentinel(values[name], numbers)
+    return sentinel, next(numbers)
 
 
 def _sentinel(value: Any, numbers: count[int]) -> Any:
@@ -867,11 +872,7 @@ class _Shapes:
         return shape.fill(html, strings) if shape is not None else None
 
     def _build(self, values: Mapping[str, Any]) -> _Shape | None:
-        numbers = count()
-        sentinel = {**values}
-        for name in MEMBER_DATA:
-            if name in values:
-                sentinel[name] = _sentinel(values[name], numbers)
+        sentinel, _ = _sentinel_context(values)
         template = self.template
         try:
             if self.markdown:
