@@ -27,12 +27,12 @@ from icalendar import (
 )
 
 from mailer.meetings import Meeting
+from mailer.words import agenda_label
 
 PRODID = "-//Brugernes Rum//mailer//DA"
 Method = Literal["REQUEST", "CANCEL", "PUBLISH"]
 STATUS = {"tentative": "TENTATIVE", "confirmed": "CONFIRMED", "cancelled": "CANCELLED"}
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-AGENDA_LABEL = {"da": "Program", "en": "Programme"}
 _END_EVENT = b"END:VEVENT\r\n"
 _BEGIN_ALARM = b"BEGIN:VALARM\r\n"
 
@@ -158,7 +158,7 @@ def _description(meeting: Meeting, language: str) -> str:
     parts = [meeting.description.strip()] if meeting.description.strip() else []
     if meeting.agenda:
         items = "\n".join(f"• {item}" for item in meeting.agenda)
-        parts.append(f"{AGENDA_LABEL.get(language, AGENDA_LABEL['en'])}:\n{items}")
+        parts.append(f"{agenda_label(language)}:\n{items}")
     return "\n\n".join(parts)
 
 

@@ -15,7 +15,8 @@ from mailer.journal import Journal
 from mailer.plan import CALENDAR_METHOD, Campaign, Delivery
 from mailer.recipients import Duplicate, Member, read_members, read_suppressed
 from mailer.signin import SmtpSignIn
-from mailer.templates import MessageTemplate, available_templates, meeting_view
+from mailer.templates import MessageTemplate, available_templates
+from mailer.words import summary
 
 
 @dataclass
@@ -49,10 +50,7 @@ def check(
     suppressed = read_suppressed(settings.resolve(settings.files.unsubscribed))
     report.suppressed = sum(1 for m in members.members if m.key in suppressed)
     for meeting in settings.meetings:
-        view = meeting_view(meeting, settings.sender.language)
-        report.meetings.append(
-            f"{meeting.id}: {view['when']}, {meeting.location or 'no place yet'} ({meeting.status})"
-        )
+        report.meetings.append(f"{meeting.id}: {summary(meeting, settings.sender.language)}")
         try:  # the calendar must build, whatever the members
             PreparedCalendar(
                 meeting,

@@ -31,13 +31,8 @@ from mailer.errors import ConfigError, MailerError
 from mailer.meetings import Meeting, changed_fields, upcoming_meetings
 from mailer.message import Attachment, CalendarPart, Envelope, build_message, message_id
 from mailer.plan import Campaign, Delivery
-from mailer.templates import Rendered, clock, long_datetime, meeting_view
-
-# A meeting's status as members read it (config.toml's values are English keywords).
-STATUS_WORDS = {
-    "da": {"tentative": "foreløbig", "confirmed": "bekræftet", "cancelled": "aflyst"},
-    "en": {"tentative": "tentative", "confirmed": "confirmed", "cancelled": "cancelled"},
-}
+from mailer.templates import Rendered, meeting_view
+from mailer.words import status_word, when
 
 
 @dataclass(frozen=True)
@@ -57,20 +52,17 @@ def describe_changes(before: dict[str, Any] | None, meeting: Meeting, language: 
     fields = changed_fields(before, meeting)
     changes: list[Change] = []
     if {"start", "end", "timezone"} & set(fields):
-        changes.append(Change("time", _when(old, language), _when(meeting, language)))
+        changes.append(Change("time", when(old, language), when(meeting, language)))
     for name in ("title", "location", "description"):
         if name in fields:
             changes.append(Change(name, str(getattr(old, name)), str(getattr(meeting, name))))
     if "status" in fields:
-        words = STATUS_WORDS.get(language, STATUS_WORDS["en"])
-        changes.append(Change("status", words[old.status], words[meeting.status]))
+        changes.append(
+            Change("status", status_word(old.status, language), status_word(meeting.status, language))
+        )
     if "agenda" in fields:
         changes.append(Change("agenda", "\n".join(old.agenda), "\n".join(meeting.agenda)))
     return changes
-
-
-def _when(meeting: Meeting, language: str) -> str:
-    return f"{long_datetime(meeting.start, language)}–{clock(meeting.end, language)}"
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import TextIO
 
 from mailer.config import Settings
 from mailer.journal import Journal
+from mailer.words import summary
 
 ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
 
@@ -17,7 +18,7 @@ def show(
 ) -> int:
     meeting_ids = {m.id for m in settings.meetings} | set(journal.meeting_ids())
     if what in meeting_ids:
-        return _meeting(journal, what, out, csv_path)
+        return _meeting(journal, settings, what, out, csv_path)
     campaigns = [what] if what else journal.campaigns()
     if not campaigns:
         print("nothing has been sent yet", file=out)
@@ -37,12 +38,17 @@ def show(
     return 0
 
 
-def _meeting(journal: Journal, meeting_id: str, out: TextIO, csv_path: Path | None) -> int:
+def _meeting(
+    journal: Journal, settings: Settings, meeting_id: str, out: TextIO, csv_path: Path | None
+) -> int:
     invited = journal.invited(meeting_id)
     answers = journal.answers(meeting_id)
     state = journal.meeting(meeting_id)
     sequence = state.sequence if state else "-"
     print(f"{meeting_id}: sequence {sequence}, {len(invited)} members invited", file=out)
+    configured = {m.id: m for m in settings.meetings}.get(meeting_id)
+    if configured is not None:
+        print(f"  {summary(configured, settings.sender.language)}", file=out)
     totals = {name: 0 for name in (*ANSWERS, "NO ANSWER", "CANCELLED")}
     rows = []
     for key, row in sorted(invited.items()):

@@ -1,5 +1,5 @@
-"""Templates: the Jinja2 environment, per-language variants, Markdown, the shared layout, and
-dates in the member's language.
+"""Templates: the Jinja2 environment, per-language variants, Markdown and the shared layout;
+its date filters write dates as `mailer.words` does.
 
 A template is a folder `templates/NAME/` with one sub-folder per language (`da/`, `en/`),
 each holding `subject.txt` and either `body.md` (Markdown: both the HTML and the text part
@@ -33,7 +33,6 @@ from typing import Any, Literal, NamedTuple
 
 import css_inline
 import jinja2
-from babel.dates import format_date, format_time
 from jinja2 import meta, nodes
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
@@ -43,9 +42,8 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mailer.errors import TemplateError
 from mailer.meetings import Meeting
+from mailer.words import clock, long_date, long_datetime, when
 
-BABEL_LOCALE = {"da": "da_DK", "en": "en_GB"}
-AT = {"da": "kl.", "en": "at"}
 PARTS = ("subject.txt", "body.txt", "body.html", "body.md")
 LAYOUT = "_layout.html"
 # The body goes into the layout by inheritance, so the layout decides everything around it.
@@ -84,21 +82,6 @@ class Rendered:
     html: str | None
 
 
-def long_date(moment: date, language: str) -> str:
-    """'tirsdag den 21. september 2027' / 'Tuesday, 21 September 2027'."""
-    return format_date(moment, "full", locale=BABEL_LOCALE.get(language, language))
-
-
-def clock(moment: datetime, language: str) -> str:
-    """'13.00' / '13:00'."""
-    return format_time(moment, "short", locale=BABEL_LOCALE.get(language, language))
-
-
-def long_datetime(moment: datetime, language: str) -> str:
-    """'tirsdag den 21. september 2027 kl. 13.00'."""
-    return f"{long_date(moment, language)} {AT.get(language, 'at')} {clock(moment, language)}"
-
-
 @cache
 def meeting_view(meeting: Meeting, language: str) -> dict[str, Any]:
     """A meeting as templates see it: every field, plus dates written for `language`."""
@@ -107,7 +90,7 @@ def meeting_view(meeting: Meeting, language: str) -> dict[str, Any]:
         date=long_date(meeting.start, language),
         start_time=clock(meeting.start, language),
         end_time=clock(meeting.end, language),
-        when=f"{long_datetime(meeting.start, language)}–{clock(meeting.end, language)}",
+        when=when(meeting, language),
         cancelled=meeting.cancelled,
     )
     return view

@@ -65,6 +65,11 @@ def test_status_of_the_meeting_lists_the_invited(project: Project, sent_with_one
     code, out = project.main("status", MEETING_ID)
     assert code == 0, out
     assert out.splitlines()[0] == f"{MEETING_ID}: sequence 0, 3 members invited"
+    # when and where, written as the members' texts write it (the sender's language)
+    assert out.splitlines()[1] == (
+        "  tirsdag den 21. september 2027 kl. 13.00–16.00, Roskilde Bibliotek, Dronning Margrethes Vej 14,"
+        " 4000 Roskilde (confirmed)"
+    )
     assert "soren.aero@vordingborg.example" in out and "no answer" in out
 
 

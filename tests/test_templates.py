@@ -16,7 +16,8 @@ from mailer.config import Settings, load_settings
 from mailer.errors import TemplateError
 from mailer.plan import Campaign, Delivery
 from mailer.recipients import Member
-from mailer.templates import MessageTemplate, Rendered, long_datetime, meeting_view
+from mailer.templates import MessageTemplate, Rendered, meeting_view
+from mailer.words import long_datetime
 
 ROOT = Path(__file__).parents[1]
 FIXED = datetime(2027, 8, 2, 8, 15, 30, tzinfo=UTC)

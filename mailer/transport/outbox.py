@@ -22,7 +22,7 @@ import jinja2
 
 from mailer.message import Envelope
 from mailer.plan import Delivery
-from mailer.templates import clock, long_datetime
+from mailer.words import long_datetime, time_span
 
 PAGE = "preview.html"
 LARGE_MESSAGE = 10 * 1024 * 1024
@@ -178,8 +178,8 @@ def _event(msg: EmailMessage, language: str) -> dict[str, Any] | None:
                 "status": str(event.get("status", "")),
                 "summary": str(event.get("summary", "")),
                 "location": str(event.get("location", "")),
-                "when": f"{long_datetime(start.astimezone(LOCAL), language)}–"
-                f"{clock(end.astimezone(LOCAL), language)}",
+                # In the meeting's own zone (the TZID it was written with), as its texts say it.
+                "when": time_span(start, end, language),
                 "attendee": str(event.get("attendee", "")),
             }
     return None
