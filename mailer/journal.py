@@ -69,6 +69,28 @@ CREATE TABLE IF NOT EXISTS answers (
     comment     TEXT NOT NULL DEFAULT '',   -- what the member wrote with the answer
     PRIMARY KEY (meeting_id, recipient)
 );
+CREATE TABLE IF NOT EXISTS returns (        -- what came back about a member: bounces, delay warnings
+    recipient   TEXT NOT NULL,              -- the failed address, case-folded
+    kind        TEXT NOT NULL,              -- bounce (permanent) | delay (the server still tries)
+    message_id  TEXT NOT NULL DEFAULT '',   -- our message it is about, where the notice says
+    campaign    TEXT NOT NULL DEFAULT '',
+    at          TEXT NOT NULL,              -- when the notice was written
+    reply       TEXT NOT NULL DEFAULT '',   -- the server's words
+    source      TEXT NOT NULL,              -- where it was read: a file, imap:INBOX/12, or smtp
+    cleared_at  TEXT,                       -- the coordinator put the member back
+    PRIMARY KEY (recipient, kind, source)
+);
+CREATE TABLE IF NOT EXISTS inbox_read (     -- messages the inbox has counted, so none counts twice
+    key         TEXT PRIMARY KEY,           -- the Message-ID, or a digest of the bytes
+    kind        TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    at          TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS imap_position (  -- where the last read of a mailbox stopped
+    mailbox     TEXT PRIMARY KEY,           -- user@host/mailbox
+    uidvalidity INTEGER NOT NULL,
+    last_uid    INTEGER NOT NULL
+);
 """
 
 
@@ -145,6 +167,20 @@ class Answer:
     answered_at: str
     source: str
     comment: str = ""
+
+
+@dataclass(frozen=True)
+class Return:
+    """A bounce or a delay warning about a member (kind 'bounce' or 'delay')."""
+
+    recipient: str
+    kind: str
+    message_id: str
+    campaign: str
+    at: str
+    reply: str
+    source: str
+    cleared_at: str | None = None
 
 
 def _now() -> str:
@@ -465,6 +501,63 @@ class Journal:
             row["recipient"]: Answer(**dict(row))
             for row in self._db.execute("SELECT * FROM answers WHERE meeting_id = ?", (meeting_id,))
         }
+
+    def record_return(self, item: Return) -> bool:
+        """Keep a bounce or delay warning; False when this notice was recorded before."""
+        with self._db:
+            cursor = self._db.execute(
+                "INSERT OR IGNORE INTO returns VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    item.recipient,
+                    item.kind,
+                    item.message_id,
+                    item.campaign,
+                    item.at,
+                    item.reply,
+                    item.source,
+                    item.cleared_at,
+                ),
+            )
+            return cursor.rowcount > 0
+
+    def returns(self, recipient: str | None = None) -> list[Return]:
+        """Every bounce and delay warning, oldest first (of one member when `recipient` is given)."""
+        query, args = "SELECT * FROM returns", []
+        if recipient is not None:
+            query, args = query + " WHERE recipient = ?", [recipient]
+        return [Return(**dict(row)) for row in self._db.execute(query + " ORDER BY at, recipient", args)]
+
+    def clear_bounces(self, recipient: str) -> int:
+        """The member's bounces no longer count (the coordinator put them back); how many there were."""
+        with self._db:
+            return self._db.execute(
+                """UPDATE returns SET cleared_at = ?
+                   WHERE recipient = ? AND kind = 'bounce' AND cleared_at IS NULL""",
+                (_now(), recipient),
+            ).rowcount
+
+    def was_read(self, key: str) -> bool:
+        return self._db.execute("SELECT 1 FROM inbox_read WHERE key = ?", (key,)).fetchone() is not None
+
+    def mark_read(self, key: str, kind: str, source: str) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR IGNORE INTO inbox_read VALUES (?, ?, ?, ?)", (key, kind, source, _now())
+            )
+
+    def imap_position(self, mailbox: str) -> tuple[int, int] | None:
+        """(UIDVALIDITY, last UID read) of the mailbox's last read, if any."""
+        row = self._db.execute(
+            "SELECT uidvalidity, last_uid FROM imap_position WHERE mailbox = ?", (mailbox,)
+        )
+        found = row.fetchone()
+        return (found[0], found[1]) if found else None
+
+    def set_imap_position(self, mailbox: str, uidvalidity: int, last_uid: int) -> None:
+        with self._db:
+            self._db.execute(
+                "INSERT OR REPLACE INTO imap_position VALUES (?, ?, ?)", (mailbox, uidvalidity, last_uid)
+            )
 
     def meeting_ids(self) -> Iterator[str]:
         for row in self._db.execute("SELECT meeting_id FROM meetings ORDER BY meeting_id"):

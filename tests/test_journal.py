@@ -304,3 +304,31 @@ def test_a_server_reply_in_no_utf8_is_recorded() -> None:
     outcome = Outcome(delivery, envelope, False, 550, "5.1.1 ukendt modtager f\udcf8r", 1)  # type: ignore[arg-type]
     row = run._row(outcome, SENT.at)  # type: ignore[arg-type]
     assert row.reply == "5.1.1 ukendt modtager f?r"
+
+
+def test_returns_read_messages_and_imap_positions_are_kept(tmp_path: Path) -> None:
+    from mailer.journal import Return
+
+    path = tmp_path / "state.sqlite"
+    bounce = Return(
+        "anne@roskilde.example",
+        "bounce",
+        "<1@x.example>",
+        "invitation",
+        "2027-01-02T10:00:00+00:00",
+        "550 5.1.1 no such user",
+        "bounces/1.eml",
+    )
+    with Journal(path) as journal:
+        assert journal.record_return(bounce)
+        assert not journal.record_return(bounce)  # the same notice read again
+        journal.mark_read("<a@x.example>", "bounce", "bounces/1.eml")
+        journal.set_imap_position("u@imap.example/INBOX", 7, 12)
+    with Journal(path) as journal:
+        assert journal.returns() == [bounce]
+        assert journal.was_read("<a@x.example>") and not journal.was_read("<b@x.example>")
+        assert journal.imap_position("u@imap.example/INBOX") == (7, 12)
+        assert journal.imap_position("u@imap.example/Sent") is None
+        assert journal.clear_bounces("anne@roskilde.example") == 1
+        assert journal.clear_bounces("anne@roskilde.example") == 0
+        assert journal.returns("anne@roskilde.example")[0].cleared_at is not None
