@@ -75,6 +75,7 @@ def check(
             template = MessageTemplate(folder, name, settings.sender.language)
             report.templates.append(_check_template(composer, template, members.members, settings))
         except MailerError as err:
+            report.templates.append(f"{name}: FAILED (the error is below)")
             report.problems.append(err)
     signin = SmtpSignIn(settings)
     report.signin = signin.describe()

@@ -34,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mailer", description="Newsletters and meeting invitations for a network."
     )
-    parser.add_argument("--config", help="config.toml (default: $MAILER_CONFIG or ./config.toml)")
+    config_help = "config.toml (default: $MAILER_CONFIG or ./config.toml)"
+    parser.add_argument("--config", help=config_help)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -94,6 +95,12 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("login", help="sign in to Microsoft 365 (OAuth2 device code)")
     commands.add_parser("logout", help="forget the sign-in")
+
+    # The same two options after the command (`mailer check --config x.toml`): given there they
+    # win; left out, they leave what was given before the command alone.
+    for sub in commands.choices.values():
+        sub.add_argument("--config", default=argparse.SUPPRESS, help=config_help)
+        sub.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
     return parser
 
 

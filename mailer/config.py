@@ -6,11 +6,14 @@ the environment (`MAILER_SMTP__PASSWORD`), never from the file.
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import tomllib
+import typing
 from collections.abc import Sequence
 from contextvars import ContextVar
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -214,14 +217,18 @@ def load_settings(path: Path) -> Settings:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError as err:
-        raise ConfigError("file not found", path=path) from err
+        raise ConfigError(
+            f"not found (looked for {path.absolute()}); say where it is with --config PATH "
+            "(before or after the command), or make a new folder with `mailer init`",
+            path=path,
+        ) from err
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read: {err}", path=path) from err
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         line = _decode_error_line(str(err))
-        raise ConfigError(f"not valid TOML: {err}", path=path, line=line) from err
+        raise _toml_error(text, line, err, path) from err
     for section, key in SECRET_KEYS:
         if key in data.get(section, {}):
             variable = f"MAILER_{section.upper()}__{key.upper()}"
@@ -241,7 +248,9 @@ def load_settings(path: Path) -> Settings:
         loc = tuple(first["loc"])
         message = first["msg"].removeprefix("Value error, ")
         if first["type"] == "extra_forbidden":
-            message = "unknown key (a typo?)"
+            message = _unknown_key(loc)
+        elif first["type"].startswith(("datetime_", "date_")):
+            message = f"{first['input']!r} is not a date and time; {_date_form(str(loc[-1]), first['input'])}"
         dotted = ".".join(str(part) for part in loc)
         if not loc and ":" in message:
             dotted, _, message = message.partition(": ")
@@ -249,7 +258,8 @@ def load_settings(path: Path) -> Settings:
         env_name = _env_variable(loc)
         if env_name is not None:  # the value came from the environment, not from a line of the file
             raise ConfigError(f"{message} (set by {env_name})", path=path, field=dotted) from err
-        raise ConfigError(message, path=path, line=_key_line(text, loc), field=dotted or None) from err
+        field = _meeting_field(data, loc) or dotted or None
+        raise ConfigError(message, path=path, line=_key_line(text, loc), field=field) from err
     finally:
         _toml_data.reset(token)
 
@@ -260,6 +270,99 @@ def _env_variable(loc: Sequence[str | int]) -> str | None:
         return None
     wanted = "MAILER_" + "__".join(str(part).upper() for part in loc)
     return next((name for name in os.environ if name.upper() == wanted), None)
+
+
+def _unknown_key(loc: Sequence[str | int]) -> str:
+    """The closest known key at that place, if one is close ("did you mean `location`?")."""
+    known = _known_keys(loc[:-1])
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1, cutoff=0.6)
+    if close:
+        return f"unknown key; did you mean `{close[0]}`?"
+    return f"unknown key (a typo?); the keys here are: {', '.join(known)}" if known else "unknown key"
+
+
+def _known_keys(loc: Sequence[str | int]) -> list[str]:
+    """The keys config.toml may write in the table at `loc` (('smtp',), ('meetings', 0))."""
+    model: Any = Settings
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        is_model = isinstance(model, type) and issubclass(model, BaseModel)
+        field = model.model_fields.get(part) if is_model else None
+        if field is None:
+            return []
+        args = typing.get_args(field.annotation)  # tuple[Meeting, ...]: the Meeting
+        model = args[0] if args and isinstance(args[0], type) else field.annotation
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return []
+    return [name for name, field in model.model_fields.items() if not field.exclude]
+
+
+def _meeting_field(data: dict[str, Any], loc: Sequence[str | int]) -> str | None:
+    """A field of a meeting named by the meeting's id (`meeting 2027-09-21-x, start`), not its
+    place in the list (`meetings.0.start`)."""
+    if len(loc) < 2 or loc[0] != "meetings" or not isinstance(loc[1], int):
+        return None
+    meetings = data.get("meetings")
+    entry = meetings[loc[1]] if isinstance(meetings, list) and loc[1] < len(meetings) else None
+    meeting_id = entry.get("id") if isinstance(entry, dict) else None
+    name = f"meeting {meeting_id}" if meeting_id else f"meeting {loc[1] + 1} (it has no id)"
+    rest = ".".join(str(part) for part in loc[2:])
+    return f"{name}, {rest}" if rest else name
+
+
+# Forms people write dates in, tried to show their own date in the form TOML needs.
+_DATE_FORMS = ("%d-%m-%Y %H:%M", "%d.%m.%Y %H:%M", "%d/%m/%Y %H:%M", "%Y-%m-%d %H:%M", "%d-%m-%Y kl. %H.%M")
+
+
+def _date_form(key: str, value: object) -> str:
+    """The right form for a meeting's time, with the coordinator's own date in it where it can."""
+    example = datetime(2027, 9, 21, 13, 0)
+    for form in _DATE_FORMS:
+        try:
+            example = datetime.strptime(str(value).strip().strip("\"'"), form)
+            break
+        except ValueError:
+            continue
+    return (
+        f"write it as {key} = {example.isoformat(timespec='seconds')} "
+        "(year-month-day, T, hours:minutes:seconds; no quotes)"
+    )
+
+
+def _toml_error(text: str, line: int | None, err: tomllib.TOMLDecodeError, path: Path) -> ConfigError:
+    """TOML's own complaint, or, on a meeting's time in a form TOML cannot read, which meeting
+    and the right form."""
+    lines = text.splitlines()
+    written = lines[line - 1].split("#", 1)[0].strip() if line and line <= len(lines) else ""
+    key, equals, value = written.partition("=")
+    key = key.strip()
+    meeting_id = _meeting_at(lines, line) if line else None
+    if equals and meeting_id is not None and (key in ("start", "end") or re.match(r"\s*\d", value)):
+        return ConfigError(
+            f"{value.strip()} is not a date and time; {_date_form(key, value)}",
+            path=path,
+            line=line,
+            field=f"meeting {meeting_id}, {key}",
+        )
+    return ConfigError(f"not valid TOML: {err}", path=path, line=line)
+
+
+def _meeting_at(lines: list[str], line: int) -> str | None:
+    """The id of the [[meetings]] table that `line` is in (None outside one)."""
+    start = None
+    for number in range(line - 1, -1, -1):
+        if re.match(r"\s*\[", lines[number]):
+            start = number if re.match(r"\s*\[\[\s*meetings\s*\]\]", lines[number]) else None
+            break
+    if start is None:
+        return None
+    for raw in lines[start + 1 :]:
+        if re.match(r"\s*\[", raw):
+            break
+        if found := re.match(r"\s*id\s*=\s*[\"']([^\"']*)[\"']", raw):
+            return found.group(1)
+    return "(no id)"
 
 
 def _decode_error_line(message: str) -> int | None:

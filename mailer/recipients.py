@@ -147,7 +147,11 @@ def read_members(path: Path, default_language: str = "da") -> MemberList:
     try:
         text = decode_export(path.read_bytes())
     except FileNotFoundError as err:
-        raise RecipientsError("file not found", path=path) from err
+        raise RecipientsError(
+            f"not found (looked for {path.absolute()}); put the member list there, "
+            "or set files.recipients in config.toml to where it is",
+            path=path,
+        ) from err
     except OSError as err:
         raise RecipientsError(f"cannot read: {err}", path=path) from err
     header_line = text.split("\n", 1)[0]

@@ -42,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mailer.errors import TemplateError
 from mailer.meetings import Meeting
+from mailer.variables import StrictNames, UnknownName, explain
 from mailer.words import clock, long_date, long_datetime, when
 
 PARTS = ("subject.txt", "body.txt", "body.html", "body.md")
@@ -119,7 +120,7 @@ def environment(folder: Path) -> jinja2.Environment:
     """Strict (a misspelt variable is an error) and autoescaping HTML (CSV data is not trusted)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(folder),
-        undefined=jinja2.StrictUndefined,
+        undefined=StrictNames,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -335,8 +336,9 @@ class MessageTemplate:
             return template.render(values)
         except jinja2.TemplateError as err:
             # The layout is rendered through an unnamed child; its errors belong to _layout.html.
+            message = explain(err, values) if isinstance(err, UnknownName) else str(err)
             raise TemplateError(
-                str(err), path=self.folder.parent / (template.name or LAYOUT), line=_error_line(err)
+                message, path=self.folder.parent / (template.name or LAYOUT), line=_error_line(err)
             ) from err
 
 

@@ -208,7 +208,7 @@ def test_missing_email_column_is_an_error_naming_the_columns() -> None:
 
 
 def test_missing_and_empty_files(tmp_path: Path) -> None:
-    with pytest.raises(RecipientsError, match="file not found"):
+    with pytest.raises(RecipientsError, match="not found"):
         read_members(tmp_path / "absent.csv")
     (tmp_path / "empty.csv").write_bytes(b"")
     with pytest.raises(RecipientsError, match="empty"):

@@ -132,7 +132,7 @@ def test_check_finds_a_misspelt_variable(sample: Path, capsys: pytest.CaptureFix
 
     err = capsys.readouterr().err
     assert f"invitation/da/body.txt:{line_of(body, 'loaction')}: " in err
-    assert "'loaction'" in err
+    assert "`meeting.loaction` does not exist (did you mean `meeting.location`?)" in err
 
 
 def test_check_finds_an_error_only_some_members_reach(
