@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import os
@@ -19,6 +18,7 @@ from email_validator import EmailNotValidError, validate_email
 from mailer import forked
 from mailer.config import LANGUAGES
 from mailer.errors import InvalidRows, MailerError, RecipientsError
+from mailer.exports import Table, csv_delimiter, decode_export, read_table
 
 # Header spellings seen in real exports (Danish and English Excel, address books).
 COLUMN_ALIASES = {
@@ -28,7 +28,6 @@ COLUMN_ALIASES = {
     "language": {"language", "lang", "sprog"},
     "groups": {"groups", "group", "grupper", "gruppe", "tags"},
 }
-DELIMITERS = ",;\t"
 
 
 NO_FIELDS: Mapping[str, str] = MappingProxyType({})
@@ -121,18 +120,6 @@ def _ascii_form(email: str) -> str:
         return email
 
 
-def decode_export(raw: bytes) -> str:
-    """Text of a CSV export: UTF-8 (with or without BOM), UTF-16 or Windows-1252."""
-    if raw.startswith(codecs.BOM_UTF8):
-        return raw.decode("utf-8-sig")
-    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return raw.decode("utf-16")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("cp1252", errors="replace")
-
-
 def canonical_column(header: str) -> str:
     """A column's name for templates: known aliases to their meaning, others to a_name."""
     squeezed = re.sub(r"[\s\-_.]+", "", header.strip().casefold())
@@ -143,34 +130,21 @@ def canonical_column(header: str) -> str:
 
 
 def read_members(path: Path, default_language: str = "da") -> MemberList:
-    """Read, validate and merge a recipients export; invalid rows are collected, not raised."""
-    try:
-        text = decode_export(path.read_bytes())
-    except FileNotFoundError as err:
-        raise RecipientsError(
-            f"not found (looked for {path.absolute()}); put the member list there, "
-            "or set files.recipients in config.toml to where it is",
-            path=path,
-        ) from err
-    except OSError as err:
-        raise RecipientsError(f"cannot read: {err}", path=path) from err
-    header_line = text.split("\n", 1)[0]
-    delimiter = max(DELIMITERS, key=header_line.count)
-    header = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter), None)
-    if header is None:
-        raise RecipientsError("the file is empty", path=path, line=1)
-    columns = [canonical_column(h) for h in header]
+    """Read, validate and merge a member list (CSV or spreadsheet); invalid rows are collected,
+    not raised."""
+    table = read_table(path)
+    columns = [canonical_column(h) for h in table.header]
     if "email" not in columns:
         raise RecipientsError(
-            f"no e-mail column (columns are: {', '.join(header)})",
+            f"no e-mail column (columns are: {', '.join(table.header)})",
             path=path,
-            line=1,
+            line=table.header_line,
             field="email",
         )
     members: dict[str, Member] = {}
     invalid: list[RecipientsError] = []
-    with _Checker(text, delimiter, columns) as checker:
-        for line, row in _rows(text, delimiter):
+    with _Checker(table, columns) as checker:
+        for line, row in table.rows():
             values = {name: (value or "").strip() for name, value in zip(columns, row, strict=False)}
             try:
                 member = _member(
@@ -185,17 +159,6 @@ def read_members(path: Path, default_language: str = "da") -> MemberList:
                 members[member.key] = member
     duplicates = tuple(Duplicate(m.email, m.lines) for m in members.values() if len(m.lines) > 1)
     return MemberList(path, tuple(members.values()), duplicates, tuple(invalid))
-
-
-def _rows(text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """The rows after the header that are not blank, with the line each starts on."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    next(reader, None)
-    start = reader.line_num + 1
-    for row in reader:
-        line, start = start, reader.line_num + 1
-        if any(cell.strip() for cell in row):
-            yield line, row
 
 
 # An address's verdict: None when it is valid as written, (the address as it is to be
@@ -213,14 +176,14 @@ class _Checker:
     list takes, so in a long list a forked worker checks the rows from a line on while this
     process reads the ones before it (only the worker's verdicts are held, a few bytes each)."""
 
-    def __init__(self, text: str, delimiter: str, columns: list[str]) -> None:
+    def __init__(self, table: Table, columns: list[str]) -> None:
         self._split: int | None = None
         self._theirs: forked.Child[list[Verdict]] | None = None
         self._verdicts: Iterator[Verdict] | None = None
-        lines = text.count("\n")
+        lines = table.lines
         if lines >= PARALLEL_CHECK_FROM and forked.can_fork() and (os.cpu_count() or 1) >= 2:
             split = self._split = int(lines * CHECKED_HERE)
-            self._theirs = forked.Child(lambda: _check_from_split(text, delimiter, columns, split))
+            self._theirs = forked.Child(lambda: _check_from_split(table, columns, split))
 
     def verdict(self, line: int, email: str) -> Verdict:
         if self._split is None or line < self._split:
@@ -242,11 +205,11 @@ class _Checker:
             self._theirs.end()
 
 
-def _check_from_split(text: str, delimiter: str, columns: list[str], split: int) -> list[Verdict]:
+def _check_from_split(table: Table, columns: list[str], split: int) -> list[Verdict]:
     emails = [i for i, name in reversed(list(enumerate(columns))) if name == "email"]
     return [
         _check(next((row[i].strip() for i in emails if i < len(row)), ""))
-        for line, row in _rows(text, delimiter)
+        for line, row in table.rows()
         if line >= split
     ]
 
@@ -326,8 +289,7 @@ def read_suppressed(path: Path) -> set[str]:
     if not path.exists():
         return set()
     text = decode_export(path.read_bytes())
-    header_line = text.split("\n", 1)[0]
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=max(DELIMITERS, key=header_line.count))
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=csv_delimiter(text))
     found = set()
     for row in reader:
         if row and "@" in row[0]:
