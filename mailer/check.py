@@ -43,7 +43,9 @@ def check(
     settings: Settings, *, now: datetime, skip_invalid: bool = False, try_signin: bool = False
 ) -> Report:
     report = Report(skip_invalid=skip_invalid)
-    members = read_members(settings.resolve(settings.files.recipients), settings.sender.language)
+    members = read_members(
+        settings.resolve(settings.files.recipients), settings.sender.language, plain=settings.plain
+    )
     report.members = len(members.members)
     report.duplicates = list(members.duplicates)
     report.invalid = list(members.invalid)
@@ -72,7 +74,7 @@ def check(
         report.problems.append(ConfigError("no templates", path=folder))
     for name in names:
         try:
-            template = MessageTemplate(folder, name, settings.sender.language)
+            template = MessageTemplate(folder, name, settings.sender.language, plain=settings.plain)
             report.templates.append(_check_template(composer, template, members.members, settings))
         except MailerError as err:
             report.templates.append(f"{name}: FAILED (the error is below)")

@@ -238,7 +238,7 @@ def plan_run(
     """
     folder = settings.resolve(settings.files.templates)
     language = settings.sender.language
-    template = MessageTemplate(folder, selection.template, language)
+    template = MessageTemplate(folder, selection.template, language, plain=settings.plain)
     if selection.cancel and selection.meeting_id not in {m.id for m in settings.meetings}:
         meeting: Meeting | None = _meeting_from_journal(journal, selection.meeting_id, settings)
     else:
@@ -246,7 +246,9 @@ def plan_run(
     if meeting is not None and (selection.cancel or template.settings.calendar == "cancel"):
         meeting = meeting.model_copy(update={"status": "cancelled"})
     if meeting is not None and meeting.cancelled and template.settings.calendar == "request":
-        template = MessageTemplate(folder, template.settings.on_cancel or "cancellation", language)
+        template = MessageTemplate(
+            folder, template.settings.on_cancel or "cancellation", language, plain=settings.plain
+        )
     if meeting is not None and meeting.cancelled and template.settings.calendar == "none":
         raise ConfigError(f"meeting {meeting.id!r} is cancelled", path=settings.path, field="status")
     method = CALENDAR_METHOD.get(template.settings.calendar)
@@ -285,7 +287,9 @@ def plan_run(
             assert meeting is not None
             dropped = Campaign(
                 campaign_key("cancellation", meeting.id, None),
-                MessageTemplate(folder, template.settings.on_cancel or "cancellation", language),
+                MessageTemplate(
+                    folder, template.settings.on_cancel or "cancellation", language, plain=settings.plain
+                ),
                 meeting.model_copy(update={"status": "cancelled"}),
                 "CANCEL",
                 campaign.sequence,

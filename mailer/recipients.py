@@ -129,9 +129,9 @@ def canonical_column(header: str) -> str:
     return re.sub(r"\W+", "_", header.strip().casefold()).strip("_") or "column"
 
 
-def read_members(path: Path, default_language: str = "da") -> MemberList:
+def read_members(path: Path, default_language: str = "da", *, plain: bool = False) -> MemberList:
     """Read, validate and merge a member list (CSV or spreadsheet); invalid rows are collected,
-    not raised."""
+    not raised. `plain`: every address checked in this process (no forked checker)."""
     table = read_table(path)
     columns = [canonical_column(h) for h in table.header]
     if "email" not in columns:
@@ -143,7 +143,7 @@ def read_members(path: Path, default_language: str = "da") -> MemberList:
         )
     members: dict[str, Member] = {}
     invalid: list[RecipientsError] = []
-    with _Checker(table, columns) as checker:
+    with _Checker(table, columns, forked_from=None if plain else PARALLEL_CHECK_FROM) as checker:
         for line, row in table.rows():
             values = {name: (value or "").strip() for name, value in zip(columns, row, strict=False)}
             try:
@@ -176,12 +176,13 @@ class _Checker:
     list takes, so in a long list a forked worker checks the rows from a line on while this
     process reads the ones before it (only the worker's verdicts are held, a few bytes each)."""
 
-    def __init__(self, table: Table, columns: list[str]) -> None:
+    def __init__(self, table: Table, columns: list[str], forked_from: int | None) -> None:
         self._split: int | None = None
         self._theirs: forked.Child[list[Verdict]] | None = None
         self._verdicts: Iterator[Verdict] | None = None
         lines = table.lines
-        if lines >= PARALLEL_CHECK_FROM and forked.can_fork() and (os.cpu_count() or 1) >= 2:
+        forking = forked_from is not None and lines >= forked_from and forked.can_fork()
+        if forking and (os.cpu_count() or 1) >= 2:
             split = self._split = int(lines * CHECKED_HERE)
             self._theirs = forked.Child(lambda: _check_from_split(table, columns, split))
 

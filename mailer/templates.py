@@ -34,6 +34,7 @@ from typing import Any, Literal, NamedTuple
 import css_inline
 import jinja2
 from jinja2 import meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import escapeHtml
 from markdown_it.tree import SyntaxTreeNode
@@ -117,8 +118,11 @@ def _datetime_filter(context: jinja2.runtime.Context, value: datetime) -> str:
 
 
 def environment(folder: Path) -> jinja2.Environment:
-    """Strict (a misspelt variable is an error) and autoescaping HTML (CSV data is not trusted)."""
-    env = jinja2.Environment(
+    """Strict (a misspelt variable is an error), autoescaping HTML (CSV data is not trusted), and
+    sandboxed: a template folder is often copied from someone else, so a template reads no private
+    attribute (no way into Python from `cycler.__init__`, no member data through Jinja's private
+    context) and changes no shared data (`meeting.update(...)` would reach other members)."""
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.FileSystemLoader(folder),
         undefined=StrictNames,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
@@ -133,8 +137,11 @@ def environment(folder: Path) -> jinja2.Environment:
 class MessageTemplate:
     """One named template in all its languages, compiled once."""
 
-    def __init__(self, folder: Path, name: str, default_language: str) -> None:
+    def __init__(self, folder: Path, name: str, default_language: str, *, plain: bool = False) -> None:
+        """`plain`: every part run by Jinja2 for every member (no outputs per shape, no
+        validation memo, no page per shape): the path the fast one must equal."""
         self.name = name
+        self.plain = plain
         self.folder = folder / name
         if name.startswith("_") or not self.folder.is_dir():
             known = ", ".join(available_templates(folder)) or "none"
@@ -194,15 +201,35 @@ class MessageTemplate:
         used = self.variant(language)
         parts = self._compiled[used]
         values = {**context, "language": used}
+        if self.plain:
+            subject = " ".join(self._run(parts["subject.txt"], values).split())
+            values["subject"] = subject
+            return self._plain_bodies(parts, values, subject)
         subject = " ".join(self._output(parts["subject.txt"], values, "subject.txt", {}).split())
         values["subject"] = subject  # for the layout's <title>
         return self._bodies(parts, values, subject)
+
+    def _plain_bodies(
+        self, parts: Mapping[str, jinja2.Template], values: dict[str, Any], subject: str
+    ) -> Rendered:
+        if "body.md" in parts:
+            plain_text, fragment = markdown_parts.__wrapped__(self._run(parts["body.md"], values))
+            return Rendered(subject, plain_text, self._page(fragment, values))
+        text = self._run(parts["body.txt"], values)
+        html = self._page(self._run(parts["body.html"], values), values) if "body.html" in parts else None
+        return Rendered(subject, text, html)
 
     def validate(self, language: str, context: Mapping[str, Any]) -> None:
         """Run every Jinja2 part for one member, without the Markdown and CSS work that
         cannot fail per member: the cheap check before a run that nothing will stop it."""
         used = self.variant(language)
         values = {**context, "language": used, "subject": ""}
+        if self.plain:
+            for template in self._compiled[used].values():
+                self._run(template, values)
+            if self._layout is not None:
+                self._run(self._layout, {**values, "body": Markup("")})
+            return
         known: dict[str, Hashable] = {}  # keys of values several parts read, made once
         for part, template in self._compiled[used].items():
             self._run_once(template, values, used, part, known=known)
@@ -336,7 +363,15 @@ class MessageTemplate:
             return template.render(values)
         except jinja2.TemplateError as err:
             # The layout is rendered through an unnamed child; its errors belong to _layout.html.
-            message = explain(err, values) if isinstance(err, UnknownName) else str(err)
+            if isinstance(err, UnknownName):
+                message = explain(err, values)
+            elif isinstance(err, SecurityError):
+                message = (
+                    f"this template does something templates may not ({err}): a template reads the "
+                    "data it is given and changes nothing; remove that part, or ask whoever wrote it"
+                )
+            else:
+                message = str(err)
             raise TemplateError(
                 message, path=self.folder.parent / (template.name or LAYOUT), line=_error_line(err)
             ) from err

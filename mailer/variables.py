@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 import jinja2
+from jinja2.sandbox import SecurityError
 from jinja2.utils import missing
 
 
@@ -29,7 +30,8 @@ class StrictNames(jinja2.StrictUndefined):
     def __init__(
         self, hint: str | None = None, obj: Any = missing, name: str | None = None, exc: Any = None
     ) -> None:
-        raises = partial(UnknownName, owner=obj, name=name)
+        # The sandbox's refusals (a private attribute, a method that changes data) stay refusals.
+        raises = exc if exc is SecurityError else partial(UnknownName, owner=obj, name=name)
         super().__init__(hint, obj, name, raises)  # type: ignore[arg-type]  # called like the class
 
 

@@ -150,6 +150,15 @@ def _no_mailer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(params=[False, True], ids=["fast", "plain"])
+def plain(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Run the test on both paths: the speed paths on, then off (MAILER_PLAIN=1). What members
+    receive must be the same bytes either way."""
+    if request.param:
+        monkeypatch.setenv("MAILER_PLAIN", "1")
+    return bool(request.param)
+
+
 @pytest.fixture
 def sample(tmp_path: Path) -> Path:
     """A copy of the repository's sample (config, members, templates); returns its config.toml."""

@@ -186,3 +186,9 @@ def test_unknown_meeting_lists_the_known_ones() -> None:
         settings.meeting("2027-09-20-hvad-siger-brugerne")
 
     assert "2027-09-21-hvad-siger-brugerne, 2027-11-16-samskabelse" in str(err.value)
+
+
+def test_mailer_plain_turns_the_speed_paths_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(CONFIG / "valid.toml").plain is False
+    monkeypatch.setenv("MAILER_PLAIN", "1")
+    assert load_settings(CONFIG / "valid.toml").plain is True

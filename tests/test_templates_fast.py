@@ -41,13 +41,8 @@ ORGANIZATIONS = ["Roskilde Bibliotekerne", "", "Køge & Co <HQ>", 'Ærø\'s "Bib
 
 
 def ordinary(template: MessageTemplate) -> MessageTemplate:
-    """The same template with the shape pages, the outputs per shape and the validation memo
-    switched off: every part run for every member."""
-    plain = MessageTemplate(template.folder.parent, template.name, template.default_language)
-    plain._shapes = {}
-    plain._reads = dict.fromkeys(plain._reads)
-    plain._member_checks = {}
-    return plain
+    """The same template on the plain path: every part run for every member."""
+    return MessageTemplate(template.folder.parent, template.name, template.default_language, plain=True)
 
 
 def members(count: int = 60) -> list[Member]:
