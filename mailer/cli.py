@@ -89,9 +89,25 @@ def _parser() -> argparse.ArgumentParser:
     u = commands.add_parser("unsubscribe", help="add an address to the suppression list")
     u.add_argument("email")
 
-    r = commands.add_parser("rsvp", help="read members' answers (Accept/Decline) from mail files")
-    r.add_argument("paths", nargs="*", type=Path, help=".eml files, mbox files or Maildir folders")
-    r.add_argument("--imap", action="store_true", help="also read the [imap] mailbox")
+    for name, text in (
+        ("inbox", "read what came back: answers, bounces, unsubscribes, auto-replies"),
+        ("rsvp", "the same as inbox (its old name)"),
+    ):
+        r = commands.add_parser(name, help=text)
+        r.add_argument(
+            "paths", nargs="*", type=Path, help=".eml or .msg files, mbox files or Maildir folders"
+        )
+        r.add_argument("--imap", action="store_true", help="also read the [imap] mailbox")
+        r.add_argument("--dry-run", action="store_true", help="show what would be recorded; record nothing")
+
+    a = commands.add_parser("answer", help="record an answer given by phone, in person or in a plain reply")
+    a.add_argument("meeting")
+    a.add_argument("email")
+    a.add_argument("answer", choices=["accepted", "declined", "tentative"])
+    a.add_argument("--note", default="", help="a comment kept with the answer")
+
+    b = commands.add_parser("bounced", help="members whose address bounced; --clear EMAIL puts one back")
+    b.add_argument("--clear", metavar="EMAIL", help="send to this member again (the address works again)")
 
     commands.add_parser("login", help="sign in to Microsoft 365 (OAuth2 device code)")
     commands.add_parser("logout", help="forget the sign-in")
@@ -210,6 +226,11 @@ def _print_plan(plan: Plan, inputs: Inputs, out: TextIO) -> None:
             )
     if plan.suppressed:
         print(f"  {len(plan.suppressed)} unsubscribed members left out", file=out)
+    if plan.bouncing:
+        print(f"  {len(plan.bouncing)} members left out because their address bounced:", file=out)
+        for member in plan.bouncing:
+            print(f"    {member.email}", file=out)
+        print("  (when an address works again: mailer bounced --clear EMAIL)", file=out)
     for err in inputs.members.invalid:
         print(f"  skipped invalid row: {err}", file=out)
     if plan.removed:
@@ -388,10 +409,42 @@ def _unsubscribe(args: argparse.Namespace, settings: Settings, now: datetime, ou
     return 0
 
 
-def _rsvp(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
-    from mailer.rsvp import read_answers
+def _inbox(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.inbox import read_inbox
 
-    return read_answers(settings, args.paths, imap=args.imap, out=out)
+    return read_inbox(settings, args.paths, imap=args.imap, dry_run=args.dry_run, out=out)
+
+
+def _answer(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.answers import record_by_hand
+
+    with Journal(settings.resolve(settings.files.state)) as journal:
+        answer = record_by_hand(settings, journal, args.meeting, args.email, args.answer, args.note, now)
+    note = f' ("{answer.comment}")' if answer.comment else ""
+    print(f"{args.meeting}: {args.email} {args.answer}{note}, entered by hand", file=out)
+    return 0
+
+
+def _bounced(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.bounces import bouncing
+
+    with Journal(settings.resolve(settings.files.state), readonly=args.clear is None) as journal:
+        if args.clear:
+            cleared = journal.clear_bounces(args.clear.strip().casefold())
+            if not cleared:
+                print(f"{args.clear} is not marked as bouncing: nothing to do", file=out)
+                return 0
+            print(f"{args.clear} gets messages again from the next send on", file=out)
+            return 0
+        found = bouncing(journal)
+    if not found:
+        print("no member is bouncing", file=out)
+    for item in found.values():
+        about = f" ({item.campaign})" if item.campaign else ""
+        print(f"  {item.recipient:38} {item.at}{about}  {item.reply}", file=out)
+    if found:
+        print("when an address works again: mailer bounced --clear EMAIL", file=out)
+    return 0
 
 
 def _login(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
@@ -415,7 +468,10 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, datetime, TextIO], i
     "ics": _ics,
     "feed": _feed,
     "unsubscribe": _unsubscribe,
-    "rsvp": _rsvp,
+    "inbox": _inbox,
+    "rsvp": _inbox,
+    "answer": _answer,
+    "bounced": _bounced,
     "login": _login,
     "logout": _logout,
 }

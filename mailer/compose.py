@@ -84,8 +84,11 @@ class Unsubscribe:
         return self.url is not None and self.url.startswith("https://") and self.personal
 
 
+UNSUBSCRIBE_SUBJECT = "unsubscribe"  # what `mailer inbox` knows an unsubscribe request by
+
+
 def unsubscribe_for(sender: SenderSettings, address: str) -> Unsubscribe:
-    mailto = f"mailto:{sender.email}?subject=unsubscribe"
+    mailto = f"mailto:{sender.email}?subject={UNSUBSCRIBE_SUBJECT}"
     template = sender.unsubscribe_url
     if not template:
         return Unsubscribe(mailto)

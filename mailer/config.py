@@ -37,7 +37,12 @@ from mailer.meetings import Meeting
 
 DEFAULT_CONFIG = "config.toml"
 LANGUAGES = ("da", "en")
-SECRET_KEYS = {("smtp", "password"), ("smtp", "access_token"), ("imap", "password")}
+SECRET_KEYS = {
+    ("smtp", "password"),
+    ("smtp", "access_token"),
+    ("imap", "password"),
+    ("imap", "access_token"),
+}
 
 
 class _Section(BaseModel):
@@ -78,7 +83,11 @@ class OAuthSettings(_Section):
     client_id: str = ""
     tenant: str = "organizations"
     authority_host: str = "https://login.microsoftonline.com"
-    scopes: tuple[str, ...] = ("https://outlook.office.com/SMTP.Send",)
+    # Sending and reading the mailbox, asked for in one sign-in (Outlook's resource for both).
+    scopes: tuple[str, ...] = (
+        "https://outlook.office.com/SMTP.Send",
+        "https://outlook.office.com/IMAP.AccessAsUser.All",
+    )
     ca_file: str = ""  # CA bundle to trust for the sign-in service instead of the usual one (a TLS proxy)
 
 
@@ -116,13 +125,16 @@ class SmtpSettings(_Section):
 
 
 class ImapSettings(_Section):
-    """The mailbox `mailer rsvp` reads answers from."""
+    """The mailbox `mailer inbox` reads what comes back from (answers, bounces, unsubscribes)."""
 
     host: str = ""
     port: int = Field(993, ge=1, le=65535)
     security: Literal["tls", "starttls", "none"] = "tls"
     username: str = ""
+    auth: Literal["password", "xoauth2"] = "password"
     password: SecretStr | None = None
+    access_token: SecretStr | None = None
+    token_command: str = ""
     mailbox: str = "INBOX"
     ca_file: str = ""
 

@@ -24,6 +24,11 @@ from mailer.errors import ConfigError
 
 CACHE_NAME = "signin.json"
 SIGN_IN_AGAIN = "sign in again with `mailer login`"
+IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
+NO_MAILBOX_PERMISSION = (
+    "the saved sign-in does not allow reading the mailbox (it was made before mailer read mail, "
+    "or IT has not yet given IMAP.AccessAsUser.All): run `mailer login` again"
+)
 
 
 def cache_path(settings: Settings) -> Path:
@@ -52,9 +57,11 @@ class SavedSignIn:
         cache = self._load() if self.path.exists() else msal.SerializableTokenCache()
         return [a.get("username", "") for a in cache.search(msal.TokenCache.CredentialType.ACCOUNT)]
 
-    def token(self, *, renew: bool = False) -> str:
-        """A valid access token for `smtp.oauth.scopes`; ConfigError when signing in again is needed."""
+    def token(self, *, renew: bool = False, mailbox: bool = False) -> str:
+        """A valid access token for sending (or, with `mailbox`, for reading the mailbox over IMAP);
+        ConfigError when signing in again is needed."""
         oauth = self.settings.smtp.oauth
+        scopes = [IMAP_SCOPE] if mailbox else [s for s in oauth.scopes if s != IMAP_SCOPE]
         if not self.path.exists():
             raise ConfigError(
                 f"not signed in (no {self.path.name} beside the journal): sign in with `mailer login`",
@@ -64,7 +71,7 @@ class SavedSignIn:
         try:
             account = self._account(app)
             result = app.acquire_token_silent_with_error(
-                list(oauth.scopes), account, force_refresh=renew or not self._refreshed
+                scopes, account, force_refresh=renew or not self._refreshed
             )
         except (OSError, ValueError) as err:  # requests' errors are OSErrors
             raise _unreachable(self.settings, err) from err
@@ -72,6 +79,8 @@ class SavedSignIn:
             app.http_client.close()
         if not result or "access_token" not in result:
             why = f" ({_why(result)})" if result else ""
+            if mailbox:
+                raise ConfigError(f"{NO_MAILBOX_PERMISSION}{why}", field="imap.auth")
             raise ConfigError(
                 f"the saved sign-in for {account.get('username') or 'this account'} cannot be "
                 f"renewed{why}: {SIGN_IN_AGAIN}",

@@ -66,6 +66,7 @@ class Plan:
     skipped: tuple[Member, ...] = ()  # already have this very message
     removed: tuple[Sent, ...] = ()  # invited, since taken off the list, not cancelled
     suppressed: tuple[Member, ...] = ()  # unsubscribed
+    bouncing: tuple[Member, ...] = ()  # their address bounced; left out until put back
 
     @property
     def campaign(self) -> Campaign:
@@ -230,12 +231,16 @@ def plan_run(
     selection: Selection,
     *,
     rows_left_out: int = 0,
+    bouncing: frozenset[str] = frozenset(),
 ) -> Plan:
     """Everything the run will send, from the config, the member list and the journal.
 
     `rows_left_out`: invalid rows skipped from the list (their members cannot be told apart
-    from members taken off it, so nobody is cancelled for being missing).
+    from members taken off it, so nobody is cancelled for being missing). `bouncing`: addresses
+    that bounced, left out like the unsubscribed ones but reported apart.
     """
+    unsubscribed = suppressed
+    suppressed = suppressed | bouncing
     folder = settings.resolve(settings.files.templates)
     language = settings.sender.language
     template = MessageTemplate(folder, selection.template, language, plain=settings.plain)
@@ -312,7 +317,14 @@ def plan_run(
         if template.settings.audience == "attending":
             wanted = _attending(wanted, journal, meeting)
         deliveries, skipped = plan_messages(campaign, wanted, journal, resend=selection.resend)
-    return Plan(tuple(deliveries), tuple(campaigns), tuple(skipped), tuple(removed), left_out)
+    return Plan(
+        tuple(deliveries),
+        tuple(campaigns),
+        tuple(skipped),
+        tuple(removed),
+        tuple(m for m in left_out if m.key in unsubscribed),
+        tuple(m for m in left_out if m.key not in unsubscribed),
+    )
 
 
 def _meeting_from_journal(journal: Journal, meeting_id: str | None, settings: Settings) -> Meeting:

@@ -298,8 +298,9 @@ def read_suppressed(path: Path) -> set[str]:
     return found
 
 
-def add_suppressed(path: Path, email: str, when: str) -> bool:
-    """Add an address to the suppression list; False when it was there already."""
+def add_suppressed(path: Path, email: str, when: str, source: str = "") -> bool:
+    """Add an address to the suppression list (with the date, and where the request came from);
+    False when it was there already."""
     try:
         checked = validate_email(email.strip(), check_deliverability=False).normalized
     except EmailNotValidError as err:
@@ -311,6 +312,6 @@ def add_suppressed(path: Path, email: str, when: str) -> bool:
     with path.open("a", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         if new:
-            writer.writerow(["email", "date"])
-        writer.writerow([checked, when])
+            writer.writerow(["email", "date", "source"])
+        writer.writerow([checked, when, source] if source else [checked, when])
     return True

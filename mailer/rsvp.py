@@ -1,35 +1,27 @@
-"""Members' answers: iMIP REPLY messages (RFC 6047) read from .eml files, mbox files, Maildir
-folders and an IMAP mailbox, matched to a meeting by UID and to an invited member by address,
-and recorded in the journal (the newest answer per member wins).
+"""Members' answers: iMIP REPLY messages (RFC 6047) found by `mailer inbox`, matched to a
+meeting by UID and to an invited member by address, and recorded in the journal (the newest
+answer per member wins).
 """
 
 from __future__ import annotations
 
-import contextlib
 import email
 import email.policy
-import imaplib
-import mailbox
 import re
-import socket
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
-from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from icalendar import Calendar
 
 from mailer.config import Settings
-from mailer.errors import ConfigError, ReplyError
+from mailer.errors import ReplyError
 from mailer.journal import Answer, Journal, Sent
-from mailer.transport.tls import client_context, is_loopback
 
 ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
 CALENDAR_TYPES = ("text/calendar", "application/ics")
-IMAP_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -55,163 +47,11 @@ class Recorded:
 
 @dataclass
 class RsvpReport:
-    """What one `mailer rsvp` run read, recorded, and left out (with the reason)."""
+    """The calendar answers one `mailer inbox` run recorded, and those it left out (with the reason)."""
 
-    read: int = 0
     recorded: list[Recorded] = field(default_factory=list)
     older: list[Recorded] = field(default_factory=list)  # a newer answer was already recorded
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (source, reason)
-
-
-# -- reading mail -------------------------------------------------------------------------
-
-
-def messages_at(path: Path) -> Iterator[tuple[str, bytes]]:
-    """(source, raw bytes) for each message in an .eml file, an mbox file or a Maildir folder.
-
-    A folder that is not a Maildir is read as a folder of .eml files.
-    """
-    try:
-        if path.is_dir():
-            if all((path / sub).is_dir() for sub in ("cur", "new", "tmp")):
-                maildir = mailbox.Maildir(path, factory=None, create=False)
-                for key in sorted(maildir.keys()):
-                    yield f"{path}/{key}", maildir.get_bytes(key)
-            else:
-                for file in sorted(p for p in path.iterdir() if p.suffix.lower() == ".eml"):
-                    yield str(file), file.read_bytes()
-            return
-        with path.open("rb") as handle:
-            head = handle.read(5)
-        if head == b"From ":
-            box = mailbox.mbox(path, factory=None, create=False)
-            try:
-                for number, key in enumerate(box.keys(), start=1):
-                    yield f"{path}#{number}", box.get_bytes(key)
-            finally:
-                box.close()
-        else:
-            yield str(path), path.read_bytes()
-    except OSError as err:
-        raise ReplyError(f"cannot be read: {err.strerror or err}", path=path) from err
-
-
-def imap_messages(settings: Settings) -> list[tuple[str, bytes]]:
-    """Every message in the [imap] mailbox, opened read-only (nothing is marked as read)."""
-    imap = settings.imap
-    _require_imap(settings)
-    client = _imap_connect(settings)
-    try:
-        try:
-            _login(client, imap.username, imap.password.get_secret_value() if imap.password else "")
-        except imaplib.IMAP4.error as err:
-            raise ConfigError(
-                f"the IMAP server refused the login as {imap.username!r}: {_text(err)}",
-                path=settings.path,
-                field="imap.username",
-            ) from err
-        status, data = client.select(_quoted(imap.mailbox), readonly=True)
-        if status != "OK":
-            raise ConfigError(
-                f"no mailbox {imap.mailbox!r} on {imap.host}: {_text(data)}",
-                path=settings.path,
-                field="imap.mailbox",
-            )
-        status, data = client.uid("SEARCH", "ALL")
-        uids = (data[0] or b"").split() if status == "OK" and data else []
-        found: list[tuple[str, bytes]] = []
-        for start in range(0, len(uids), IMAP_BATCH):
-            batch = b",".join(uids[start : start + IMAP_BATCH]).decode()
-            status, data = client.uid("FETCH", batch, "(BODY.PEEK[])")
-            if status != "OK":
-                raise ReplyError(f"IMAP FETCH failed: {_text(data)}", field="imap")
-            for item in data:
-                if isinstance(item, tuple):
-                    uid = re.search(rb"UID (\d+)", item[0])
-                    label = f"imap:{imap.mailbox}/{uid.group(1).decode() if uid else '?'}"
-                    found.append((label, item[1]))
-        return found
-    except (OSError, imaplib.IMAP4.error) as err:
-        raise ReplyError(f"IMAP {imap.host}:{imap.port}: {_text(err)}", field="imap") from err
-    finally:
-        # A connection already gone needs no goodbye; the mailbox was opened read-only.
-        with contextlib.suppress(OSError, imaplib.IMAP4.error):
-            client.logout()
-
-
-def _login(client: imaplib.IMAP4, username: str, password: str) -> None:
-    """AUTHENTICATE PLAIN where offered: it carries UTF-8 (RFC 4616), so 'æøå' in a password
-    works; imaplib's LOGIN sends ASCII only."""
-    if "AUTH=PLAIN" in client.capabilities:
-        client.authenticate("PLAIN", lambda _: f"\0{username}\0{password}".encode())
-    elif username.isascii() and password.isascii():
-        client.login(username, password)
-    else:
-        raise imaplib.IMAP4.error("the server offers no AUTH=PLAIN, and LOGIN cannot carry non-ASCII")
-
-
-def _require_imap(settings: Settings) -> None:
-    imap = settings.imap
-    for name in ("host", "username"):
-        if not getattr(imap, name):
-            raise ConfigError("is not set", path=settings.path, field=f"imap.{name}")
-    if imap.password is None:
-        raise ConfigError(
-            "no password: set MAILER_IMAP__PASSWORD in the environment", path=settings.path, field="imap"
-        )
-    if imap.security == "none" and not is_loopback(imap.host):
-        raise ConfigError(
-            "security = 'none' would send the password in the clear; use tls or starttls",
-            path=settings.path,
-            field="imap.security",
-        )
-
-
-class _ImapOverTls(imaplib.IMAP4_SSL):
-    """IMAP4_SSL that closes its socket when the TLS handshake fails (imaplib leaves it open)."""
-
-    def _create_socket(self, timeout: float | None) -> socket.socket:
-        sock = imaplib.IMAP4._create_socket(self, timeout)  # type: ignore[attr-defined]
-        try:
-            return self.ssl_context.wrap_socket(sock, server_hostname=self.host)
-        except BaseException:
-            sock.close()
-            raise
-
-
-def _imap_connect(settings: Settings) -> imaplib.IMAP4:
-    imap = settings.imap
-    context = client_context(imap.ca_file, setting="imap.ca_file") if imap.security != "none" else None
-    try:
-        if imap.security == "tls":
-            return _ImapOverTls(imap.host, imap.port, ssl_context=context, timeout=30)
-        client = imaplib.IMAP4(imap.host, imap.port, timeout=30)
-        if imap.security == "starttls":
-            try:
-                client.starttls(ssl_context=context)
-            except BaseException:
-                with contextlib.suppress(OSError):
-                    client.shutdown()
-                raise
-        return client
-    except (OSError, imaplib.IMAP4.error) as err:
-        raise ReplyError(
-            f"cannot connect to IMAP {imap.host}:{imap.port}: {_text(err)}", field="imap"
-        ) from err
-
-
-def _quoted(name: str) -> str:
-    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return " ".join(_text(v) for v in value)
-    if isinstance(value, bytes):
-        return value.decode("utf-8", "replace")
-    if isinstance(value, BaseException):  # imaplib puts the server's bytes in args[0]
-        return _text(value.args[0]) if value.args and isinstance(value.args[0], bytes) else str(value)
-    return str(value)
 
 
 # -- reading one message ------------------------------------------------------------------
@@ -404,62 +244,3 @@ class Answers:
         )
         kept = self.journal.record_answer(answer)
         (report.recorded if kept else report.older).append(Recorded(source, answer, member.email, note))
-
-
-def read_answers(settings: Settings, paths: Iterable[Path], *, imap: bool = False, out: TextIO) -> int:
-    """`mailer rsvp`: read, match and record every answer found; print what was done.
-
-    Exit 0 whatever the messages held (each problem is reported and skipped); unreadable
-    paths and a bad [imap] setup raise (the CLI exits 2).
-    """
-    chosen = list(paths)
-    if not chosen and not imap:
-        raise ReplyError("nothing to read: name .eml files, mbox files or Maildir folders, or use --imap")
-    for path in chosen:
-        if not path.exists():
-            raise ReplyError("no such file or folder", path=path)
-    report = RsvpReport()
-    with Journal(settings.resolve(settings.files.state)) as journal:
-        answers = Answers(settings, journal)
-        for source, raw in _all_messages(settings, chosen, imap):
-            report.read += 1
-            try:
-                replies = replies_in(raw)
-            except ReplyError as err:
-                report.skipped.append((source, err.message))
-                continue
-            for reply in replies:
-                answers.record(source, reply, report)
-    print_report(report, out)
-    return 0
-
-
-def _all_messages(settings: Settings, paths: list[Path], imap: bool) -> Iterator[tuple[str, bytes]]:
-    for path in paths:
-        yield from messages_at(path)
-    if imap:
-        yield from imap_messages(settings)
-
-
-def print_report(report: RsvpReport, out: TextIO) -> None:
-    print(f"read {report.read} messages", file=out)
-    print(f"recorded {len(report.recorded)} answers", file=out)
-    for item in report.recorded:
-        _print_answer(item, out)
-    if report.older:
-        print(f"not recorded, an answer given later is already there: {len(report.older)}", file=out)
-        for item in report.older:
-            _print_answer(item, out)
-    print(f"skipped {len(report.skipped)}", file=out)
-    for source, reason in report.skipped:
-        print(f"  {source}: {reason}", file=out)
-
-
-def _print_answer(item: Recorded, out: TextIO) -> None:
-    answer = item.answer
-    note = f"  ({item.note})" if item.note else ""
-    print(
-        f"  {answer.meeting_id}  {item.email:38} {answer.partstat.lower():9} "
-        f"{answer.answered_at}  {item.source}{note}",
-        file=out,
-    )

@@ -12,10 +12,11 @@ from datetime import datetime
 from email.utils import make_msgid
 from pathlib import Path
 
+from mailer.bounces import bouncing, refused_while_sending
 from mailer.compose import Build, Composer, compose_processes
 from mailer.config import Settings
 from mailer.errors import MailerError
-from mailer.journal import Journal, Sent
+from mailer.journal import Journal, Return, Sent
 from mailer.message import Envelope
 from mailer.plan import Delivery, Plan, Selection, plan_run
 from mailer.recipients import MemberList, read_members, read_suppressed
@@ -52,6 +53,7 @@ def make_plan(inputs: Inputs, journal: Journal, selection: Selection) -> Plan:
         set(inputs.suppressed),
         selection,
         rows_left_out=len(inputs.members.invalid),
+        bouncing=frozenset(bouncing(journal)),
     )
 
 
@@ -117,11 +119,16 @@ def send(
     at = now.isoformat(timespec="seconds")
 
     def record(outcome: Outcome[Delivery]) -> None:
-        journal.append(_row(outcome, at))
+        row = _row(outcome, at)
+        journal.append(row)
         if outcome.ok:
             report.sent += 1
         else:
             report.failed.append(outcome)
+            if refused_while_sending(outcome.code):
+                journal.record_return(
+                    Return(row.recipient, "bounce", row.message_id, row.campaign, at, row.reply, f"smtp {at}")
+                )
         if progress:
             progress(report.sent + len(report.failed), total)
 

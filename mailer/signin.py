@@ -106,26 +106,21 @@ class SmtpSignIn:
         return self._saved.token(renew=renew)
 
 
-def run_token_command(command: str) -> str:
+def run_token_command(command: str, setting: str = "smtp.token_command") -> str:
     """The access token a helper program prints (run without a shell)."""
     words = _command_words(command)
     if not words:
-        raise ConfigError(
-            f"smtp.token_command {command!r} cannot be read as a command", field="smtp.token_command"
-        )
+        raise ConfigError(f"{setting} {command!r} cannot be read as a command", field=setting)
     try:
         done = subprocess.run(words, capture_output=True, text=True, timeout=120, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
-        raise ConfigError(
-            f"smtp.token_command {command!r} could not run: {err}", field="smtp.token_command"
-        ) from err
+        raise ConfigError(f"{setting} {command!r} could not run: {err}", field=setting) from err
     token = done.stdout.strip()
     if done.returncode != 0 or not token:
         why = f"exit {done.returncode}" if done.returncode else "printed no token"
         detail = done.stderr.strip().splitlines()[-1:] if done.stderr.strip() else []
         raise ConfigError(
-            f"smtp.token_command {command!r} failed ({why}){': ' + detail[0] if detail else ''}",
-            field="smtp.token_command",
+            f"{setting} {command!r} failed ({why}){': ' + detail[0] if detail else ''}", field=setting
         )
     return token
 

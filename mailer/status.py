@@ -6,6 +6,7 @@ import csv
 from pathlib import Path
 from typing import TextIO
 
+from mailer.bounces import bouncing
 from mailer.config import Settings
 from mailer.journal import Journal
 from mailer.words import summary
@@ -23,6 +24,8 @@ def show(
     if not campaigns:
         print("nothing has been sent yet", file=out)
         return 0
+    if not what:
+        print_returns(journal, out)
     for campaign in campaigns:
         rows = journal.deliveries(campaign=campaign)
         if not rows:
@@ -81,6 +84,7 @@ def _meeting(
             rows.append((row.email, row.name, str(row.sequence), "not delivered", "", ""))
             print(f"  {row.email:40} not delivered: {row.code} {row.reply}  {row.name}", file=out)
     print("  " + ", ".join(f"{name.lower()}: {count}" for name, count in totals.items()), file=out)
+    print_returns(journal, out, set(invited) | set(failed))
     if csv_path is not None:
         with csv_path.open("w", encoding="utf-8", newline="") as handle:
             writer = csv.writer(handle)
@@ -88,3 +92,20 @@ def _meeting(
             writer.writerows(rows)
         print(f"wrote {csv_path}", file=out)
     return 0
+
+
+def print_returns(journal: Journal, out: TextIO, members: set[str] | None = None) -> None:
+    """Bouncing members (which message, when, the server's words) and delay warnings not yet
+    followed by a bounce (of `members` only, when given)."""
+    bounced = bouncing(journal)
+    delayed = {r.recipient: r for r in journal.returns() if r.kind == "delay" and r.recipient not in bounced}
+    for title, found in (("bouncing", bounced), ("delay warning (the server is still trying)", delayed)):
+        for key, item in sorted(found.items()):
+            if members is None or key in members:
+                about = f" {item.campaign}" if item.campaign else ""
+                print(f"{title}: {item.recipient}  {item.at}{about}  {item.reply}", file=out)
+    if bounced and (members is None or members & set(bounced)):
+        print(
+            "  (bouncing members are left out of sends; `mailer bounced --clear EMAIL` puts one back)",
+            file=out,
+        )

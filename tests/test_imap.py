@@ -275,3 +275,43 @@ def test_starttls_with_an_unknown_ca_is_refused_too(
     code, _ = run(invited, imap, "rsvp", "--imap")
     assert code == 2
     assert "CERTIFICATE_VERIFY_FAILED" in capsys.readouterr().err
+
+
+def test_a_second_read_fetches_only_what_is_new_and_marks_nothing_read(
+    invited: Project, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_IMAP__PASSWORD", IMAP_PASSWORD)
+    dovecot.deliver(REPLIES / "outlook.eml", REPLIES / "plain-reply.eml")
+    code, out = run(invited, settings_for(dovecot), "inbox", "--imap")
+    assert code == 0, out
+    assert "read 2 messages\n" in out and "recorded 1 answers" in out
+
+    dovecot.deliver(REPLIES / "thunderbird.eml")
+    code, out = run(invited, settings_for(dovecot), "inbox", "--imap")
+    assert code == 0, out
+    assert "read 1 messages\n" in out  # only the new one was fetched (UID above the last one read)
+    assert partstats(invited) == {
+        "soren.aero@vordingborg.example": "ACCEPTED",
+        "mads.kohler@koege.example": "TENTATIVE",
+    }
+    code, out = run(invited, settings_for(dovecot), "rsvp", "--imap")  # the old name: the same command
+    assert code == 0 and "read 0 messages" in out
+    assert all("S" not in flags for flags in dovecot.flags())
+    with Journal(invited.state, readonly=True) as journal:
+        assert journal.imap_position(f"{IMAP_USER}@127.0.0.1/INBOX") is not None
+
+
+def test_a_mailbox_rebuilt_with_a_new_uidvalidity_is_read_again_without_counting_twice(
+    invited: Project, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MAILER_IMAP__PASSWORD", IMAP_PASSWORD)
+    dovecot.deliver(REPLIES / "outlook.eml")
+    assert run(invited, settings_for(dovecot), "inbox", "--imap")[0] == 0
+    with Journal(invited.state) as journal:  # as if the server had renumbered the mailbox
+        name = f"{IMAP_USER}@127.0.0.1/INBOX"
+        position = journal.imap_position(name)
+        assert position is not None
+        journal.set_imap_position(name, position[0] + 1, position[1])
+    code, out = run(invited, settings_for(dovecot), "inbox", "--imap")
+    assert code == 0, out
+    assert "read 1 messages (1 read before: not counted again)" in out

@@ -259,12 +259,22 @@ def test_permanent_failure_for_one_member_the_rest_go_through(
     assert f"failed: {bad}: 550 5.1.1 No such mailbox here" in out
     assert journal_rows(project)[bad] == ("failed", 550, "5.1.1 No such mailbox here")
 
-    # the same command again: only the failed member is tried, and it still fails
+    # a 5xx counts as a bounce: the same command again leaves the member out, and says so
+    code, out = project.main(*SEND, "--yes")
+    assert code == 0, out
+    assert server.recorder.tried[bad] == 1
+    assert f"1 members left out because their address bounced:\n    {bad}" in out
+    code, out = project.main("status")
+    assert f"bouncing: {bad}" in out and "550 5.1.1 No such mailbox here" in out
+
+    # put back by the coordinator: only the failed member is tried, and it still fails
+    assert project.main("bounced", "--clear", bad)[0] == 0
     code, out = project.main(*SEND, "--yes")
     assert code == 1, out
     assert server.recorder.tried[bad] == 2
     assert len(server.recorder.received) == 3
     assert "sent: 0, skipped (already sent): 3, failed: 1" in out
+    assert project.main("bounced", "--clear", bad)[0] == 0
 
     # once the server takes it, the run completes and the journal says so
     server.faults.reject.clear()

@@ -1,0 +1,281 @@
+"""`mailer inbox` (and its old name `mailer rsvp`): everything that came back, sorted by kind.
+
+Each message read is one of: a calendar answer (recorded, the newest per member wins), a bounce
+(the member is marked bouncing), a delay warning (recorded, never a bounce), an unsubscribe
+request (added to `files.unsubscribed`), an auto-reply (counted, ignored), or anything else
+(listed for the coordinator to read). A message read before counts nothing again.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import re
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from email.message import Message
+from email.utils import parseaddr, parsedate_to_datetime
+from pathlib import Path
+from typing import TextIO
+
+from mailer.bounces import Notice, delivery_notices
+from mailer.compose import UNSUBSCRIBE_SUBJECT
+from mailer.config import Settings
+from mailer.errors import RecipientsError, ReplyError
+from mailer.journal import Journal, Return, Sent
+from mailer.mailboxes import ImapMailbox, Received, messages_at
+from mailer.recipients import add_suppressed, read_members, read_suppressed
+from mailer.rsvp import Answers, Recorded, RsvpReport, calendar_parts, replies_in
+
+# Exchange and Outlook write these in front of an out-of-office subject, in the mailbox's language.
+AUTO_REPLY_SUBJECT = re.compile(
+    r"^\s*(automatisk svar|automatic reply|autosvar|abwesenheitsnotiz|automatische antwort|"
+    r"out of office|fraværende|ikke til stede|réponse automatique)\b",
+    re.IGNORECASE,
+)
+UNSUBSCRIBE = re.compile(rf"^\s*((re|sv|aw|fw|vs)\s*:\s*)*{UNSUBSCRIBE_SUBJECT}\s*$", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """A message shown to the coordinator: who wrote it, its subject, and what was done."""
+
+    source: str
+    sender: str
+    subject: str
+    note: str = ""
+
+
+@dataclass
+class InboxReport:
+    """What one run read, by kind."""
+
+    read: int = 0
+    again: int = 0  # read by an earlier run: nothing counted again
+    answers: RsvpReport = field(default_factory=RsvpReport)
+    bounces: list[Listed] = field(default_factory=list)
+    delays: list[Listed] = field(default_factory=list)
+    unsubscribed: list[Listed] = field(default_factory=list)
+    auto_replies: list[Listed] = field(default_factory=list)
+    to_read: list[Listed] = field(default_factory=list)
+
+
+class Sorter:
+    """Sorts one message at a time and records what it says."""
+
+    def __init__(self, settings: Settings, journal: Journal, report: InboxReport, *, dry_run: bool) -> None:
+        self.settings = settings
+        self.journal = journal
+        self.report = report
+        self.dry_run = dry_run
+        self.answers = Answers(settings, journal)
+        self.sent: dict[str, Sent] = {row.message_id: row for row in journal.deliveries()}
+        self.sent_to = {row.recipient for row in self.sent.values()}
+        self.members = _member_addresses(settings)
+        self.unsubscribed = settings.resolve(settings.files.unsubscribed)
+
+    def sort(self, mail: Received) -> str:
+        """Record what `mail` says; returns its kind."""
+        msg = email.message_from_bytes(mail.raw, policy=email.policy.default)
+        sender = parseaddr(str(msg.get("From", "")))[1]
+        subject = " ".join(str(msg.get("Subject", "")).split())
+        notices = delivery_notices(mail.raw)
+        if notices:
+            for notice in notices:
+                self._return(mail, msg, notice)
+            return "bounce" if any(n.permanent for n in notices) else "delay"
+        if calendar_parts(msg):
+            try:
+                replies = replies_in(mail.raw)
+            except ReplyError as err:
+                self.report.answers.skipped.append((mail.source, err.message))
+                return "answer"
+            for reply in replies:
+                self.answers.record(mail.source, reply, self.report.answers)
+            return "answer"
+        if UNSUBSCRIBE.match(subject):
+            self._unsubscribe(mail, sender, subject, msg)
+            return "unsubscribe"
+        if is_auto_reply(msg):
+            self.report.auto_replies.append(Listed(mail.source, sender, subject))
+            return "auto-reply"
+        self.report.to_read.append(Listed(mail.source, sender, subject))
+        return "other"
+
+    def _return(self, mail: Received, msg: Message, notice: Notice) -> None:
+        ours = self.sent.get(notice.message_id)
+        known = notice.address in self.members or notice.address in self.sent_to
+        about = f"about {ours.campaign}, sent {ours.at}" if ours else "our message is not quoted"
+        listed = self.report.bounces if notice.permanent else self.report.delays
+        if not known:
+            listed.append(Listed(mail.source, notice.address, notice.reply, "not a member: nothing recorded"))
+            return
+        item = Return(
+            recipient=notice.address,
+            kind="bounce" if notice.permanent else "delay",
+            message_id=ours.message_id if ours else notice.message_id,
+            campaign=ours.campaign if ours else "",
+            at=_date(msg) or datetime.now().astimezone().isoformat(timespec="seconds"),
+            reply=notice.reply,
+            source=mail.source,
+        )
+        self.journal.record_return(item)
+        listed.append(Listed(mail.source, notice.address, notice.reply, about))
+
+    def _unsubscribe(self, mail: Received, sender: str, subject: str, msg: Message) -> None:
+        address = sender.casefold()
+        if address not in self.members:
+            note = "not a member: look at it yourself"
+        elif address in read_suppressed(self.unsubscribed):
+            note = "already unsubscribed"
+        else:
+            when = (_date(msg) or datetime.now().astimezone().isoformat())[:10]
+            if not self.dry_run:
+                add_suppressed(self.unsubscribed, sender, when, f"mail {mail.source}")
+            note = f"added to {self.unsubscribed.name}"
+        self.report.unsubscribed.append(Listed(mail.source, sender, subject, note))
+
+
+def is_auto_reply(msg: Message) -> bool:
+    """An out-of-office or other automatic answer: RFC 3834's Auto-Submitted, the X-Autoreply family,
+    Exchange's X-Auto-Response-Suppress on its own automatic replies, or Outlook's subject prefix."""
+    auto = str(msg.get("Auto-Submitted", "")).strip().casefold()
+    if auto and auto != "no":
+        return True
+    if any(msg.get(name) for name in ("X-Autoreply", "X-Autorespond", "X-Auto-Response-Suppress")):
+        return True
+    if str(msg.get("Precedence", "")).strip().casefold() == "auto_reply":
+        return True
+    return bool(AUTO_REPLY_SUBJECT.match(str(msg.get("Subject", ""))))
+
+
+def read_inbox(
+    settings: Settings, paths: Iterable[Path], *, imap: bool = False, dry_run: bool = False, out: TextIO
+) -> int:
+    """`mailer inbox`: read, sort and record everything; print a report per kind.
+
+    Exit 0 whatever the messages held (each problem is reported); unreadable paths and a bad
+    [imap] setup raise (the CLI exits 2) before anything is recorded.
+    """
+    chosen = list(paths)
+    if not chosen and not imap:
+        raise ReplyError(
+            "nothing to read: name .eml or .msg files, mbox files or Maildir folders, or use --imap"
+        )
+    for path in chosen:
+        if not path.exists():
+            raise ReplyError("no such file or folder", path=path)
+    report = InboxReport()
+    mailbox = ImapMailbox(settings) if imap else None  # signs in first: a refusal records nothing
+    try:
+        with _journal(settings, dry_run) as journal:
+            sorter = Sorter(settings, journal, report, dry_run=dry_run)
+            for mail in _everything(chosen, mailbox, journal):
+                report.read += 1
+                if journal.was_read(mail.key):
+                    report.again += 1
+                    continue
+                kind = sorter.sort(mail)
+                journal.mark_read(mail.key, kind, mail.source)
+            if mailbox is not None:
+                journal.set_imap_position(mailbox.name, mailbox.uidvalidity, mailbox.last_uid)
+    finally:
+        if mailbox is not None:
+            mailbox.close()
+    print_report(report, out, dry_run=dry_run)
+    return 0
+
+
+def _everything(paths: list[Path], mailbox: ImapMailbox | None, journal: Journal) -> Iterator[Received]:
+    for path in paths:
+        yield from messages_at(path)
+    if mailbox is not None:
+        yield from mailbox.messages(journal.imap_position(mailbox.name))
+
+
+@contextmanager
+def _journal(settings: Settings, dry_run: bool) -> Iterator[Journal]:
+    """The journal; for a dry run, a copy of it that is thrown away (so the run finds exactly what
+    a real one would, and records nothing)."""
+    path = settings.resolve(settings.files.state)
+    if not dry_run:
+        with Journal(path) as journal:
+            yield journal
+        return
+    with tempfile.TemporaryDirectory(prefix="mailer-dry-run-") as folder:
+        copy = Path(folder) / path.name
+        if path.exists():
+            with Journal(path, readonly=True):  # moves a killed run's outcomes in first
+                pass
+            source, target = sqlite3.connect(f"file:{path}?mode=ro", uri=True), sqlite3.connect(copy)
+            try:
+                source.backup(target)
+            finally:
+                source.close()
+                target.close()
+        with Journal(copy) as journal:
+            yield journal
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _member_addresses(settings: Settings) -> set[str]:
+    """The member list's addresses (invalid rows left out: they cannot be matched anyway)."""
+    try:
+        members = read_members(settings.resolve(settings.files.recipients), settings.sender.language)
+    except RecipientsError:
+        return set()
+    return {m.key for m in members.members}
+
+
+def _date(msg: Message) -> str:
+    try:
+        return parsedate_to_datetime(str(msg.get("Date", ""))).isoformat(timespec="seconds")
+    except (TypeError, ValueError):
+        return ""
+
+
+def print_report(report: InboxReport, out: TextIO, *, dry_run: bool = False) -> None:
+    answers = report.answers
+    again = f" ({report.again} read before: not counted again)" if report.again else ""
+    print(f"read {report.read} messages{again}", file=out)
+    print(f"recorded {len(answers.recorded)} answers", file=out)
+    for item in answers.recorded:
+        _print_answer(item, out)
+    if answers.older:
+        print(f"not recorded, an answer given later is already there: {len(answers.older)}", file=out)
+        for item in answers.older:
+            _print_answer(item, out)
+    print(f"skipped {len(answers.skipped)}", file=out)
+    for source, reason in answers.skipped:
+        print(f"  {source}: {reason}", file=out)
+    sections = (
+        ("bounces (the address no longer takes mail; later sends leave the member out)", report.bounces),
+        ("delay warnings (the server is still trying: not a bounce)", report.delays),
+        ("unsubscribe requests", report.unsubscribed),
+        ("auto-replies (out of office and the like: ignored)", report.auto_replies),
+        ("to read yourself (record an answer with `mailer answer`)", report.to_read),
+    )
+    for title, items in sections:
+        print(f"{title}: {len(items)}", file=out)
+        for listed in items:
+            note = f"  ({listed.note})" if listed.note else ""
+            print(f"  {listed.sender:38} {listed.subject}  {listed.source}{note}", file=out)
+    if dry_run:
+        print("dry run: nothing was recorded", file=out)
+    elif report.bounces:
+        print("`mailer status` shows who is bouncing; `mailer bounced --clear EMAIL` puts one back", file=out)
+
+
+def _print_answer(item: Recorded, out: TextIO) -> None:
+    answer = item.answer
+    note = f"  ({item.note})" if item.note else ""
+    print(
+        f"  {answer.meeting_id}  {item.email:38} {answer.partstat.lower():9} "
+        f"{answer.answered_at}  {item.source}{note}",
+        file=out,
+    )

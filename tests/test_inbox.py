@@ -1,0 +1,187 @@
+"""`mailer inbox`: everything that comes back, sorted by kind and recorded once.
+
+The messages in tests/data/inbox are what real servers and clients send: a Microsoft 365 NDR
+(RFC 3464), an Exim and a qmail bounce (their own text formats), a Postfix delay warning, an
+unsubscribe mail from a member and one from a stranger, an Outlook out-of-office and an RFC 3834
+vacation reply, and two Outlook .msg files written by a .msg library (see make_outlook_msg.py).
+"""
+
+from __future__ import annotations
+
+import csv
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from conftest import FIXED, ROOT, Project, SmtpServer
+
+from mailer.journal import Journal
+
+MEETING_ID = "2027-09-21-hvad-siger-brugerne"
+INBOX = ROOT / "tests" / "data" / "inbox"
+REPLIES = ROOT / "tests" / "data" / "replies"
+ANNE, SOREN = "anne.mette@roskilde.example", "soren.aero@vordingborg.example"
+MARIA, MADS = "maria.lohse@roskilde.example", "mads.kohler@koege.example"
+EVERYTHING = [*sorted(INBOX.glob("*.eml")), *sorted(INBOX.glob("*.msg")), REPLIES / "plain-reply.eml"]
+
+
+@pytest.fixture
+def sent(project: Project, server: SmtpServer) -> Project:
+    """The invitation and a newsletter sent to the four members over loopback SMTP."""
+    for command in (("invitation", "--meeting", MEETING_ID), ("newsletter",)):
+        code, out = project.main("send", *command, "--yes")
+        assert code == 0, out
+    return project
+
+
+def returns(project: Project) -> dict[tuple[str, str], str]:
+    with Journal(project.state, readonly=True) as journal:
+        return {(r.recipient, r.kind): r.campaign for r in journal.returns() if r.cleared_at is None}
+
+
+def unsubscribed(project: Project) -> list[list[str]]:
+    path = project.root / "unsubscribed.csv"
+    if not path.exists():
+        return []
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.reader(handle))
+
+
+def test_each_kind_is_sorted_recorded_and_reported(sent: Project) -> None:
+    code, out = sent.main("inbox", *map(str, EVERYTHING))
+    assert code == 0, out
+    assert f"read {len(EVERYTHING)} messages\n" in out
+
+    # bounces from Microsoft 365, Exim and qmail, each matched to the newsletter by its Message-ID
+    assert returns(sent) == {
+        (ANNE, "bounce"): "newsletter",
+        (SOREN, "bounce"): "newsletter",
+        (MADS, "bounce"): "newsletter",
+        (MARIA, "delay"): "newsletter",  # a delay warning: recorded, not a bounce
+    }
+    assert "bounces (the address no longer takes mail; later sends leave the member out): 3" in out
+    assert "550 5.1.10 RESOLVER.ADR.RecipientNotFound" in out
+    assert "Sorry, no mailbox here by that name. (#5.1.1)" in out
+    assert "delay warnings (the server is still trying: not a bounce): 1" in out
+
+    # the unsubscribe mail of a member is honoured, with date and source; a stranger's is listed
+    rows = unsubscribed(sent)
+    assert rows[0] == ["email", "date", "source"]
+    assert rows[1][:2] == [MARIA, "2026-12-02"] and rows[1][2].endswith("unsubscribe.eml")
+    assert len(rows) == 2
+    assert "jens.holm@example.org" in out and "not a member: look at it yourself" in out
+
+    # auto-replies are counted and ignored, plain replies are listed to read
+    assert "auto-replies (out of office and the like: ignored): 2" in out
+    assert "to read yourself (record an answer with `mailer answer`): 2" in out
+    assert "outlook-plain.msg" in out and "plain-reply.eml" in out
+
+    # the Outlook .msg with the answer attached counts like any calendar answer
+    with Journal(sent.state, readonly=True) as journal:
+        answers = journal.answers(MEETING_ID)
+    assert {key: a.partstat for key, a in answers.items()} == {MADS: "ACCEPTED"}
+    assert answers[MADS].comment == "Jeg tager kage med til frokosten."
+
+    # status says who bounces (which message, when, the server's words) and who is delayed
+    code, out = sent.main("status")
+    assert f"bouncing: {ANNE}  2026-12-01T09:02:11+00:00 newsletter  550 5.1.10" in out
+    assert f"delay warning (the server is still trying): {MARIA}" in out
+
+
+def test_later_sends_leave_bouncing_members_out_until_put_back(sent: Project, server: SmtpServer) -> None:
+    assert sent.main("inbox", str(INBOX / "m365-ndr.eml"), str(INBOX / "postfix-delay.eml"))[0] == 0
+    before = len(server.messages)
+    code, out = sent.main("send", "newsletter", "--campaign", "newsletter-2027-01", "--yes")
+    assert code == 0, out
+    assert f"1 members left out because their address bounced:\n    {ANNE}" in out
+    assert len(server.messages) == before + 3  # Maria's delay warning does not keep her out
+    assert ANNE not in {rcpt for _, rcpts, _ in server.recorder.received[before:] for rcpt in rcpts}
+
+    code, out = sent.main("bounced")
+    assert ANNE in out and "550 5.1.10" in out
+    code, out = sent.main("bounced", "--clear", ANNE)
+    assert code == 0 and "gets messages again" in out
+    code, out = sent.main("send", "newsletter", "--campaign", "newsletter-2027-01", "--yes")
+    assert code == 0, out
+    assert "sent: 1," in out and "bounced" not in out
+
+
+def test_reading_again_counts_nothing_twice(sent: Project) -> None:
+    assert sent.main("inbox", *map(str, EVERYTHING))[0] == 0
+    first_returns, first_rows = returns(sent), unsubscribed(sent)
+    code, out = sent.main("inbox", *map(str, EVERYTHING))
+    assert code == 0, out
+    assert f"read {len(EVERYTHING)} messages ({len(EVERYTHING)} read before: not counted again)" in out
+    assert "recorded 0 answers" in out and "bounces (the address" in out and ": 0\n" in out
+    assert returns(sent) == first_returns and unsubscribed(sent) == first_rows
+    with Journal(sent.state, readonly=True) as journal:
+        assert len(journal.returns()) == 4
+
+
+def test_a_dry_run_reports_the_same_and_records_nothing(sent: Project) -> None:
+    code, dry = sent.main("inbox", "--dry-run", *map(str, EVERYTHING))
+    assert code == 0, dry
+    assert dry.endswith("dry run: nothing was recorded\n")
+    assert returns(sent) == {} and unsubscribed(sent) == []
+    with Journal(sent.state, readonly=True) as journal:
+        assert journal.answers(MEETING_ID) == {}
+    code, real = sent.main("inbox", *map(str, EVERYTHING))
+    assert code == 0, real
+    assert real.splitlines()[:-1] == dry.splitlines()[:-1]  # what the dry run said is what happened
+    assert len(returns(sent)) == 4
+
+
+def test_an_answer_entered_by_hand_counts_and_the_newest_wins(sent: Project) -> None:
+    code, out = sent.main(
+        "answer", MEETING_ID, "Soren.Aero@vordingborg.example", "declined", "--note", "Ringede"
+    )
+    assert code == 0, out
+    assert "declined" in out and "entered by hand" in out
+    code, out = sent.main("status", MEETING_ID)
+    assert "declined" in next(line for line in out.splitlines() if SOREN in line)
+
+    # his Outlook REPLY (accepted, 2026-11-25 10:15) was written after the call (2026-11-25 09:30)
+    code, out = sent.main("inbox", str(REPLIES / "outlook.eml"))
+    assert "recorded 1 answers" in out
+    later = FIXED + timedelta(days=3)
+    assert sent.main("answer", MEETING_ID, SOREN, "tentative", now=later)[0] == 0
+    with Journal(sent.state, readonly=True) as journal:
+        answer = journal.answers(MEETING_ID)[SOREN]
+    assert (answer.partstat, answer.source, answer.comment) == ("TENTATIVE", "entered by hand", "")
+
+
+@pytest.mark.parametrize(
+    ("args", "wanted"),
+    [
+        (("2030-01-01-ukendt", SOREN, "accepted"), "no meeting '2030-01-01-ukendt'"),
+        ((MEETING_ID, "karen@kalundborg.example", "accepted"), "was not invited to"),
+    ],
+)
+def test_an_answer_for_an_unknown_meeting_or_member_is_refused(
+    sent: Project, args: tuple[str, ...], wanted: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert sent.main("answer", *args)[0] == 2
+    assert wanted in capsys.readouterr().err
+    with Journal(sent.state, readonly=True) as journal:
+        assert journal.answers(MEETING_ID) == {}
+
+
+def test_a_folder_of_eml_and_msg_files_is_read(sent: Project, tmp_path: Path) -> None:
+    folder = tmp_path / "gemt"
+    folder.mkdir()
+    for file in ("outlook-accept.msg", "outlook-plain.msg", "qmail.eml"):
+        (folder / file).write_bytes((INBOX / file).read_bytes())
+    code, out = sent.main("inbox", str(folder))
+    assert code == 0, out
+    assert "read 3 messages" in out and "recorded 1 answers" in out
+    assert returns(sent) == {(MADS, "bounce"): "newsletter"}
+
+
+def test_a_bounce_for_an_address_never_mailed_is_listed_not_recorded(
+    project: Project, tmp_path: Path
+) -> None:
+    project.members = [m for m in project.members if m[1] != ANNE]
+    code, out = project.main("inbox", str(INBOX / "m365-ndr.eml"))
+    assert code == 0, out
+    assert "not a member: nothing recorded" in out
+    assert returns(project) == {}
