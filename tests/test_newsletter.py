@@ -19,7 +19,8 @@ from mailer.cli import main
 from mailer.compose import list_headers, list_id, unsubscribe_for
 from mailer.config import SenderSettings
 from mailer.errors import TemplateError
-from mailer.templates import MessageTemplate, markdown_text
+from mailer.markdown import markdown_parts
+from mailer.templates import MessageTemplate
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "newsletter"
@@ -111,7 +112,7 @@ def test_markdown_becomes_readable_text_from_the_same_source() -> None:
 
 def test_text_wraps_at_72_columns_without_breaking_urls() -> None:
     url = "https://brugernesrum.roskilde.example/" + "meget-lang-sti/" * 6
-    text = markdown_text(f"Se {'ord ' * 20}[her]({url}) og mere tekst bagefter.\n")
+    text = markdown_parts(f"Se {'ord ' * 20}[her]({url}) og mere tekst bagefter.\n")[0]
     assert all(len(line) <= 72 or url in line for line in text.splitlines())
     assert f"({url})" in text
 

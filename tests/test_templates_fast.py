@@ -17,6 +17,7 @@ from mailer.config import Settings, load_settings
 from mailer.errors import TemplateError
 from mailer.plan import Campaign, Delivery
 from mailer.recipients import Member
+from mailer.shapes import ShapedParts
 from mailer.templates import MessageTemplate
 
 ROOT = Path(__file__).parents[1]
@@ -45,6 +46,12 @@ def ordinary(template: MessageTemplate) -> MessageTemplate:
     return MessageTemplate(template.folder.parent, template.name, template.default_language, plain=True)
 
 
+def fast_parts(template: MessageTemplate) -> ShapedParts:
+    """The template's fast path, to see how often it ran a part."""
+    assert isinstance(template._parts, ShapedParts)
+    return template._parts
+
+
 def members(count: int = 60) -> list[Member]:
     return [
         Member(
@@ -66,7 +73,11 @@ def settings_with(unsubscribe_url: str | None) -> Settings:
 
 def shaped(template: MessageTemplate) -> int:
     """How many shapes made a page (the fast path was taken for them)."""
-    return sum(shape is not None for shapes in template._shapes.values() for shape in shapes.built.values())
+    return sum(
+        shape is not None
+        for shapes in fast_parts(template)._shapes.values()
+        for shape in shapes.built.values()
+    )
 
 
 @pytest.mark.parametrize(
@@ -279,7 +290,7 @@ def test_validation_fails_for_the_member_it_fails_for(tmp_path: Path) -> None:
         assert layout.value.line == 11
 
     template.validate("da", {**good, "recipient": people[2], "unsubscribe": None})
-    assert template._validated  # the memo was used
+    assert fast_parts(template)._validated  # the memo was used
 
 
 def test_validation_memo_keys_values_not_just_equality(tmp_path: Path) -> None:
@@ -300,20 +311,22 @@ def test_a_subject_is_rendered_once_unless_it_reads_the_member(tmp_path: Path) -
     people = [Member(email=f"m{n}@x.example", name=name) for n, name in enumerate(["Bo", "Søren Ærø", ""])]
     personal = MessageTemplate(folder, "custom", "da")
     assert [personal.render("da", context(m)).subject for m in people] == ["Hej Bo", "Hej Søren Ærø", "Hej"]
-    assert not [key for key in personal._validated if "subject.txt" in key]  # it reads the member
-    assert len([key for key in personal._outputs if key[1] == "subject.txt"]) == 2  # a name, and none
+    assert not [key for key in fast_parts(personal)._validated if "subject.txt" in key]  # it reads the member
+    assert (
+        len([key for key in fast_parts(personal)._outputs if key[1] == "subject.txt"]) == 2
+    )  # a name, and none
 
     (folder / "custom" / "da" / "subject.txt").write_text("Nyt fra {{ sender.name }}\n", encoding="utf-8")
     shared = MessageTemplate(folder, "custom", "da")
     runs = 0
-    run = shared._run
+    run = fast_parts(shared).run
 
     def counted(template: Any, values: Any) -> str:
         nonlocal runs
         runs += template.name == "custom/da/subject.txt"
         return run(template, values)
 
-    shared._run = counted  # type: ignore[method-assign]
+    fast_parts(shared).run = counted  # type: ignore[method-assign]
     rendered = [shared.render("da", context(m)).subject for m in people]
     assert rendered == ["Nyt fra Brugernes Rum"] * 3 and runs == 1
     assert [ordinary(shared).render("da", context(m)).subject for m in people] == rendered
@@ -332,14 +345,14 @@ def test_a_part_using_member_data_plainly_is_checked_once_per_shape_and_every_fa
 ) -> None:
     template = body_only(tmp_path, "Hej {{ recipient.name or 'dig' }}\n{{ recipient.telefon }}\n")
     runs = []
-    run = template._run
+    run = fast_parts(template).run
 
     def counted(part: Any, values: Any) -> str:
         if part.name.endswith("body.txt"):
             runs.append(values["recipient"].get("name"))
         return run(part, values)
 
-    template._run = counted  # type: ignore[method-assign]
+    fast_parts(template).run = counted  # type: ignore[method-assign]
     for person in [
         {"name": "Søren Ærø", "telefon": "12 34"},
         {"name": "Bo", "telefon": "5"},  # the same shape: not run again
@@ -379,7 +392,7 @@ def test_the_shipped_invitation_is_checked_once_per_shape() -> None:
     shared = {"meeting": meeting, "update": False, "changes": [], "sender": sender}
     for member in members(20):
         template.validate("da", {**shared, "recipient": member.context(), "unsubscribe": None})
-    keys = [key for key in template._validated if key[2] in ("body.txt", "body.html")]
+    keys = [key for key in fast_parts(template)._validated if key[2] in ("body.txt", "body.html")]
     assert 2 <= len(keys) < 20  # a few shapes (names blank or not, organisations...), not 20
 
 
@@ -392,7 +405,7 @@ def parts_folder(tmp_path: Path, subject: str, text: str, html: str) -> Path:
 
 def part_outputs(template: MessageTemplate, part: str) -> int:
     """How many shapes of member data a part was run for once (the fast path was taken)."""
-    return sum(split is not None for key, split in template._outputs.items() if key[1] == part)
+    return sum(split is not None for key, split in fast_parts(template)._outputs.items() if key[1] == part)
 
 
 PLAIN_TEXT = (
@@ -456,7 +469,7 @@ def test_parts_run_once_per_shape_give_every_member_the_ordinary_output(
     for part in ("subject.txt", "body.txt", "body.html"):
         assert (part_outputs(fast_template, part) > 0) == (part in fast), part
     if fast:  # a handful of shapes (blank or not, organisation or not), not one per member
-        assert len(fast_template._outputs) < 20
+        assert len(fast_parts(fast_template)._outputs) < 20
 
 
 def test_a_part_run_once_per_shape_still_fails_for_the_member_it_fails_for(tmp_path: Path) -> None:
@@ -510,5 +523,5 @@ def test_a_part_reading_the_unsubscribe_link_only_runs_once_per_shape(tmp_path: 
         assert fast.render("da", values) == slow.render("da", values)
     assert part_outputs(fast, "body.txt") == 1 and part_outputs(fast, "body.html") == 1
     assert not [
-        key for key in fast._validated if key[2] in ("body.txt", "body.html")
+        key for key in fast_parts(fast)._validated if key[2] in ("body.txt", "body.html")
     ]  # nothing kept per member
