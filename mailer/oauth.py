@@ -227,7 +227,11 @@ def login(settings: Settings, out: TextIO) -> int:
             "(a shared mailbox).",
             file=out,
         )
-    print("`mailer send` renews the sign-in by itself from now on; `mailer logout` forgets it.", file=out)
+    print(
+        "`mailer send` and `mailer inbox --imap` renew the sign-in by themselves from now on; "
+        "`mailer logout` forgets it.",
+        file=out,
+    )
     return 0
 
 

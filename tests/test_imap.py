@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,13 +41,10 @@ ssl = yes
 ssl_cert = <{root}/cert.pem
 ssl_key = <{root}/key.pem
 disable_plaintext_auth = yes
-auth_mechanisms = plain
+auth_mechanisms = {mechanisms}
 auth_failure_delay = 0
 first_valid_uid = {uid}
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%n {root}/passwd
-}}
+{passdb}
 userdb {{
   driver = static
   args = uid={uid} gid={gid} home={mail}/%n
@@ -65,6 +63,11 @@ service imap-login {{
   }}
 }}
 """
+PASSWORD_PASSDB = """\
+passdb {{
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%n {root}/passwd
+}}"""
 
 
 @dataclass
@@ -92,17 +95,16 @@ class Dovecot:
         return [message.get_flags() for message in box]
 
 
-@pytest.fixture(scope="module")
-def dovecot_server(
-    tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA, ca_pem: Path
+@contextmanager
+def running_dovecot(
+    root: Path, ca: trustme.CA, ca_pem: Path, *, mechanisms: str = "plain", passdb: str = PASSWORD_PASSDB
 ) -> Iterator[Dovecot]:
-    """One Dovecot for the module, with its own config, certificate and passwd-file user."""
+    """A Dovecot with its own config, certificate and passdb (by default a passwd-file user)."""
     if not DOVECOT.exists():
         pytest.skip("Dovecot is not installed here (apt-get install dovecot-imapd)")
     if os.geteuid() != 0:
         pytest.skip("the Dovecot fixture starts the server as root (it serves mail as 'nobody')")
     nobody = pwd.getpwnam("nobody")
-    root = tmp_path_factory.mktemp("dovecot")
     cert = ca.issue_cert("127.0.0.1")
     cert.cert_chain_pems[0].write_to_path(str(root / "cert.pem"))
     cert.private_key_pem.write_to_path(str(root / "key.pem"))
@@ -121,6 +123,8 @@ def dovecot_server(
                 gid=nobody.pw_gid,
                 imap_port=ports["starttls"],
                 imaps_port=ports["tls"],
+                mechanisms=mechanisms,
+                passdb=passdb.format(root=root),
             ),
             encoding="utf-8",
         )
@@ -133,6 +137,15 @@ def dovecot_server(
             finally:
                 process.terminate()
                 process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def dovecot_server(
+    tmp_path_factory: pytest.TempPathFactory, ca: trustme.CA, ca_pem: Path
+) -> Iterator[Dovecot]:
+    """One Dovecot for the module, with its own config, certificate and passwd-file user."""
+    with running_dovecot(tmp_path_factory.mktemp("dovecot"), ca, ca_pem) as server:
+        yield server
 
 
 @pytest.fixture

@@ -42,6 +42,8 @@ REPO = Path(__file__).resolve().parents[1]
 FIXED = datetime(2027, 8, 20, 9, 0, tzinfo=UTC)
 CLIENT_ID = "5f1d7c2e-0b7a-4c1e-9d3f-6a2b8e4c1f07"  # made up, as IT would paste it
 SCOPE = "https://outlook.office.com/SMTP.Send"
+IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
+OIDC = {"offline_access", "openid", "profile"}  # MSAL adds these to every request
 USER = "brugernesrum@roskilde.example"
 
 
@@ -67,6 +69,8 @@ class EntraStub:
         self.pending_polls = 2  # the user is still typing the code for this many polls
         self.access_tokens: set[str] = set()  # valid ones
         self.refresh_tokens: set[str] = set()  # valid ones
+        self.granted: dict[str, frozenset[str]] = {}  # the permissions behind each token
+        self.introspected: list[bool] = []  # each introspection's answer (a mail server asking)
         self.grants: list[str] = []  # every /token request's outcome, in order
         self.devices: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
@@ -127,6 +131,8 @@ class EntraStub:
                 status, body = self._token(form)
             elif method == "POST" and request.path == "/devicelogin":
                 status, body = self._user_enters_code(form)
+            elif method == "POST" and request.path == "/introspect":
+                status, body = self._introspect(form)
             else:
                 status, body = 404, {"error": "not_found"}
         data = json.dumps(body).encode()
@@ -169,7 +175,12 @@ class EntraStub:
             return self._error("invalid_scope", 70011, f"The provided value for scope {scopes} is not valid.")
         user_code = "".join(secrets.choice("BCDFGHJKLMNPQRSTVWXZ") for _ in range(9))
         device_code = secrets.token_urlsafe(32)
-        self.devices[device_code] = {"user_code": user_code, "entered": False, "polls": 0}
+        self.devices[device_code] = {
+            "user_code": user_code,
+            "entered": False,
+            "polls": 0,
+            "scopes": frozenset(scopes) - OIDC,  # what the user consents to by signing in
+        }
         verification_uri = f"{self.base_url}/devicelogin"
         return 200, {
             "user_code": user_code,
@@ -207,7 +218,7 @@ class EntraStub:
                 )
             del self.devices[form["device_code"]]
             self.grants.append("device_code:ok")
-            return 200, self._issue()
+            return 200, self._issue(device["scopes"], device["scopes"])
         if grant == "refresh_token":
             token = form.get("refresh_token", "")
             if token not in self.refresh_tokens:
@@ -218,19 +229,45 @@ class EntraStub:
                     "The provided grant has expired due to it being revoked, a fresh auth token is "
                     "needed. The user might have changed or reset their password.",
                 )
-            if SCOPE not in form.get("scope", "").split():
+            wanted = frozenset(form.get("scope", "").split()) - OIDC
+            if not wanted:
                 return self._error("invalid_scope", 70011, "The provided value for scope is not valid.")
+            if not wanted <= self.granted[token]:
+                self.grants.append("refresh_token:not-consented")
+                return self._error(
+                    "invalid_grant",
+                    65001,
+                    f"The user or administrator has not consented to use the application with ID "
+                    f"'{self.client_id}'. Send an interactive authorization request for this user "
+                    "and resource.",
+                )
             self.refresh_tokens.discard(token)
             self.grants.append("refresh_token:ok")
-            return 200, self._issue()
+            return 200, self._issue(wanted, self.granted[token])
         return self._error(
             "unsupported_grant_type", 70003, f"The app requested an unsupported grant type '{grant}'."
         )
 
-    def _issue(self) -> dict[str, Any]:
+    def _introspect(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """RFC 7662 token introspection, as a mail server asks it about an XOAUTH2 token: active only
+        for a valid token that carries the permission to read mail (IMAP.AccessAsUser.All)."""
+        token = form.get("token", "")
+        active = token in self.access_tokens and IMAP_SCOPE in self.granted.get(token, frozenset())
+        self.introspected.append(active)
+        if not active:
+            return 200, {"active": False}
+        return 200, {"active": True, "username": self.user, "scope": " ".join(sorted(self.granted[token]))}
+
+    def grant(self, scopes: frozenset[str]) -> str:
+        """An access token with these permissions, as someone might get one with another tool."""
+        with self._lock:
+            return str(self._issue(scopes, scopes)["access_token"])
+
+    def _issue(self, scopes: frozenset[str], consented: frozenset[str]) -> dict[str, Any]:
         access, refresh = f"EwB-at.{secrets.token_urlsafe(24)}", f"0.AR-rt.{secrets.token_urlsafe(32)}"
         self.access_tokens.add(access)
         self.refresh_tokens.add(refresh)
+        self.granted[access], self.granted[refresh] = frozenset(scopes), frozenset(consented)
         now = int(time.time())
         claims = {
             "aud": self.client_id,
@@ -249,7 +286,7 @@ class EntraStub:
         id_token = f"{header}.{_b64url(json.dumps(claims).encode())}.{_b64url(b'not-signed')}"
         return {
             "token_type": "Bearer",
-            "scope": SCOPE,
+            "scope": " ".join(sorted(scopes)),
             "expires_in": 3599,
             "ext_expires_in": 3599,
             "access_token": access,
