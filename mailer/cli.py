@@ -6,6 +6,8 @@ Exit codes: 0 all well, 1 some messages failed, 2 bad input or configuration.
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import sys
 import time
 import traceback
@@ -13,7 +15,7 @@ import webbrowser
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from mailer import status as status_view
 from mailer.calendar import publish_calendar
@@ -26,6 +28,7 @@ from mailer.plan import Plan, Selection
 from mailer.recipients import add_suppressed
 from mailer.run import Inputs, SendReport, load_inputs, make_plan, preview, send, send_test
 from mailer.signin import SmtpSignIn
+from mailer.words import count
 
 Clock = Callable[[], datetime]
 
@@ -123,7 +126,7 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None, out: TextIO | None = None) -> int:
     args = _parser().parse_args(argv)
     now = (clock or (lambda: datetime.now(UTC)))()
-    stdout = out or sys.stdout
+    stdout = out or cast(TextIO, _QuietPipe(sys.stdout))
     try:
         settings = load_settings(config_path(args.config))
         return COMMANDS[args.command](args, settings, now, stdout)
@@ -144,6 +147,38 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None, out: 
     except KeyboardInterrupt:
         print("interrupted: run the same command again to finish", file=sys.stderr)
         return 1
+
+
+class _QuietPipe(io.TextIOBase):
+    """Standard output that goes quiet when its reader stops reading (`mailer status | head`):
+    no traceback, and the command still finishes its work (a send is not cut short by it)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._gone = False
+
+    def write(self, text: str) -> int:
+        if not self._gone:
+            try:
+                self._stream.write(text)
+            except BrokenPipeError:
+                self._close_quietly()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self._gone:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._close_quietly()
+
+    def isatty(self) -> bool:
+        return self._stream.isatty()
+
+    def _close_quietly(self) -> None:
+        # What is still buffered goes to /dev/null: Python's own flush at exit has nowhere to fail.
+        self._gone = True
+        os.dup2(os.open(os.devnull, os.O_WRONLY), self._stream.fileno())
 
 
 def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
@@ -202,7 +237,7 @@ def _write_preview(
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         result = preview(inputs, journal, selection, now=now, out=folder)
     _print_plan(result.plan, inputs, out)
-    print(f"wrote {result.count} messages to {result.folder}", file=out)
+    print(f"wrote {count(result.count, 'message')} to {result.folder}", file=out)
     print(f"preview page: {result.index}", file=out)
     if open_page:
         webbrowser.open(result.index.resolve().as_uri())
@@ -218,23 +253,29 @@ def _print_plan(plan: Plan, inputs: Inputs, out: TextIO) -> None:
     if plan.campaign.method:
         print(f"  calendar: {plan.campaign.method}, sequence {plan.campaign.sequence}", file=out)
     if plan.skipped:
-        print(f"  {len(plan.skipped)} members already have it (not sent again)", file=out)
+        have = "has" if len(plan.skipped) == 1 else "have"
+        print(f"  {count(len(plan.skipped), 'member')} already {have} it (not sent again)", file=out)
         if not plan.deliveries and plan.campaign.method is None:
             print(
                 f"  a new issue? give it a campaign key of its own: --campaign {plan.campaign.key}-2",
                 file=out,
             )
     if plan.suppressed:
-        print(f"  {len(plan.suppressed)} unsubscribed members left out", file=out)
+        print(f"  {count(len(plan.suppressed), 'unsubscribed member')} left out", file=out)
     if plan.bouncing:
-        print(f"  {len(plan.bouncing)} members left out because their address bounced:", file=out)
+        print(f"  {count(len(plan.bouncing), 'member')} left out because their address bounced:", file=out)
         for member in plan.bouncing:
             print(f"    {member.email}", file=out)
         print("  (when an address works again: mailer bounced --clear EMAIL)", file=out)
     for err in inputs.members.invalid:
         print(f"  skipped invalid row: {err}", file=out)
     if plan.removed:
-        print(f"  {len(plan.removed)} members were invited but are no longer on the list:", file=out)
+        were = "was" if len(plan.removed) == 1 else "were"
+        are = "is" if len(plan.removed) == 1 else "are"
+        print(
+            f"  {count(len(plan.removed), 'member')} {were} invited but {are} no longer on the list:",
+            file=out,
+        )
         for row in plan.removed:
             print(f"    {row.email}", file=out)
         print("  (send with --cancel-removed to cancel it in their calendars)", file=out)
@@ -272,13 +313,17 @@ def _deliver(
             envelope = send_test(inputs, plan, test_to, now=now)
             print(f"test message '{envelope.subject}' sent to {test_to}; nothing recorded", file=out)
             return 0
-        count = len(plan.deliveries) if limit is None else min(limit, len(plan.deliveries))
-        if not count:
+        total = len(plan.deliveries) if limit is None else min(limit, len(plan.deliveries))
+        if not total:
             print("nothing to send", file=out)
             return 0
         smtp = settings.smtp
         who = f" as {smtp.username}" if smtp.username else ""
-        print(f"to send: {count} messages to {count} members via {smtp.host}:{smtp.port}{who}", file=out)
+        print(
+            f"to send: {count(total, 'message')} to {count(total, 'member')} "
+            f"via {smtp.host}:{smtp.port}{who}",
+            file=out,
+        )
         signin = SmtpSignIn(settings)
         signin.secret()  # no password or token: say so before asking, not after
         if not args.yes and not _confirm(out):
@@ -286,15 +331,17 @@ def _deliver(
         shown = _progress(out)
         done = 0
 
-        def progress(count_done: int, total: int) -> None:
+        def progress(sent: int, failed: int, total: int) -> None:
             nonlocal done
-            done = count_done
-            shown(count_done, total)
+            done = sent + failed
+            shown(sent, failed, total)
 
         try:
             report = send(inputs, journal, plan, now=now, limit=limit, progress=progress, signin=signin)
         except DeliveryError as err:  # a refused sign-in or TLS failure stopped the run
-            sent = f"{done} of {count} messages were done before that" if done else "nothing was sent"
+            sent = (
+                f"{done} of {count(total, 'message')} were done before that" if done else "nothing was sent"
+            )
             raise type(err)(
                 f"{err.message}; {sent}. Fix it and run the same command again to finish.",
                 code=err.code,
@@ -328,15 +375,17 @@ def _confirm(out: TextIO) -> bool:
     return True
 
 
-def _progress(out: TextIO) -> Callable[[int, int], None]:
-    """A bar redrawn a few times a second on a terminal; otherwise a line per tenth of the run."""
+def _progress(out: TextIO) -> Callable[[int, int, int], None]:
+    """A bar redrawn a few times a second on a terminal; otherwise a line per tenth of the run.
+    Failed messages count as failed, not sent (`!` in the bar)."""
     started = time.monotonic()
     terminal = out.isatty()
     step = 1
     drawn = 0.0
 
-    def show(done: int, total: int) -> None:
+    def show(sent: int, failed: int, total: int) -> None:
         nonlocal step, drawn
+        done = sent + failed
         if terminal:
             now = time.monotonic()
             if done < total and now - drawn < 0.2:
@@ -347,10 +396,12 @@ def _progress(out: TextIO) -> Callable[[int, int], None]:
         elapsed = max(time.monotonic() - started, 1e-6)
         rate = done / elapsed
         left = (total - done) / rate if rate else 0
-        line = f"{done}/{total} sent · {rate:.1f}/s · {left:.0f}s left"
+        failures = f", {failed} failed" if failed else ""
+        line = f"{sent}/{total} sent{failures} · {rate:.1f}/s · {left:.0f}s left"
         if terminal:
             width = 30
-            bar = "#" * int(width * done / total) + "-" * (width - int(width * done / total))
+            ok, bad = int(width * sent / total), int(width * done / total) - int(width * sent / total)
+            bar = "#" * ok + "!" * bad + "-" * (width - ok - bad)
             print(f"\r[{bar}] {line}", end="" if done < total else "\n", file=out, flush=True)
         else:
             print(line, file=out)
@@ -360,15 +411,28 @@ def _progress(out: TextIO) -> Callable[[int, int], None]:
 
 
 def _print_report(report: SendReport, out: TextIO) -> None:
+    """What was sent; failures told apart: refused for good (fix the address) or for now (run again)."""
     print(
         f"sent: {report.sent}, skipped (already sent): {report.skipped}, failed: {len(report.failed)}",
         file=out,
     )
-    for outcome in report.failed:
-        code = outcome.code if outcome.code is not None else "-"
-        print(f"  failed: {outcome.envelope.rcpt_to}: {code} {outcome.reply}", file=out)
-    if report.failed:
-        print("run the same command again to retry the failed ones", file=out)
+    refused = [outcome for outcome in report.failed if outcome.permanent]
+    later = [outcome for outcome in report.failed if not outcome.permanent]
+    if refused:
+        print(f"refused by the server ({count(len(refused), 'address', 'addresses')}):", file=out)
+        for outcome in refused:
+            print(f"  failed: {outcome.envelope.rcpt_to}: {outcome.code} {outcome.reply}", file=out)
+        print(
+            "  check these addresses in the member list (or ask the members): they are left out of "
+            "later sends (when one works again: mailer bounced --clear EMAIL)",
+            file=out,
+        )
+    if later:
+        print(f"not delivered this time ({count(len(later), 'message')}):", file=out)
+        for outcome in later:
+            code = outcome.code if outcome.code is not None else "no answer:"
+            print(f"  failed: {outcome.envelope.rcpt_to}: {code} {outcome.reply}", file=out)
+        print(f"run the same command again to send {'it' if len(later) == 1 else 'them'}", file=out)
 
 
 def _status(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:

@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import Message
 from functools import cache, partial
@@ -301,10 +301,13 @@ class Composer:
         for delivery in deliveries:
             yield delivery, self.envelope(delivery)
 
-    def envelope(self, delivery: Delivery) -> Envelope:
+    def envelope(self, delivery: Delivery, *, subject_prefix: str = "") -> Envelope:
+        """The member's message; `subject_prefix` marks a test copy ("[TEST] ")."""
         campaign, member = delivery.campaign, delivery.member
         language = campaign.template.variant(member.language)
         rendered = self.rendered(delivery)
+        if subject_prefix:
+            rendered = replace(rendered, subject=subject_prefix + rendered.subject)
         calendar = self._calendar_part(campaign, member.address, member.name, language)
         # A re-run after a crash rebuilds the same Message-ID; an explicit --resend gets a new one.
         version = f"{campaign.version}@{self.now.isoformat()}" if campaign.resend else campaign.version

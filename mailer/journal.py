@@ -187,6 +187,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+class CampaignTotals(NamedTuple):
+    campaign: str
+    sent: int
+    failed: int
+    last: str  # when its last message was sent or failed (ISO, UTC)
+    meeting_id: str | None
+
+
 class Journal:
     """The state file; opened once per run. A missing file is an empty journal."""
 
@@ -419,6 +427,14 @@ class Journal:
 
     def campaigns(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT DISTINCT campaign FROM deliveries ORDER BY campaign")]
+
+    def campaign_totals(self) -> list[CampaignTotals]:
+        """Each campaign's messages sent and failed, and when it last sent, counted by SQLite."""
+        rows = self._db.execute(
+            """SELECT campaign, SUM(status = 'sent'), SUM(status = 'failed'), MAX(at), MAX(meeting_id)
+               FROM deliveries GROUP BY campaign ORDER BY campaign"""
+        )
+        return [CampaignTotals(*row) for row in rows]
 
     def invited(self, meeting_id: str) -> dict[str, Sent]:
         """Members whose calendars hold the meeting: their newest accepted REQUEST or CANCEL."""

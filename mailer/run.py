@@ -101,7 +101,7 @@ def send(
     *,
     now: datetime,
     limit: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Callable[[int, int, int], None] | None = None,
     transport: SmtpTransport | None = None,
     signin: SmtpSignIn | None = None,
 ) -> SendReport:
@@ -130,7 +130,7 @@ def send(
                     Return(row.recipient, "bounce", row.message_id, row.campaign, at, row.reply, f"smtp {at}")
                 )
         if progress:
-            progress(report.sent + len(report.failed), total)
+            progress(report.sent, len(report.failed), total)
 
     processes = compose_processes(settings.smtp.compose_processes, total)
     with Build(composer, plan.deliveries, processes) as build:
@@ -145,10 +145,14 @@ def send(
     return report
 
 
+TEST_PREFIX = "[TEST] "
+
+
 def send_test(
     inputs: Inputs, plan: Plan, to: str, *, now: datetime, transport: SmtpTransport | None = None
 ) -> Envelope:
-    """The run's first message, delivered to `to` only, marked as a test; nothing is recorded.
+    """The run's first message, delivered to `to` only, marked as a test (in a header and in
+    front of the subject); nothing is recorded.
 
     Every message is rendered first, as for the real run, so the test also says the run would
     go through. The test gets its own Message-ID: with the member's, a mailbox that has the
@@ -160,7 +164,7 @@ def send_test(
     composer = Composer(settings, now=now)
     Build(composer, plan.deliveries).validate()
     first = plan.deliveries[0]
-    envelope = composer.envelope(first)
+    envelope = composer.envelope(first, subject_prefix=TEST_PREFIX)
     test_id = make_msgid("test", domain=envelope.message_id.rpartition("@")[2].rstrip(">") or None)
     marked = replace(envelope, rcpt_to=to, message_id=test_id, data=_marked_test(envelope.data, test_id))
     transport = transport or SmtpTransport(settings.smtp, SmtpSignIn(settings))

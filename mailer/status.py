@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import csv
+from datetime import datetime
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from mailer.bounces import bouncing
 from mailer.config import Settings
 from mailer.journal import Journal
-from mailer.words import summary
+from mailer.meetings import Meeting
+from mailer.words import count, summary
 
 ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
+DEFAULT_ZONE = Meeting.model_fields["timezone"].default
 
 
 def show(
@@ -20,25 +24,45 @@ def show(
     meeting_ids = {m.id for m in settings.meetings} | set(journal.meeting_ids())
     if what in meeting_ids:
         return _meeting(journal, settings, what, out, csv_path)
-    campaigns = [what] if what else journal.campaigns()
-    if not campaigns:
+    if what is None:
+        return _campaigns(journal, settings, out)
+    rows = journal.deliveries(campaign=what)
+    if not rows:
+        print(f"no campaign or meeting {what!r}", file=out)
+        return 2
+    sent = sum(1 for r in rows if r.status == "sent")
+    print(f"{what}: {sent} sent, {len(rows) - sent} failed", file=out)
+    zone = _zone(settings, rows[0].meeting_id)
+    for row in rows:
+        detail = f"  {row.code} {row.reply}" if row.status == "failed" else ""
+        seq = f" seq {row.sequence}" if row.sequence is not None else ""
+        print(f"  {_local(row.at, zone)}  {row.status:6}  {row.email}{seq}{detail}", file=out)
+    return 0
+
+
+def _campaigns(journal: Journal, settings: Settings, out: TextIO) -> int:
+    """One line per campaign; the messages of one are `mailer status CAMPAIGN`."""
+    totals = journal.campaign_totals()
+    if not totals:
         print("nothing has been sent yet", file=out)
         return 0
-    if not what:
-        print_returns(journal, out)
-    for campaign in campaigns:
-        rows = journal.deliveries(campaign=campaign)
-        if not rows:
-            print(f"no campaign or meeting {campaign!r}", file=out)
-            return 2
-        sent = [r for r in rows if r.status == "sent"]
-        failed = [r for r in rows if r.status == "failed"]
-        print(f"{campaign}: {len(sent)} sent, {len(failed)} failed", file=out)
-        for row in rows:
-            detail = f"  {row.code} {row.reply}" if row.status == "failed" else ""
-            seq = f" seq {row.sequence}" if row.sequence is not None else ""
-            print(f"  {row.at}  {row.status:6}  {row.email}{seq}{detail}", file=out)
+    print_returns(journal, out)
+    for row in totals:
+        last = _local(row.last, _zone(settings, row.meeting_id))
+        print(f"{row.campaign}: {row.sent} sent, {row.failed} failed, last {last}", file=out)
+    print("each message of one: mailer status CAMPAIGN; who answered: mailer status MEETING_ID", file=out)
     return 0
+
+
+def _zone(settings: Settings, meeting_id: str | None) -> ZoneInfo:
+    """The meeting's own time zone; the network's for what is about no meeting."""
+    meeting = next((m for m in settings.meetings if m.id == meeting_id), None)
+    return ZoneInfo(meeting.timezone if meeting else DEFAULT_ZONE)
+
+
+def _local(at: str, zone: ZoneInfo) -> str:
+    """A journal time (ISO, UTC) as the coordinator's clock shows it: '2026-11-25 10:30'."""
+    return datetime.fromisoformat(at).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _meeting(
@@ -48,7 +72,7 @@ def _meeting(
     answers = journal.answers(meeting_id)
     state = journal.meeting(meeting_id)
     sequence = state.sequence if state else "-"
-    print(f"{meeting_id}: sequence {sequence}, {len(invited)} members invited", file=out)
+    print(f"{meeting_id}: sequence {sequence}, {count(len(invited), 'member')} invited", file=out)
     configured = {m.id: m for m in settings.meetings}.get(meeting_id)
     if configured is not None:
         print(f"  {summary(configured, settings.sender.language)}", file=out)

@@ -107,3 +107,9 @@ def status_word(status: str, language: str) -> str:
 def agenda_label(language: str) -> str:
     """'Program' / 'Programme', the heading of a meeting's agenda in calendar descriptions."""
     return AGENDA_LABEL.get(language, AGENDA_LABEL["en"])
+
+
+def count(number: int, noun: str, plural: str | None = None) -> str:
+    """'1 message', '25 messages'; a noun that adds more than an s gives its plural
+    ('1 besked', '25 beskeder')."""
+    return f"{number} {noun if number == 1 else plural or noun + 's'}"

@@ -361,6 +361,7 @@ def test_test_to_delivers_only_to_the_test_address_and_records_nothing(
     assert server.recipients == ["koordinator@roskilde.example"]
     (msg,) = server.messages
     assert msg["X-Mailer-Test"]
+    assert msg["Subject"] == "[TEST] Netværksmøde: Hvad siger brugerne? – Tuesday, 21 September 2027"
     assert msg["To"].addresses[0].addr_spec == "maria.lohse@roskilde.example"  # exactly what she would get
     assert "sent to koordinator@roskilde.example; nothing recorded" in out
     assert journal_rows(project) == {}
@@ -375,7 +376,7 @@ def test_test_to_delivers_only_to_the_test_address_and_records_nothing(
     ]
     assert real["Message-ID"] != msg["Message-ID"]
     assert (
-        real["Subject"] == msg["Subject"]
+        "[TEST] " + real["Subject"] == msg["Subject"]
         and real.get_body(("plain",)).get_content() == msg.get_body(("plain",)).get_content()
     )
 

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import pytest
-from conftest import FIXED, MEETING, Faults, Project, SmtpServer
+from conftest import MEETING, Faults, Project, SmtpServer
 
 MEETING_ID = MEETING["id"]
 CAMPAIGN = f"invitation:{MEETING_ID}"
 BAD = "maria.lohse@roskilde.example"
-AT = FIXED.isoformat(timespec="seconds")
+AT = "2026-11-25 10:30"  # FIXED in Copenhagen
 
 
 @pytest.fixture
@@ -37,12 +38,33 @@ def test_status_lists_every_campaign_with_sent_and_failed(
     assert code == 1, out  # put back, and her mailbox still refuses
     code, out = project.main("status")
     assert code == 0, out
+    # one line per campaign, in local time (FIXED is 09:30 UTC, winter: 10:30 in Copenhagen)
+    assert out.splitlines() == [
+        f"{CAMPAIGN}: 3 sent, 1 failed, last {AT}",
+        f"newsletter: 3 sent, 1 failed, last {AT}",
+        "each message of one: mailer status CAMPAIGN; who answered: mailer status MEETING_ID",
+    ]
+    code, out = project.main("status", "newsletter")
+    assert code == 0, out
     lines = out.splitlines()
-    assert f"{CAMPAIGN}: 3 sent, 1 failed" in lines
-    assert "newsletter: 3 sent, 1 failed" in lines
-    assert f"  {AT}  sent    soren.aero@vordingborg.example seq 0" in lines
-    assert f"  {AT}  failed  {BAD} seq 0  550 5.1.1 No such mailbox here" in lines
+    assert f"  {AT}  sent    soren.aero@vordingborg.example" in lines
     assert f"  {AT}  failed  {BAD}  550 5.1.1 No such mailbox here" in lines  # the newsletter: no sequence
+    code, out = project.main("status", CAMPAIGN)
+    assert f"  {AT}  sent    soren.aero@vordingborg.example seq 0" in out.splitlines()
+    assert f"  {AT}  failed  {BAD} seq 0  550 5.1.1 No such mailbox here" in out.splitlines()
+
+
+def test_status_shows_a_summer_meetings_times_in_its_own_zone(
+    project: Project, smtp_server_factory: Callable[..., SmtpServer]
+) -> None:
+    server = smtp_server_factory("starttls")
+    project.smtp = server.smtp_config()
+    project.meetings[0]["timezone"] = "America/New_York"
+    summer = datetime(2027, 6, 1, 16, 5, tzinfo=UTC)
+    assert project.main("send", "invitation", "--meeting", MEETING_ID, "--yes", now=summer)[0] == 0
+
+    assert project.main("status")[1].splitlines()[0] == f"{CAMPAIGN}: 4 sent, 0 failed, last 2027-06-01 12:05"
+    assert "  2027-06-01 12:05  sent " in project.main("status", CAMPAIGN)[1]
 
 
 def test_status_of_one_campaign_follows_a_retry(project: Project, sent_with_one_failure: SmtpServer) -> None:

@@ -43,6 +43,12 @@ class Outcome(Generic[T]):
     reply: str
     attempts: int
 
+    @property
+    def permanent(self) -> bool:
+        """A 5xx ("User unknown"): the same address will be refused again; 4xx and lost
+        connections are worth another run."""
+        return not self.ok and self.code is not None and self.code >= 500
+
 
 @dataclass
 class _Line:
