@@ -244,11 +244,20 @@ def _write_preview(
     return 0
 
 
+# What each kind of delivery is called in the plan's summary, one and many.
+KIND_WORDS = {
+    "new": ("new", "new"),
+    "update": ("update", "updates"),
+    "cancel": ("cancellation", "cancellations"),
+    "message": ("message", "messages"),
+}
+
+
 def _print_plan(plan: Plan, inputs: Inputs, out: TextIO) -> None:
     kinds: dict[str, int] = {}
     for delivery in plan.deliveries:
         kinds[delivery.kind] = kinds.get(delivery.kind, 0) + 1
-    summary = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) or "nothing to send"
+    summary = ", ".join(count(n, *KIND_WORDS[k]) for k, n in sorted(kinds.items())) or "nothing to send"
     print(f"campaign {plan.campaign.key}: {summary}", file=out)
     if plan.campaign.method:
         print(f"  calendar: {plan.campaign.method}, sequence {plan.campaign.sequence}", file=out)

@@ -93,7 +93,7 @@ def test_later_sends_leave_bouncing_members_out_until_put_back(sent: Project, se
     before = len(server.messages)
     code, out = sent.main("send", "newsletter", "--campaign", "newsletter-2027-01", "--yes")
     assert code == 0, out
-    assert f"1 members left out because their address bounced:\n    {ANNE}" in out
+    assert f"1 member left out because their address bounced:\n    {ANNE}" in out
     assert len(server.messages) == before + 3  # Maria's delay warning does not keep her out
     assert ANNE not in {rcpt for _, rcpts, _ in server.recorder.received[before:] for rcpt in rcpts}
 

@@ -32,7 +32,7 @@ def test_status_lists_every_campaign_with_sent_and_failed(
 ) -> None:
     code, out = project.main("send", "newsletter", "--yes")
     assert code == 0, out  # Maria's address bounced: left out, and said so
-    assert f"1 members left out because their address bounced:\n    {BAD}" in out
+    assert f"1 member left out because their address bounced:\n    {BAD}" in out
     assert project.main("bounced", "--clear", BAD)[0] == 0
     code, out = project.main("send", "newsletter", "--yes")
     assert code == 1, out  # put back, and her mailbox still refuses
