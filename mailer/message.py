@@ -66,8 +66,9 @@ def _body_bytes(lines: str, linesep: str) -> bytes:
     return data.replace(b"\n", linesep.encode("ascii"))
 
 
-# 76: RFC 2047 section 2 limits lines holding encoded-words to 76 characters (words to 75).
-WIRE = _WirePolicy(linesep="\r\n", max_line_length=76)
+# RFC 2047 section 2 limits lines holding encoded-words to 76 characters (words to 75).
+HEADER_LINE = 76
+WIRE = _WirePolicy(linesep="\r\n", max_line_length=HEADER_LINE)
 
 
 @dataclass(frozen=True)
@@ -125,9 +126,16 @@ def message_id(campaign: str, member_key: str, version: str, domain: str) -> str
     return f"<{digest}@{domain}>"
 
 
+# Every boundary begins with this. Quoted-printable writes "=" as "=3D" and base64 has no "_",
+# so a body that holds it is sent quoted-printable: no content can contain a boundary
+# (RFC 2046 section 5.1.1), whatever a member's data or a template writes.
+BOUNDARY_MARK = "=_"
+
+
 def _text_body(text: str) -> tuple[str, str]:
-    """A text body's transfer encoding and payload: 7bit when it is ASCII in short lines."""
-    if text.isascii() and all(len(line) <= 76 for line in text.splitlines()):
+    """A text body's transfer encoding and payload: 7bit when it is ASCII in short lines
+    without a boundary's mark; otherwise quoted-printable, whose lines are at most 76."""
+    if text.isascii() and BOUNDARY_MARK not in text and all(len(line) <= 76 for line in text.splitlines()):
         return "7bit", text
     # Quoted-printable keeps Danish text readable in a raw .eml and lines short.
     return "quoted-printable", _quoted_printable(text)
@@ -194,11 +202,34 @@ def _header_value(name: str, value: str) -> str:
 
     Cached: a campaign's subject is usually the same for every member.
     """
-    return (
-        value
-        if value.isascii()
-        else Header(value, _UTF8_WORDS, header_name=name).encode(linesep="\n", maxlinelen=75)
-    )
+    return value if value.isascii() else _encoded_words(name, value)
+
+
+def _text_value(name: str, value: str) -> str:
+    """Text a person reads (a subject, a display name): as is when it is plain ASCII that folds
+    into short lines at its spaces; otherwise RFC 2047 words, which fold anywhere.
+
+    Text that merely looks like an encoded word ("=?utf-8?b?...?=") is encoded too, or mail
+    clients would decode it into something else; and a word too long for a line would make
+    one longer than the 998 characters a mail line may have (RFC 5322 section 2.1.1).
+    """
+    return value if _plain_text(name, value) else _encoded_words(name, value)
+
+
+def _plain_text(name: str, value: str) -> bool:
+    longest = HEADER_LINE - len(name) - 4  # "Name: " and a display name's quotes
+    return value.isascii() and "=?" not in value and all(len(word) <= longest for word in value.split())
+
+
+@lru_cache(maxsize=1024)
+def _encoded_words(name: str, value: str) -> str:
+    """RFC 2047 "B" words of at most 75 characters, folded between them; the first line
+    leaves room for the name. A value that fits one word is that word (what `Header` gives
+    it, without its folding machinery: a member's name is encoded for every message)."""
+    word = _UTF8_WORDS.header_encode(value)
+    if len(word) <= HEADER_LINE - 1 - len(name) - 2:  # as Header measures: a 75-character line
+        return word
+    return Header(value, _UTF8_WORDS, header_name=name).encode(linesep="\n", maxlinelen=75)
 
 
 @lru_cache(maxsize=16)
@@ -211,8 +242,13 @@ def _date_value(moment: datetime, zone: tzinfo | None, offset: timedelta | None)
     return format_datetime(moment)
 
 
-def _address(name: str, email: str) -> str:
-    return formataddr((name, email), charset=_UTF8_WORDS) if name else email
+def _address(header: str, name: str, email: str) -> str:
+    """'Name <address>' (the name quoted or encoded as it needs), or the bare address."""
+    if not name:
+        return email
+    if _plain_text(header, name):
+        return formataddr((name, email))
+    return f"{_encoded_words(header, name)} <{email}>"
 
 
 class _Shape(NamedTuple):
@@ -251,13 +287,18 @@ def _prepare(
 ) -> tuple[_Shape, _Fill]:
     """`build_message`'s arguments as the message's shape and its per-member values."""
     seed = msg_id.strip("<>").partition("@")[0][:16]  # short enough that Content-Type fits one line
+    shared = tuple(attachments)
     text_encoding, text = _text_body(rendered.text)
+    if text and not text.endswith(("\n", "\r")) and rendered.html is None and calendar is None and not shared:
+        # The message ends with this body: SMTP would end it with a line break of its own
+        # (RFC 5321 section 4.1.1.4), so it ends with one here, and the preview's bytes are the wire's.
+        text += "\n"
     html_encoding, html = _text_body(rendered.html) if rendered.html is not None else (None, None)
     ics = base64.encodebytes(calendar.data).decode("ascii") if calendar is not None else None
     head = [
-        ("From", _address(sender_name, sender_email)),
-        ("To", _address(to_name, to_email)),
-        ("Subject", _header_value("Subject", rendered.subject)),
+        ("From", _address("From", sender_name, sender_email)),
+        ("To", _address("To", to_name, to_email)),
+        ("Subject", _text_value("Subject", rendered.subject)),
     ]
     if reply_to:
         head.append(("Reply-To", reply_to))
@@ -268,7 +309,7 @@ def _prepare(
         text=text_encoding,
         html=html_encoding,
         calendar=(calendar.method, calendar.filename) if calendar is not None else None,
-        attachments=tuple(attachments),
+        attachments=shared,
     )
     return shape, _Fill(tuple(value for _, value in head), seed, text, html, ics)
 
@@ -417,4 +458,27 @@ def build_message(
         headers=headers,
     )
     frame = _frame(shape) if _FRAMED_SEED.fullmatch(fill.seed) else None
-    return frame.fill(fill) if frame is not None else _flatten(_tree(shape, fill))
+    data = frame.fill(fill) if frame is not None else _flatten(_tree(shape, fill))
+    _require_short_lines(data, to_email)
+    return data
+
+
+# RFC 5322 section 2.1.1: a line of a message is at most 998 characters (servers refuse longer
+# ones: "500 Line too long").
+MAX_LINE = 998
+
+
+def _require_short_lines(data: bytes, to_email: str) -> None:
+    """Refuse a message with a header line too long for mail. The bodies are encoded in short
+    lines and the names and subject fold as RFC 2047 words; a header holding a long link
+    (List-Unsubscribe) cannot be folded."""
+    name = b""
+    for line in data[: data.find(b"\r\n\r\n")].split(b"\r\n"):
+        if line[:1] not in (b" ", b"\t"):  # not a folded header's continuation
+            name = line.partition(b":")[0]
+        if len(line) > MAX_LINE:
+            raise TemplateError(
+                f"the {name.decode('ascii', 'replace')} header would be a line of {len(line)} "
+                f"characters; mail allows at most {MAX_LINE}: shorten what goes into it",
+                field=to_email,
+            )
