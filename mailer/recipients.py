@@ -28,6 +28,10 @@ COLUMN_ALIASES = {
     "language": {"language", "lang", "sprog"},
     "groups": {"groups", "group", "grupper", "gruppe", "tags"},
 }
+# Control characters other than tab, CR and LF (those have their own message), and Unicode's
+# line and paragraph separators: invisible in a spreadsheet, they go raw into To and Subject
+# and make the calendar's ATTENDEE line unreadable, so that clients drop it.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
 
 NO_FIELDS: Mapping[str, str] = MappingProxyType({})
@@ -225,10 +229,25 @@ def _check(email: str) -> Verdict:
     return None if checked.normalized == email and not ascii_email else (checked.normalized, ascii_email)
 
 
+def _refuse_control_characters(values: dict[str, str], line: int, path: Path) -> None:
+    for name, value in values.items():
+        found = CONTROL.search(value)
+        if found:
+            raise RecipientsError(
+                f"an invisible control character (U+{ord(found.group()):04X}) is in {value!r}: no "
+                "e-mail header or calendar can carry it; retype the cell in the spreadsheet",
+                path=path,
+                line=line,
+                field=name,
+            )
+
+
 def _member(values: dict[str, str], verdict: Verdict, line: int, path: Path, default_language: str) -> Member:
     for name, value in values.items():
         if "\r" in value or "\n" in value:
             raise RecipientsError("line breaks are not allowed", path=path, line=line, field=name)
+    if CONTROL.search("".join(values.values())):  # one search a row; rarely found
+        _refuse_control_characters(values, line, path)
     email = values.get("email", "")
     if not email:
         raise RecipientsError("missing address", path=path, line=line, field="email")

@@ -423,6 +423,28 @@ def test_invalid_rows_stop_check_with_every_line_named(
     assert "recipients.csv:5: name: line breaks are not allowed" in out
 
 
+def test_control_characters_stop_check_naming_row_and_column(
+    sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_members(sample, "control_characters.csv")
+
+    assert run(sample, "check") == 2
+
+    out = capsys.readouterr().out
+    assert "invalid rows: 3" in out
+    assert "recipients.csv:3: name: an invisible control character (U+000B)" in out
+    assert "recipients.csv:4: organization: an invisible control character (U+001C)" in out
+    assert "recipients.csv:5: telefon: an invisible control character (U+0000)" in out
+    assert "retype the cell in the spreadsheet" in out
+    # A tab is text, not a control character to refuse.
+    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--skip-invalid") == 0
+    sent = messages(outbox(sample, f"invitation:{SEPTEMBER}")).values()
+    assert {msg["To"].addresses[0].addr_spec for msg in sent} == {
+        "soren.aero@vordingborg.example",
+        "tina.hove@roskilde.example",
+    }
+
+
 def test_invalid_rows_stop_preview(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
     use_members(sample, "invalid_rows.csv")
 
