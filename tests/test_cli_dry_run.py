@@ -434,7 +434,7 @@ def test_control_characters_stop_check_naming_row_and_column(
     assert "invalid rows: 3" in out
     assert "recipients.csv:3: name: an invisible control character (U+000B)" in out
     assert "recipients.csv:4: organization: an invisible control character (U+001C)" in out
-    assert "recipients.csv:5: telefon: an invisible control character (U+0000)" in out
+    assert "recipients.csv:5: telefon: an invisible control character (U+001D)" in out
     assert "retype the cell in the spreadsheet" in out
     # A tab is text, not a control character to refuse.
     assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--skip-invalid") == 0

@@ -7,37 +7,25 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Iterator
 from email.header import decode_header, make_header
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import Project, SmtpServer
 
 from mailer import message
-from mailer.templates import MessageTemplate
 
 FREE = "Fri tekst"
 
 
-@pytest.fixture(params=["fast", "plain"])
-def path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    """The run with its speed paths, or with every one of them off: no message frames (each
-    message flattened whole) and every template part run for every member."""
-    if request.param == "plain":
+@pytest.fixture
+def path(plain: bool, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The run with its speed paths, or with every one off (MAILER_PLAIN=1, and each message
+    flattened whole rather than filled into its shape's frame)."""
+    if plain:
         monkeypatch.setattr(message, "_frame", lambda shape: None)
-        original = MessageTemplate.__init__
-
-        def ordinary(self: MessageTemplate, *args: Any, **kwargs: Any) -> None:
-            original(self, *args, **kwargs)
-            self._shapes = {}
-            self._reads = dict.fromkeys(self._reads)
-            self._member_checks = {}
-
-        monkeypatch.setattr(MessageTemplate, "__init__", ordinary)
-    yield request.param
+    return "plain" if plain else "fast"
 
 
 def template(project: Project, name: str, *, subject: str, text: str, html: str | None = None) -> None:
