@@ -193,7 +193,7 @@ def test_a_meeting_from_invitation_through_moves_and_members_to_cancellation(
     assert mads[1] == "mads.kohler@koege.example"
     code, out = run(project, at(40), *send)
     assert code == 0, out
-    assert "1 members were invited but are no longer on the list" in out
+    assert "1 member was invited but is no longer on the list" in out
     assert mads[1] in out and "--cancel-removed" in out
     assert len(server.messages) == count
 
