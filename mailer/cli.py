@@ -80,7 +80,15 @@ def _parser() -> argparse.ArgumentParser:
 
     st = commands.add_parser("status", help="who was sent what, and who answered")
     st.add_argument("what", nargs="?", help="a campaign key or a meeting id")
-    st.add_argument("--csv", type=Path, metavar="FILE", help="write the meeting's list as CSV")
+    st.add_argument("--csv", type=Path, metavar="FILE", help="write the meeting's list as CSV (Excel)")
+    st.add_argument(
+        "--html",
+        nargs="?",
+        type=Path,
+        const=True,
+        metavar="FILE",
+        help="write (and open) a page of who is coming",
+    )
 
     i = commands.add_parser("ics", help="one meeting as an .ics file (add to calendar)")
     i.add_argument("meeting")
@@ -445,8 +453,14 @@ def _print_report(report: SendReport, out: TextIO) -> None:
 
 
 def _status(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    page = args.html
+    if page is True:  # --html without a file: beside the outbox, named for the meeting
+        page = settings.resolve(settings.files.outbox) / f"status-{args.what or 'all'}.html"
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
-        return status_view.show(journal, settings, args.what, out, csv_path=args.csv)
+        code = status_view.show(journal, settings, args.what, out, csv_path=args.csv, html_path=page)
+    if page is not None and code == 0 and out.isatty():
+        webbrowser.open(page.resolve().as_uri())
+    return code
 
 
 def _ics(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:

@@ -561,6 +561,13 @@ class Journal:
                 "INSERT OR IGNORE INTO inbox_read VALUES (?, ?, ?, ?)", (key, kind, source, _now())
             )
 
+    def read_messages(self, kind: str) -> list[tuple[str, str]]:
+        """(source, when read) of the messages of one kind the inbox has read, oldest first."""
+        rows = self._db.execute(
+            "SELECT source, at FROM inbox_read WHERE kind = ? ORDER BY at, source", (kind,)
+        )
+        return [(row[0], row[1]) for row in rows]
+
     def imap_position(self, mailbox: str) -> tuple[int, int] | None:
         """(UIDVALIDITY, last UID read) of the mailbox's last read, if any."""
         row = self._db.execute(

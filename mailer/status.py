@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
-import csv
 from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from mailer.attendance import attendance, write_csv
 from mailer.bounces import bouncing
 from mailer.config import Settings
+from mailer.errors import ConfigError
 from mailer.journal import Journal
 from mailer.meetings import Meeting
 from mailer.words import count, summary
 
-ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
 DEFAULT_ZONE = Meeting.model_fields["timezone"].default
 
 
 def show(
-    journal: Journal, settings: Settings, what: str | None, out: TextIO, *, csv_path: Path | None = None
+    journal: Journal,
+    settings: Settings,
+    what: str | None,
+    out: TextIO,
+    *,
+    csv_path: Path | None = None,
+    html_path: Path | None = None,
 ) -> int:
     meeting_ids = {m.id for m in settings.meetings} | set(journal.meeting_ids())
     if what in meeting_ids:
-        return _meeting(journal, settings, what, out, csv_path)
+        return _meeting(journal, settings, what, out, csv_path, html_path)
+    if csv_path is not None or html_path is not None:
+        known = ", ".join(sorted(meeting_ids)) or "none yet"
+        raise ConfigError(f"--csv and --html are for a meeting: name one (known: {known})", field="status")
     if what is None:
         return _campaigns(journal, settings, out)
     rows = journal.deliveries(campaign=what)
@@ -66,55 +75,43 @@ def _local(at: str, zone: ZoneInfo) -> str:
 
 
 def _meeting(
-    journal: Journal, settings: Settings, meeting_id: str, out: TextIO, csv_path: Path | None
+    journal: Journal,
+    settings: Settings,
+    meeting_id: str,
+    out: TextIO,
+    csv_path: Path | None,
+    html_path: Path | None,
 ) -> int:
-    invited = journal.invited(meeting_id)
-    answers = journal.answers(meeting_id)
-    state = journal.meeting(meeting_id)
-    sequence = state.sequence if state else "-"
-    print(f"{meeting_id}: sequence {sequence}, {count(len(invited), 'member')} invited", file=out)
+    found = attendance(journal, settings, meeting_id)
+    sequence = "-" if found.sequence is None else found.sequence
+    invited = sum(a.state != "NOT DELIVERED" for a in found.attendees)
+    print(f"{meeting_id}: sequence {sequence}, {count(invited, 'member')} invited", file=out)
     configured = {m.id: m for m in settings.meetings}.get(meeting_id)
     if configured is not None:
         print(f"  {summary(configured, settings.sender.language)}", file=out)
-    totals = {name: 0 for name in (*ANSWERS, "NO ANSWER", "CANCELLED")}
-    rows = []
-    for key, row in sorted(invited.items()):
-        if row.method == "CANCEL":
-            answer = "CANCELLED"
-        else:
-            answer = answers[key].partstat if key in answers else "NO ANSWER"
-        totals[answer] = totals.get(answer, 0) + 1
-        rows.append(
-            (
-                row.email,
-                row.name,
-                str(row.sequence),
-                answer.lower(),
-                answers[key].answered_at if key in answers else "",
-                answers[key].comment if key in answers else "",
-            )
+    for a in found.attendees:
+        if a.state == "NOT DELIVERED":
+            print(f"  {a.email:40} not delivered: {a.problem}  {a.name}", file=out)
+            continue
+        stale = f" (to sequence {a.stale}, before the last change)" if a.stale is not None else ""
+        comment = f'  "{a.comment}"' if a.comment else ""
+        hand = " (entered by hand)" if a.by_hand else ""
+        print(f"  {a.email:40} seq {a.sequence}  {a.state.lower()}{stale}{hand}  {a.name}{comment}", file=out)
+    print("  " + ", ".join(f"{name.lower()}: {n}" for name, n in found.totals.items()), file=out)
+    print_returns(journal, out, {a.email.casefold() for a in found.attendees})
+    if found.to_read:
+        print(
+            f"  {count(len(found.to_read), 'reply', 'replies')} to read yourself (`mailer answer` records what they say)",
+            file=out,
         )
-        stale = ""
-        if key in answers and row.method != "CANCEL":
-            answered = answers[key].sequence
-            if answered is not None and row.sequence is not None and answered < row.sequence:
-                stale = f" (to sequence {answered}, before the last change)"
-        comment = f'  "{answers[key].comment}"' if key in answers and answers[key].comment else ""
-        print(f"  {row.email:40} seq {row.sequence}  {answer.lower()}{stale}  {row.name}{comment}", file=out)
-    failed = {r.recipient: r for r in journal.deliveries(meeting_id=meeting_id) if r.status == "failed"}
-    for key, row in sorted(failed.items()):
-        if key not in invited:  # the invitation never got through: the member does not know
-            totals["NOT DELIVERED"] = totals.get("NOT DELIVERED", 0) + 1
-            rows.append((row.email, row.name, str(row.sequence), "not delivered", "", ""))
-            print(f"  {row.email:40} not delivered: {row.code} {row.reply}  {row.name}", file=out)
-    print("  " + ", ".join(f"{name.lower()}: {count}" for name, count in totals.items()), file=out)
-    print_returns(journal, out, set(invited) | set(failed))
     if csv_path is not None:
-        with csv_path.open("w", encoding="utf-8", newline="") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(["email", "name", "sequence", "answer", "answered_at", "comment"])
-            writer.writerows(rows)
+        write_csv(found, csv_path, settings.sender.language)
         print(f"wrote {csv_path}", file=out)
+    if html_path is not None:
+        from mailer.status_page import write_page
+
+        write_page(found, settings, configured, html_path)
+        print(f"wrote {html_path}", file=out)
     return 0
 
 

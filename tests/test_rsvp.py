@@ -4,12 +4,12 @@ read from .eml files, an mbox and a Maildir, tallied in the journal and shown by
 
 from __future__ import annotations
 
-import csv
 import mailbox
 from pathlib import Path
 
 import pytest
 from conftest import ROOT, Project, SmtpServer
+from test_status_page import excel_rows
 
 from mailer.errors import ReplyError
 from mailer.journal import Journal
@@ -178,19 +178,19 @@ def test_status_shows_answers_per_member_and_in_totals_and_as_csv(invited: Proje
     target = tmp_path / "til-kantinen.csv"
     code, out = invited.main("status", MEETING_ID, "--csv", str(target))
     assert code == 0, out
-    with target.open(encoding="utf-8", newline="") as handle:
-        rows = list(csv.DictReader(handle))
-    by_email = {row["email"]: row for row in rows}
+    header, *rows = excel_rows(target)  # sender.language is "da": Danish headers
+    by_email = {row[0]: dict(zip(header, row, strict=True)) for row in rows}
     assert len(rows) == 6
-    assert by_email["soren.aero@vordingborg.example"]["name"] == "Søren Ærø"
-    assert by_email["soren.aero@vordingborg.example"]["answer"] == "accepted"
-    assert by_email["soren.aero@vordingborg.example"]["answered_at"] == "2026-11-25T10:15:11+00:00"
+    soren = by_email["soren.aero@vordingborg.example"]
+    assert (soren["Navn"], soren["Svar"]) == ("Søren Ærø", "kommer")
+    assert soren["Svaret"] == "2026-11-25T10:15:11+00:00"
     # Outlook sends what the member wrote with the answer; the caterer sees it
-    assert by_email["soren.aero@vordingborg.example"]["comment"] == "Jeg glæder mig, vi ses i Roskilde."
-    assert by_email["anne.mette@roskilde.example"]["comment"] == ""
-    assert by_email["anne.mette@roskilde.example"]["answer"] == "declined"
-    assert by_email["lise.gron@greve.example"]["answer"] == "no answer"
-    assert by_email["lise.gron@greve.example"]["answered_at"] == ""
+    assert soren["Kommentar"] == "Jeg glæder mig, vi ses i Roskilde."
+    assert by_email["anne.mette@roskilde.example"]["Svar"] == "kommer ikke"
+    assert (by_email["lise.gron@greve.example"]["Svar"], by_email["lise.gron@greve.example"]["Svaret"]) == (
+        "intet svar",
+        "",
+    )
 
 
 @pytest.mark.parametrize(
