@@ -101,7 +101,8 @@ def _meeting(
     print_returns(journal, out, {a.email.casefold() for a in found.attendees})
     if found.to_read:
         print(
-            f"  {count(len(found.to_read), 'reply', 'replies')} to read yourself (`mailer answer` records what they say)",
+            f"  {count(len(found.to_read), 'reply', 'replies')} to read yourself "
+            "(`mailer answer` records what they say)",
             file=out,
         )
     if csv_path is not None:
