@@ -72,16 +72,13 @@ def preview(
     plan = make_plan(inputs, journal, selection)
     settings = inputs.settings
     composer = Composer(settings, now=now)
-    outbox = Outbox(out or settings.resolve(settings.files.outbox), plan.campaign.key)
+    outbox = Outbox(
+        out or settings.resolve(settings.files.outbox), plan.campaign.key, language=settings.sender.language
+    )
     for delivery, envelope in composer.compose(plan.deliveries):
         outbox.write(delivery, envelope)
-    notes = (
-        [f"{len(plan.skipped)} members already have this message; they are not sent it again."]
-        if plan.skipped
-        else []
-    )
-    notes += [f"{s.email} was invited but is no longer on the list" for s in plan.removed]
-    index = outbox.write_index(plan.campaign.key, now, notes)
+    removed = [s.email for s in plan.removed]
+    index = outbox.write_index(plan.campaign.key, now, skipped=len(plan.skipped), removed=removed)
     return Preview(outbox.folder, index, plan, len(outbox.entries))
 
 

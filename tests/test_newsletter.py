@@ -324,8 +324,8 @@ def test_preview_page_flags_missing_fields_and_remote_images(folder: Path) -> No
     page = (folder / "outbox" / "kitchen" / "index.html").read_text(encoding="utf-8")
     rows = re.findall(r'<tr data-file="[^"]+" data-address="([^"]+)"( class="flagged")?>', page)
     assert len(rows) == 5 and all(flagged for _, flagged in rows)  # every one has a remote image
-    assert page.count("remote images: many clients block them") == 10  # table + section
+    assert page.count("billeder hentet udefra: mange mailprogrammer viser dem først") == 10  # table + section
     nameless = page[page.index('<section class="message" id="m4"') :]
     nameless = nameless[: nameless.index("</section>")]
-    assert "the member has no name in the list" in nameless
-    assert "the member has no organization in the list" in nameless
+    assert "medlemmet har intet navn på listen" in nameless
+    assert "medlemmet har intet bibliotek på listen" in nameless

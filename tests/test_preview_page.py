@@ -108,12 +108,12 @@ def test_newsletter_preview_lists_every_message_and_renders_member_html(
         english = frame_text(page, listed.index("maria.lohse@roskilde.example") + 1)
         assert "Dear Maria Lohse" in english and "Tuesday, 21 September 2027 at 13:00" in english
         section = page.locator(f"#m{number}")
-        assert "Newsletter headers: unsubscribe via" in section.inner_text()
+        assert "Nyhedsbrev: medlemmet kan framelde sig via" in section.inner_text()
         assert "Kære Søren Ærø" in section.locator("pre.text").inner_text()
         problems = page.locator(
             f"#m{listed.index('kontakt@kalundborg.example') + 1} .problem"
         ).all_inner_texts()
-        assert any("no name in the list" in p for p in problems)
+        assert any("medlemmet har intet navn på listen" in p for p in problems)
         shot = tmp_path / "newsletter-preview.png"
         page.screenshot(path=str(shot), full_page=True)
         assert shot.stat().st_size > 10_000
@@ -135,10 +135,117 @@ def test_invitation_preview_shows_the_event_in_danish_time(
         assert page.locator("#messages tbody tr").count() == len(MEMBERS)
         events = page.locator(".event").all_inner_texts()
         assert len(events) == len(MEMBERS)
-        assert all("REQUEST" in e and "sequence 0" in e for e in events)
+        assert all("Invitation, første udsendelse" in e for e in events)
+        assert {page.locator(".event").nth(i).get_attribute("data-method") for i in range(len(events))} == {
+            "REQUEST"
+        }
         assert any("tirsdag den 21. september 2027 kl. 13.00–16.00" in e for e in events)
         assert "Du inviteres hermed" in frame_text(page, 1)
-        assert "Newsletter headers" not in page.content()
+        assert "framelde" not in page.content()
         page.screenshot(path=str(tmp_path / "invitation-preview.png"))
+    finally:
+        page.close()
+
+
+# -- the page in the coordinator's language ------------------------------------------------
+
+SEPTEMBER = "2027-09-21-hvad-siger-brugerne"
+
+
+@pytest.fixture
+def sample_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The repository's own sample: 25 members (æøå, one address at køge.example), Danish."""
+    monkeypatch.delenv("MAILER_CONFIG", raising=False)
+    for name in ("config.toml", "recipients.csv"):
+        shutil.copy(ROOT / name, tmp_path / name)
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    return tmp_path
+
+
+def visible(page: Any, selector: str) -> str:
+    return str(page.locator(selector).inner_text())
+
+
+def test_the_page_speaks_danish_without_calendar_terms_and_shows_addresses_as_written(
+    browser: Any, sample_folder: Path
+) -> None:
+    index = preview(sample_folder, "invitation", "--meeting", SEPTEMBER)
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    try:
+        page.goto(index.as_uri())
+        assert page.locator("html").get_attribute("lang") == "da"
+        run = visible(page, "#run")
+        assert "25 beskeder" in run and "Intet er sendt." in run
+        assert "Invitation, første udsendelse: 25" in run
+        assert "Pr. sprog: dansk 23, engelsk 2" in run
+        table = visible(page, "#messages")
+        assert "mads.kohler@køge.example" in table and "xn--" not in table
+        assert page.locator("#messages td.what").first.inner_text() == "Invitation, første udsendelse"
+        event = page.locator(".event").first.inner_text()
+        assert "I kalenderen: Netværksmøde: Hvad siger brugerne? (bekræftet)" in event
+        words = visible(page, "body")  # the headers are folded away; what is shown has no jargon
+        for jargon in ("REQUEST", "sequence", "CONFIRMED", "xn--"):
+            assert jargon not in words
+    finally:
+        page.close()
+
+
+def test_the_page_opens_with_what_changed_for_members_told_before(browser: Any, sample_folder: Path) -> None:
+    from test_cli_dry_run import record_invited
+
+    config = sample_folder / "config.toml"
+    told = [
+        ("birgitte.holm@odsherred.example", "Birgitte Holm", "da"),
+        ("jonas.friis@faxe.example", "Jonas Friis", "da"),
+    ]
+    record_invited(config, SEPTEMBER, told)
+    text = config.read_text(encoding="utf-8")
+    text = text.replace("start = 2027-09-21T13:00:00", "start = 2027-09-21T14:00:00")
+    text = text.replace(
+        "Dronning Margrethes Vej 14, 4000 Roskilde", "Musicon, Rabalderstræde 2, 4000 Roskilde"
+    )
+    config.write_text(text, encoding="utf-8")
+
+    index = preview(sample_folder, "invitation", "--meeting", SEPTEMBER)
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    try:
+        page.goto(index.as_uri())
+        run = visible(page, "#run")
+        assert "Invitation, første udsendelse: 23" in run
+        assert "Opdatering: tid og sted ændret: 2" in run
+        changes = page.locator("#changes li").all_inner_texts()
+        assert changes == [
+            "tid: tirsdag den 21. september 2027 kl. 13.00–16.00 → "
+            "tirsdag den 21. september 2027 kl. 14.00–16.00",
+            "sted: Roskilde Bibliotek, Dronning Margrethes Vej 14, 4000 Roskilde → "
+            "Roskilde Bibliotek, Musicon, Rabalderstræde 2, 4000 Roskilde",
+        ]
+        rows = page.locator("#messages tbody tr")
+        updated = [
+            rows.nth(i).locator("td.what").inner_text()
+            for i in range(rows.count())
+            if rows.nth(i).get_attribute("data-address") in {a for a, _, _ in told}
+        ]
+        assert updated == ["Opdatering: tid og sted ændret"] * 2
+    finally:
+        page.close()
+
+
+def test_the_page_speaks_english_for_an_english_coordinator(browser: Any, sample_folder: Path) -> None:
+    config = sample_folder / "config.toml"
+    config.write_text(
+        config.read_text(encoding="utf-8").replace('language = "da"', 'language = "en"', 1), "utf-8"
+    )
+
+    index = preview(sample_folder, "invitation", "--meeting", SEPTEMBER)
+    page = browser.new_page()
+    try:
+        page.goto(index.as_uri())
+        run = visible(page, "#run")
+        assert "25 messages" in run and "Nothing has been sent." in run
+        assert "Invitation, first sending: 25" in run and "Per language: Danish 23, English 2" in run
+        assert "In the calendar: Netværksmøde: Hvad siger brugerne? (confirmed)" in visible(
+            page, ".event >> nth=0"
+        )
     finally:
         page.close()

@@ -20,9 +20,11 @@ from zoneinfo import ZoneInfo
 import icalendar
 import jinja2
 
+from mailer.compose import describe_changes
 from mailer.message import Envelope
 from mailer.plan import Delivery
-from mailer.words import long_datetime, time_span
+from mailer.transport import page
+from mailer.words import long_datetime, status_word, time_span
 
 PAGE = "preview.html"
 LARGE_MESSAGE = 10 * 1024 * 1024
@@ -54,14 +56,19 @@ class PreviewEntry:
     html: str | None
     event: dict[str, Any] | None
     unsubscribe: str = ""
-    address: str = ""
+    address: str = ""  # as the member list writes it (køge, not xn--kge-0na)
     problems: list[str] = field(default_factory=list)
+    what: str = ""  # what the message is, in plain words
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (field, before, after)
 
 
 class Outbox:
     """Writes one .eml per message into a fresh campaign folder."""
 
-    def __init__(self, outbox: Path, campaign: str, *, max_bytes: int = LARGE_MESSAGE) -> None:
+    def __init__(
+        self, outbox: Path, campaign: str, *, language: str = "en", max_bytes: int = LARGE_MESSAGE
+    ) -> None:
+        self.language = language  # the coordinator's, for the page
         self.folder = campaign_folder(outbox, campaign)
         self.folder.mkdir(parents=True, exist_ok=True)
         for old in self.folder.glob("*.eml"):
@@ -83,17 +90,30 @@ class Outbox:
         text = _body(parsed, "plain") or ""
         html = _body(parsed, "html")
         member = delivery.member
-        event = _event(parsed, member.language)
-        problems = _problems(text, html, len(envelope.data), self.max_bytes)
+        w = page.words(self.language)
+        event = _event(parsed, self.language)
+        problems = [
+            w[key].format(**values)
+            for key, values in _problems(text, html, len(envelope.data), self.max_bytes)
+        ]
         if not member.name:
-            problems.append("the member has no name in the list: the greeting falls back to a general one")
+            problems.append(w["member_no_name"])
         if not member.organization:
-            problems.append("the member has no organization in the list")
+            problems.append(w["member_no_org"])
         if event is not None and not event["location"]:
-            problems.append("the meeting has no place yet")
+            problems.append(w["meeting_no_place"])
+        meeting = delivery.campaign.meeting
+        changes = (
+            [
+                (c.field, c.before, c.after)
+                for c in describe_changes(delivery.previous, meeting, self.language)
+            ]
+            if delivery.kind == "update" and meeting is not None
+            else []
+        )
         return PreviewEntry(
             file=path.name,
-            to=str(parsed["To"]),
+            to=f"{member.name} <{member.email}>" if member.name else member.email,
             name=member.name,
             organization=member.organization,
             language=member.language,
@@ -106,45 +126,62 @@ class Outbox:
             html=html,
             event=event,
             unsubscribe=str(parsed.get("List-Unsubscribe", "")),
-            address=envelope.rcpt_to,
+            address=member.email,
             problems=problems,
+            what=page.what(delivery, self.language),
+            changes=changes,
         )
 
-    def write_index(self, title: str, now: datetime, notes: Iterable[str] = ()) -> Path:
+    def write_index(
+        self, title: str, now: datetime, *, skipped: int = 0, removed: Iterable[str] = ()
+    ) -> Path:
+        """The page: the run's summary (kinds, languages, what changed, who is left out), then
+        every message; `skipped` members already have it, `removed` ones left the list."""
         env = jinja2.Environment(
             loader=jinja2.PackageLoader("mailer", "pages"),
             autoescape=True,
             undefined=jinja2.StrictUndefined,
         )
-        page = env.get_template(PAGE).render(
+        w = page.words(self.language)
+        notes = [w["skipped"].format(n=skipped)] if skipped else []
+        notes += [w["removed"].format(email=email) for email in removed]
+        text = env.get_template(PAGE).render(
+            w=w,
+            lang=self.language,
             title=title,
-            made=long_datetime(now.astimezone(LOCAL), "da"),
+            made=long_datetime(now.astimezone(LOCAL), self.language),
             entries=self.entries,
-            notes=list(notes),
+            notes=notes,
             problems=sum(1 for e in self.entries if e.problems),
+            summary=page.summary(
+                [e.what for e in self.entries], [e.language for e in self.entries], self.language
+            ),
+            changes=list(dict.fromkeys(change for e in self.entries for change in e.changes)),
+            language_names=page.LANGUAGE_NAMES.get(self.language, page.LANGUAGE_NAMES["en"]),
         )
         path = self.folder / "index.html"
-        path.write_text(page, encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         return path
 
 
-def _problems(text: str, html: str | None, size: int, max_bytes: int) -> list[str]:
-    """What the coordinator should look at before sending, found in the built message."""
-    problems = []
+def _problems(text: str, html: str | None, size: int, max_bytes: int) -> list[tuple[str, dict[str, str]]]:
+    """What the coordinator should look at before sending, found in the built message (each as
+    the key of its words and the figures in them)."""
+    problems: list[tuple[str, dict[str, str]]] = []
     if not text.strip():
-        problems.append("the text part is empty")
+        problems.append(("no_text", {}))
     if html is None:
-        problems.append("no HTML part: members see the text only")
+        problems.append(("no_html", {}))
     else:
         images = re.findall(r"<img\b[^>]*>", html, re.IGNORECASE)
         if any(re.search(r"\bsrc=[\"']?https?://", tag, re.IGNORECASE) for tag in images):
-            problems.append("remote images: many clients block them until the member allows it")
+            problems.append(("remote_images", {}))
         if any(not re.search(r"\balt=[\"'][^\"']", tag, re.IGNORECASE) for tag in images):
-            problems.append("an image has no alt text: shown as nothing while images are blocked")
+            problems.append(("no_alt", {}))
         if len(html.encode()) > GMAIL_CLIPS_HTML:
-            problems.append(f"HTML is {len(html.encode()) / 1024:.0f} KB: Gmail clips it after 102 KB")
+            problems.append(("clipped", {"kb": f"{len(html.encode()) / 1024:.0f}"}))
     if size > max_bytes:
-        problems.append(f"large message: {size / 1e6:.1f} MB")
+        problems.append(("large", {"mb": f"{size / 1e6:.1f}"}))
     return problems
 
 
@@ -178,6 +215,7 @@ def _event(msg: EmailMessage, language: str) -> dict[str, Any] | None:
                 "status": str(event.get("status", "")),
                 "summary": str(event.get("summary", "")),
                 "location": str(event.get("location", "")),
+                "status_word": status_word(str(event.get("status", "")).lower(), language),
                 # In the meeting's own zone (the TZID it was written with), as its texts say it.
                 "when": time_span(start, end, language),
                 "attendee": str(event.get("attendee", "")),
