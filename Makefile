@@ -25,5 +25,6 @@ lint: $(BIN)/mailer
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+# Never .mailer/: it holds the journal (what was sent to whom, its backups) and the sign-in.
 clean:
-	rm -rf $(VENV) outbox .mailer
+	rm -rf $(VENV) outbox

@@ -345,6 +345,8 @@ def _deliver(
         signin.secret()  # no password or token: say so before asking, not after
         if not args.yes and not _confirm(out):
             return 2
+        copy = journal.back_up()
+        print(f"the journal as it was is copied to {copy} (README: 'Restoring the journal')", file=out)
         shown = _progress(out)
         done = 0
 

@@ -22,7 +22,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
+from mailer.backups import FOLDER, back_up
 from mailer.errors import MailerError
+from mailer.private import private_file, private_folder
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS deliveries (
@@ -145,17 +147,44 @@ class Sent(NamedTuple):
     at: str
 
 
-def _logged_rows(data: bytes) -> list[Sent]:
-    """The outcome log's rows; a line cut short (the machine stopped mid-write) is skipped."""
+def _logged_rows(data: bytes) -> tuple[list[Sent], int]:
+    """The outcome log's rows, and how many lines are not rows. The last line cut short (the
+    machine stopped mid-write, before its line break) is skipped; any other such line is not
+    mailer's writing, and counted."""
     rows = []
-    for line in data.splitlines():
+    unreadable = 0
+    for line in data.split(b"\n")[:-1]:  # the last is empty, or the line cut short
         try:
             values = json.loads(line)
         except ValueError:
-            continue
+            values = None
         if isinstance(values, list) and len(values) == len(Sent._fields):
             rows.append(Sent(*values))
-    return rows
+        else:
+            unreadable += 1
+    return rows, unreadable
+
+
+class UnreadableLog(MailerError):
+    """The outcome log held lines mailer did not write; it was kept aside, not used."""
+
+
+def _not_a_journal(path: Path, what: str) -> MailerError:
+    return MailerError(
+        f"{what}, not a journal of what was sent: mailer does not use it, so that nobody gets a "
+        f"message twice. If it should be the journal, put back a copy from {FOLDER}/ beside it "
+        "(README: 'Restoring the journal'). To start over on purpose, sending everything again, "
+        "move the file away and run the command again",
+        path=path,
+    )
+
+
+def _require_journal(db: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file that is a SQLite database, but not mailer's journal."""
+    found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'")
+    if found.fetchone() is None:
+        db.close()
+        raise _not_a_journal(path, "is a database, but not mailer's")
 
 
 @dataclass(frozen=True)
@@ -205,11 +234,17 @@ class Journal:
         self._unsettled: list[Sent] = []  # in the log, not yet in the database
         self._settled_at = time.monotonic()
         existed = path.exists()
+        if existed and path.stat().st_size == 0:
+            raise _not_a_journal(path, "is empty (0 bytes)")
         try:
             self._db = self._open(path, readonly)
             self._db.execute("SELECT count(*) FROM deliveries").fetchone()  # a damaged file shows here
         except sqlite3.Error as err:
-            raise MailerError(f"cannot be used as mailer's journal: {err}", path=path) from err
+            raise MailerError(
+                f"cannot be used as mailer's journal: {err}; if it is the journal, put back a copy "
+                f"from {FOLDER}/ beside it (README: 'Restoring the journal')",
+                path=path,
+            ) from err
         if existed:
             self._settle_killed_run(readonly)
         elif not readonly:
@@ -222,12 +257,20 @@ class Journal:
         elif readonly:
             db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         else:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            existed = path.exists()
+            private_folder(path.parent)
+            for made in (path, *(path.with_name(path.name + end) for end in ("-wal", "-shm"))):
+                if made.exists() or made == path:
+                    private_file(made)  # SQLite makes -wal and -shm with the journal's mode
             db = sqlite3.connect(path)
+            if existed:
+                _require_journal(db, path)  # before anything is written into someone else's file
             # WAL + NORMAL: a committed transaction survives kill -9 without an fsync per commit.
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
         db.row_factory = sqlite3.Row
+        if readonly and path.exists():
+            _require_journal(db, path)
         if not readonly or not path.exists():
             db.executescript(SCHEMA)
         return db
@@ -263,7 +306,7 @@ class Journal:
         find the same members not yet sent and both send to them. The lock is the operating
         system's, so a run that is killed leaves none behind.
         """
-        handle = self.path.with_name(self.path.name + ".lock").open("a+b")
+        handle = self._lock_file()
         try:
             try:
                 _lock(handle)
@@ -281,6 +324,13 @@ class Journal:
             finally:
                 _HELD.discard(handle.fileno())
                 handle.close()  # releases the lock
+
+    def _lock_file(self) -> IO[bytes]:
+        return open(private_file(self.path.with_name(self.path.name + ".lock")), "a+b")
+
+    def back_up(self) -> Path:
+        """A consistent copy of the journal as it is now, before a send changes it."""
+        return back_up(self._db, self.path)
 
     def __enter__(self) -> Journal:
         return self
@@ -350,8 +400,8 @@ class Journal:
                     self._replay(db)
                 finally:
                     db.close()
-        except (OSError, sqlite3.Error, MailerError):
-            if not readonly:
+        except (OSError, sqlite3.Error, MailerError) as err:
+            if not readonly or isinstance(err, UnreadableLog):
                 raise
             # Reading only (status, preview) from a journal this account cannot write: what
             # the log holds is shown once a send has moved it.
@@ -373,7 +423,7 @@ class Journal:
     @contextmanager
     def _send_lock(self) -> Iterator[bool]:
         """The send lock for a moment, if no run holds it: True when taken."""
-        with self.path.with_name(self.path.name + ".lock").open("a+b") as handle:
+        with self._lock_file() as handle:
             try:
                 _lock(handle)
             except OSError:
@@ -389,7 +439,7 @@ class Journal:
         if not self._log_waiting():
             return
         try:
-            rows = _logged_rows(self._log_path.read_bytes())
+            rows, unreadable = _logged_rows(self._log_path.read_bytes())
         except OSError as err:
             message = f"the outcome log cannot be read: {err.strerror}"
             raise MailerError(message, path=self._log_path) from err
@@ -399,7 +449,18 @@ class Journal:
                     db.executemany(_REPLAY, rows)
             except sqlite3.Error as err:
                 raise MailerError(f"cannot record what was sent: {err}", path=self.path) from err
-        self._log_path.unlink()
+        if not unreadable:
+            self._log_path.unlink()
+            return
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+        aside = self._log_path.with_name(f"{self._log_path.name}.unreadable-{stamp}")
+        self._log_path.rename(aside)
+        raise UnreadableLog(
+            f"{unreadable} of its lines are not what mailer writes (the {len(rows)} it could read are "
+            f"now in the journal). It may be the record of messages sent, so it is kept as "
+            f"{aside.name}: keep it for whoever helps you look at it, and run the command again",
+            path=self._log_path,
+        )
 
     def sent_versions(self, campaign: str) -> dict[str, set[str]]:
         """For each recipient, the versions of `campaign` the server accepted."""

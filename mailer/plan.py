@@ -5,12 +5,13 @@ The journal says what each member was last sent; the plan is pure data and sends
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from mailer.config import Settings
-from mailer.errors import ConfigError
+from mailer.errors import ConfigError, MailerError
 from mailer.journal import Journal, MeetingState, Sent
 from mailer.meetings import Meeting
 from mailer.recipients import Member
@@ -82,7 +83,17 @@ class Plan:
         return replace(state, sequence=max([state.sequence, *sent]))
 
 
+# A campaign key is a name, never a path: it names the outbox's folder for the campaign.
+CAMPAIGN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}")
+
+
 def campaign_key(template: str, meeting_id: str | None, given: str | None) -> str:
+    if given is not None and (not CAMPAIGN_NAME.fullmatch(given) or ".." in given):
+        raise MailerError(
+            f"{given!r} is not a campaign name: use up to 100 letters (a-z), digits and - _ . : "
+            "starting with a letter or digit, e.g. --campaign newsletter-2027-03",
+            field="--campaign",
+        )
     return given or (f"{template}:{meeting_id}" if meeting_id else template)
 
 

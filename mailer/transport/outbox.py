@@ -21,8 +21,10 @@ import icalendar
 import jinja2
 
 from mailer.compose import describe_changes
+from mailer.errors import MailerError
 from mailer.message import Envelope
 from mailer.plan import Delivery
+from mailer.private import private_folder, write_private
 from mailer.transport import page
 from mailer.words import long_datetime, status_word, time_span
 
@@ -62,25 +64,47 @@ class PreviewEntry:
     changes: list[tuple[str, str, str]] = field(default_factory=list)  # (field, before, after)
 
 
+# The files the last preview wrote into a campaign folder, one name a line: the next preview
+# removes these and no others.
+WRITTEN = ".written-by-mailer"
+
+
 class Outbox:
-    """Writes one .eml per message into a fresh campaign folder."""
+    """Writes one .eml per message into a campaign folder, after removing what the previous
+    preview wrote there (and nothing else: the folder may hold the coordinator's own files)."""
 
     def __init__(
         self, outbox: Path, campaign: str, *, language: str = "en", max_bytes: int = LARGE_MESSAGE
     ) -> None:
         self.language = language  # the coordinator's, for the page
-        self.folder = campaign_folder(outbox, campaign)
-        self.folder.mkdir(parents=True, exist_ok=True)
-        for old in self.folder.glob("*.eml"):
-            old.unlink()
+        private_folder(outbox)
+        self.folder = private_folder(campaign_folder(outbox, campaign))
+        self._written = self.folder / WRITTEN
+        earlier = self._written.read_text(encoding="utf-8").splitlines() if self._written.exists() else []
+        for name in earlier:
+            if name and name == Path(name).name and name != WRITTEN:  # a name in this folder only
+                (self.folder / name).unlink(missing_ok=True)
+        write_private(self._written, b"")
         self.max_bytes = max_bytes
         self.entries: list[PreviewEntry] = []
+
+    def _write(self, name: str, data: bytes) -> Path:
+        path = self.folder / name
+        if path.exists():
+            raise MailerError(
+                f"the preview would replace {name}, which mailer did not write: move it away, or "
+                "preview into another folder with --out",
+                path=self.folder,
+            )
+        with self._written.open("a", encoding="utf-8") as written:
+            written.write(name + "\n")  # before the file: a run stopped midway leaves none unlisted
+        write_private(path, data)
+        return path
 
     def write(self, delivery: Delivery, envelope: Envelope) -> Path:
         number = len(self.entries) + 1
         safe = re.sub(r"[^\w.@-]+", "_", envelope.rcpt_to)
-        path = self.folder / f"{number:04d}-{safe}.eml"
-        path.write_bytes(envelope.data)
+        path = self._write(f"{number:04d}-{safe}.eml", envelope.data)
         self.entries.append(self._entry(path, delivery, envelope))
         return path
 
@@ -159,9 +183,7 @@ class Outbox:
             changes=list(dict.fromkeys(change for e in self.entries for change in e.changes)),
             language_names=page.LANGUAGE_NAMES.get(self.language, page.LANGUAGE_NAMES["en"]),
         )
-        path = self.folder / "index.html"
-        path.write_text(text, encoding="utf-8")
-        return path
+        return self._write("index.html", text.encode("utf-8"))
 
 
 def _problems(text: str, html: str | None, size: int, max_bytes: int) -> list[tuple[str, dict[str, str]]]:

@@ -1,0 +1,50 @@
+"""Files that hold members' names and addresses (the journal, its backups, the outbox): made
+readable by their owner only, 0600 files in 0700 folders, whatever the umask says.
+
+On a system without file modes (Windows) the modes are what Python makes of them there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
+def private_folder(path: Path) -> Path:
+    """`path` as a folder only its owner can open (its parents are made as the umask says,
+    since they are the coordinator's own folders)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=FOLDER_MODE, exist_ok=True)
+    _restrict(path, FOLDER_MODE)
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """`path` as a file only its owner can read; made empty if it is not there."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT, FILE_MODE))
+    _restrict(path, FILE_MODE)
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write `data` to `path`, a file only its owner can read."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, FILE_MODE)  # a file that was there keeps its mode otherwise
+        while data:
+            data = data[os.write(fd, data) :]
+    finally:
+        os.close(fd)
+
+
+def _restrict(path: Path, mode: int) -> None:
+    """Tighten a file or folder made before (by an older mailer, or under another umask)."""
+    if path.stat().st_mode & 0o777 != mode:
+        # Another account's file is that account's to guard; reading it is all this run does.
+        with contextlib.suppress(PermissionError):
+            os.chmod(path, mode)

@@ -1,0 +1,239 @@
+"""Nothing lost, nothing leaked: the journal is never taken for empty, copied before each send,
+kept by `make clean`; an unreadable outcome log is kept aside and told; the files that hold
+members' data are their owner's only; a campaign key is a name, and a preview removes only
+what a preview wrote.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import stat
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import MEETING, ROOT, Project, SmtpServer
+
+from mailer.backups import KEEP
+
+SEND = ("send", "invitation", "--meeting", MEETING["id"], "--yes")
+PREVIEW = ("preview", "invitation", "--meeting", MEETING["id"])
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def sent_rows(path: Path) -> int:
+    db = sqlite3.connect(path)
+    try:
+        return int(db.execute("SELECT count(*) FROM deliveries").fetchone()[0])
+    finally:
+        db.close()
+
+
+@pytest.fixture
+def open_umask() -> Iterator[None]:
+    """A umask that lets every local user read what is made, as on many systems."""
+    old = os.umask(0o022)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+# -- the journal --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [(b"", "is empty (0 bytes)"), (None, "is a database, but not mailer's")],
+    ids=["empty", "another-database"],
+)
+def test_a_journal_that_is_empty_or_not_a_journal_is_refused_and_nothing_sent(
+    project: Project, server: SmtpServer, capsys: pytest.CaptureFixture[str], content: bytes | None, said: str
+) -> None:
+    project.state.parent.mkdir(parents=True)
+    if content is None:
+        other = sqlite3.connect(project.state)
+        other.execute("CREATE TABLE contacts (name TEXT)")
+        other.commit()
+        other.close()
+    else:
+        project.state.write_bytes(content)
+    before = project.state.read_bytes()
+
+    for command in (SEND, ("status",), PREVIEW):
+        code, _ = project.main(*command)
+        err = capsys.readouterr().err
+        assert code == 2, command
+        assert f"state.sqlite: {said}, not a journal of what was sent" in err
+        assert "To start over on purpose, sending everything again, move the file away" in err
+
+    assert server.recorder.received == []
+    assert project.state.read_bytes() == before
+
+
+def test_each_send_copies_the_journal_first_and_a_few_copies_are_kept(
+    project: Project, server: SmtpServer
+) -> None:
+    code, out = project.main(*SEND)
+    assert code == 0, out
+    sent = sent_rows(project.state)
+    assert sent == len(project.members)
+    backups = project.state.parent / "backups"
+    (first,) = backups.iterdir()
+    assert sent_rows(first) == 0  # the journal as it was before this send
+    assert f"the journal as it was is copied to {first}" in out
+
+    for number in range(KEEP + 2):
+        project.members.append((f"Ny {number}", f"ny{number}@roskilde.example", "Greve", "da"))
+        code, out = project.main(*SEND)
+        assert code == 0, out
+
+    copies = sorted(backups.iterdir(), key=lambda p: p.stat().st_mtime_ns)
+    assert len(copies) == KEEP
+    # the newest copy is the journal just before the last send: all but its one new member
+    assert sent_rows(copies[-1]) == sent_rows(project.state) - 1
+    assert all(mode(copy) == 0o600 for copy in copies) and mode(backups) == 0o700
+
+
+def test_a_send_with_nothing_to_send_makes_no_copy(project: Project, server: SmtpServer) -> None:
+    assert project.main(*SEND)[0] == 0
+    assert project.main(*SEND)[0] == 0
+    assert len(list((project.state.parent / "backups").iterdir())) == 1
+
+
+def test_a_garbage_outcome_log_is_kept_aside_and_told(
+    project: Project, server: SmtpServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert project.main(*SEND)[0] == 0
+    log = project.state.with_name("state.sqlite-log")
+    log.write_bytes(b"\x00\x01 not a row\n{}\n")
+
+    code, _ = project.main("status")
+
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "state.sqlite-log: 2 of its lines are not what mailer writes" in err
+    (aside,) = project.state.parent.glob("state.sqlite-log.unreadable-*")
+    assert aside.read_bytes() == b"\x00\x01 not a row\n{}\n"
+    assert aside.name in err
+    assert not log.exists()
+    code, out = project.main("status")  # told once; the journal goes on
+    assert code == 0, out
+
+
+def test_make_clean_keeps_the_journal_and_the_sign_in(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    for made in (".venv/bin/mailer", "outbox/x/0001.eml", ".mailer/state.sqlite", ".mailer/signin.json"):
+        (tmp_path / made).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / made).write_bytes(b"kept " + made.encode())
+
+    subprocess.run(["make", "-s", "clean"], cwd=tmp_path, check=True)
+
+    assert not (tmp_path / ".venv").exists() and not (tmp_path / "outbox").exists()
+    assert (tmp_path / ".mailer/state.sqlite").read_bytes() == b"kept .mailer/state.sqlite"
+    assert (tmp_path / ".mailer/signin.json").read_bytes() == b"kept .mailer/signin.json"
+
+
+def test_the_demo_leaves_an_existing_journal_as_it_was(project: Project, server: SmtpServer) -> None:
+    """`make demo` runs `check` and `preview`: neither changes the journal."""
+    assert project.main(*SEND)[0] == 0
+    journal = {p.name: p.read_bytes() for p in project.state.parent.rglob("*") if p.is_file()}
+
+    assert project.main("check")[0] == 0
+    assert project.main(*PREVIEW)[0] == 0
+
+    after = {p.name: p.read_bytes() for p in project.state.parent.rglob("*") if p.is_file()}
+    # SQLite's working files (-wal, -shm) appear when a journal is read; nothing else changes.
+    assert {name: data for name, data in after.items() if name in journal} == journal
+    assert set(after) - set(journal) <= {"state.sqlite-wal", "state.sqlite-shm"}
+    assert after.get("state.sqlite-wal", b"") == b""
+
+
+# -- files with personal data -------------------------------------------------------------
+
+
+def test_journal_and_outbox_are_the_owners_only_whatever_the_umask(
+    project: Project, server: SmtpServer, open_umask: None
+) -> None:
+    assert project.main(*PREVIEW)[0] == 0
+    assert project.main(*SEND)[0] == 0
+
+    folder = project.state.parent
+    assert mode(folder) == 0o700
+    made = [p for p in folder.iterdir() if p.is_file()]
+    assert {p.name for p in made} >= {"state.sqlite", "state.sqlite.lock"}
+    assert {p.name: mode(p) for p in made} == {p.name: 0o600 for p in made}
+    outbox = project.root / "outbox"
+    assert mode(outbox) == 0o700
+    for path in outbox.rglob("*"):
+        assert mode(path) == (0o700 if path.is_dir() else 0o600), path
+    assert any(p.name == "index.html" for p in outbox.rglob("*"))
+
+
+def test_a_journal_made_before_is_made_the_owners_only(project: Project, server: SmtpServer) -> None:
+    assert project.main(*SEND)[0] == 0
+    os.chmod(project.state, 0o644)
+    os.chmod(project.state.parent, 0o755)
+
+    assert project.main(*SEND)[0] == 0  # nothing to send; the journal was opened to plan
+
+    assert mode(project.state) == 0o600 and mode(project.state.parent) == 0o700
+
+
+def test_the_wal_files_of_a_send_are_the_owners_only(project: Project, open_umask: None) -> None:
+    from mailer.journal import Journal
+
+    with Journal(project.state) as journal:
+        journal._db.execute("INSERT INTO imap_position VALUES ('x', 1, 2)")
+        journal._db.commit()
+        found = {p.name: mode(p) for p in project.state.parent.iterdir()}
+    assert found["state.sqlite-wal"] == 0o600 and found["state.sqlite-shm"] == 0o600
+
+
+# -- campaign names and the outbox ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("key", ["..", ".", "../x", "a/b", "nyhedsbrev 2027", "-x", "x" * 101, "a..b"])
+def test_a_campaign_key_that_is_not_a_name_is_refused(
+    project: Project, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    code, _ = project.main(*PREVIEW, f"--campaign={key}")
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--campaign: {key!r} is not a campaign name" in err
+    assert not (project.root / "outbox").exists()
+
+
+@pytest.mark.parametrize("key", ["newsletter-2027-03", "invitation:2027-09-21_b", "Nyhedsbrev.2"])
+def test_a_campaign_name_is_taken(project: Project, key: str) -> None:
+    code, out = project.main(*PREVIEW, "--campaign", key)
+    assert code == 0, out
+
+
+def test_a_preview_removes_only_what_a_preview_wrote(
+    project: Project, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert project.main(*PREVIEW)[0] == 0
+    (folder,) = (project.root / "outbox").iterdir()
+    mine = folder / "min egen kopi.eml"
+    mine.write_bytes(b"the coordinator's own file")
+    project.members = project.members[:2]
+
+    assert project.main(*PREVIEW)[0] == 0
+
+    assert mine.read_bytes() == b"the coordinator's own file"
+    assert len([p for p in folder.glob("*.eml") if p != mine]) == 2
+
+    foreign = project.root / "elsewhere" / folder.name
+    foreign.mkdir(parents=True)
+    (foreign / "index.html").write_text("<p>the library's own page</p>", encoding="utf-8")
+    code, _ = project.main(*PREVIEW, "--out", str(project.root / "elsewhere"))
+    assert code == 2
+    assert "the preview would replace index.html, which mailer did not write" in capsys.readouterr().err
+    assert (foreign / "index.html").read_text(encoding="utf-8") == "<p>the library's own page</p>"
