@@ -11,24 +11,20 @@ import os
 import sys
 import time
 import traceback
-import webbrowser
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO, cast
+from typing import TYPE_CHECKING, TextIO, cast
 
-from mailer import status as status_view
-from mailer.calendar import publish_calendar
-from mailer.check import check
-from mailer.config import Settings, config_path, load_settings
 from mailer.errors import DeliveryError, InvalidRows, MailerError
-from mailer.journal import Journal
-from mailer.meetings import upcoming_meetings
-from mailer.plan import Plan, Selection
-from mailer.recipients import add_suppressed
-from mailer.run import Inputs, SendReport, load_inputs, make_plan, preview, send, send_test
-from mailer.signin import SmtpSignIn
 from mailer.words import count
+
+# Each command imports what it uses when it runs (Jinja2, icalendar, pydantic-settings, MSAL
+# and the rest cost a person waiting on `mailer --help` or `status` most of a second).
+if TYPE_CHECKING:
+    from mailer.config import Settings
+    from mailer.plan import Plan, Selection
+    from mailer.run import Inputs, SendReport
 
 Clock = Callable[[], datetime]
 
@@ -136,6 +132,8 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None, out: 
     now = (clock or (lambda: datetime.now(UTC)))()
     stdout = out or cast(TextIO, _QuietPipe(sys.stdout))
     try:
+        from mailer.config import config_path, load_settings
+
         settings = load_settings(config_path(args.config))
         return COMMANDS[args.command](args, settings, now, stdout)
     except MailerError as err:
@@ -190,6 +188,8 @@ class _QuietPipe(io.TextIOBase):
 
 
 def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.check import check
+
     report = check(settings, now=now, skip_invalid=args.skip_invalid, try_signin=args.signin)
     print(f"members: {report.members} distinct", file=out)
     for dup in report.duplicates:
@@ -215,6 +215,8 @@ def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: Tex
 
 
 def _selection(args: argparse.Namespace, **extra: object) -> Selection:
+    from mailer.plan import Selection
+
     return Selection(
         template=args.template,
         meeting_id=args.meeting,
@@ -241,6 +243,9 @@ def _write_preview(
     folder: Path | None = None,
     open_page: bool = False,
 ) -> int:
+    from mailer.journal import Journal
+    from mailer.run import load_inputs, preview
+
     inputs = load_inputs(settings, skip_invalid=skip_invalid)
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         result = preview(inputs, journal, selection, now=now, out=folder)
@@ -248,6 +253,8 @@ def _write_preview(
     print(f"wrote {count(result.count, 'message')} to {result.folder}", file=out)
     print(f"preview page: {result.index}", file=out)
     if open_page:
+        import webbrowser
+
         webbrowser.open(result.index.resolve().as_uri())
     return 0
 
@@ -305,6 +312,8 @@ def _send(args: argparse.Namespace, settings: Settings, now: datetime, out: Text
 
 
 def _cancel(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.plan import Selection
+
     selection = Selection(template="invitation", meeting_id=args.meeting, cancel=True)
     if args.dry_run:
         return _write_preview(settings, now, out, selection, True)
@@ -322,6 +331,10 @@ def _deliver(
     limit: int | None = None,
     skip_invalid: bool | None = None,
 ) -> int:
+    from mailer.journal import Journal
+    from mailer.run import load_inputs, make_plan, send, send_test
+    from mailer.signin import SmtpSignIn
+
     inputs = load_inputs(settings, skip_invalid=args.skip_invalid if skip_invalid is None else skip_invalid)
     with Journal(settings.resolve(settings.files.state)) as journal, journal.sending():
         plan = make_plan(inputs, journal, selection)
@@ -455,17 +468,24 @@ def _print_report(report: SendReport, out: TextIO) -> None:
 
 
 def _status(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer import status as status_view
+    from mailer.journal import Journal
+
     page = args.html
     if page is True:  # --html without a file: beside the outbox, named for the meeting
         page = settings.resolve(settings.files.outbox) / f"status-{args.what or 'all'}.html"
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         code = status_view.show(journal, settings, args.what, out, csv_path=args.csv, html_path=page)
     if page is not None and code == 0 and out.isatty():
+        import webbrowser
+
         webbrowser.open(page.resolve().as_uri())
     return code
 
 
 def _ics(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.calendar import publish_calendar
+
     meeting = settings.meeting(args.meeting)
     data = publish_calendar(
         [meeting], domain=settings.sender.domain, dtstamp=now, language=settings.sender.language
@@ -474,6 +494,9 @@ def _ics(args: argparse.Namespace, settings: Settings, now: datetime, out: TextI
 
 
 def _feed(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.calendar import publish_calendar
+    from mailer.meetings import upcoming_meetings
+
     meetings = upcoming_meetings(settings.meetings, now)
     data = publish_calendar(
         meetings, domain=settings.sender.domain, dtstamp=now, language=settings.sender.language
@@ -490,6 +513,8 @@ def _write_calendar(data: bytes, path: Path, out: TextIO, note: str = "") -> int
 
 
 def _unsubscribe(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.recipients import add_suppressed
+
     path = settings.resolve(settings.files.unsubscribed)
     if add_suppressed(path, args.email, now.date().isoformat()):
         print(f"{args.email} will not be sent anything again (added to {path.name})", file=out)
@@ -506,6 +531,7 @@ def _inbox(args: argparse.Namespace, settings: Settings, now: datetime, out: Tex
 
 def _answer(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
     from mailer.answers import record_by_hand
+    from mailer.journal import Journal
 
     with Journal(settings.resolve(settings.files.state)) as journal:
         answer = record_by_hand(settings, journal, args.meeting, args.email, args.answer, args.note, now)
@@ -516,6 +542,7 @@ def _answer(args: argparse.Namespace, settings: Settings, now: datetime, out: Te
 
 def _bounced(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
     from mailer.bounces import bouncing
+    from mailer.journal import Journal
 
     with Journal(settings.resolve(settings.files.state), readonly=args.clear is None) as journal:
         if args.clear:

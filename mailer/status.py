@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
-from mailer.attendance import attendance, write_csv
 from mailer.bounces import bouncing
 from mailer.config import Settings
 from mailer.errors import ConfigError
@@ -82,6 +81,8 @@ def _meeting(
     csv_path: Path | None,
     html_path: Path | None,
 ) -> int:
+    from mailer.attendance import attendance, write_csv  # reads the member list: only for a meeting
+
     found = attendance(journal, settings, meeting_id)
     sequence = "-" if found.sequence is None else found.sequence
     invited = sum(a.state != "NOT DELIVERED" for a in found.attendees)

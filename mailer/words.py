@@ -12,8 +12,6 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from babel.dates import format_date, format_time
-
 if TYPE_CHECKING:
     from mailer.meetings import Meeting
 
@@ -40,11 +38,15 @@ def _locale(language: str) -> str:
 
 def long_date(day: date, language: str) -> str:
     """'tirsdag den 21. september 2027' / 'Tuesday, 21 September 2027'."""
+    from babel.dates import format_date  # where a date is written, not on every command's start
+
     return format_date(day, "full", locale=_locale(language))
 
 
 def clock(moment: datetime, language: str) -> str:
     """'13.00' / '13:00'."""
+    from babel.dates import format_time
+
     return format_time(moment, "short", locale=_locale(language))
 
 
@@ -96,6 +98,8 @@ def _first_date(first: date, last: date, language: str) -> str:
     pattern = _WITHOUT_YEAR.get(language)
     if pattern is None or first.year != last.year:
         return long_date(first, language)
+    from babel.dates import format_date
+
     return format_date(first, pattern, locale=_locale(language))
 
 
