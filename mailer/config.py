@@ -14,6 +14,7 @@ import typing
 from collections.abc import Sequence
 from contextvars import ContextVar
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -25,11 +26,6 @@ from pydantic import (
     ValidationError,
     field_validator,
     model_validator,
-)
-from pydantic_settings import (
-    BaseSettings,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
 )
 
 from mailer.errors import ConfigError
@@ -152,22 +148,10 @@ class FilesSettings(_Section):
 _toml_data: ContextVar[dict[str, Any]] = ContextVar("_toml_data")
 
 
-class _TomlData(PydanticBaseSettingsSource):
-    """The already parsed config.toml, so that its errors can name lines."""
+class Settings(BaseModel):
+    """Everything config.toml says, with environment overrides applied (see `load_settings`)."""
 
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return _toml_data.get().get(field_name), field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        return dict(_toml_data.get())
-
-
-class Settings(BaseSettings):
-    """Everything config.toml says, with environment overrides applied."""
-
-    model_config = SettingsConfigDict(
-        env_prefix="MAILER_", env_nested_delimiter="__", extra="forbid", frozen=True
-    )
+    model_config = ConfigDict(extra="forbid", frozen=True, validate_default=True)
 
     sender: SenderSettings
     smtp: SmtpSettings = SmtpSettings()
@@ -179,17 +163,6 @@ class Settings(BaseSettings):
     plain: bool = False
     base_dir: Path = Field(Path("."), exclude=True)
     path: Path = Field(Path(DEFAULT_CONFIG), exclude=True)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlData(settings_cls))
 
     @model_validator(mode="after")
     def _ca_files_beside_config(self) -> Settings:
@@ -220,6 +193,54 @@ class Settings(BaseSettings):
                 return meeting
         known = ", ".join(m.id for m in self.meetings) or "none"
         raise ConfigError(f"no meeting {meeting_id!r} (known: {known})", path=self.path)
+
+
+ENV_PREFIX = "MAILER_"
+
+
+def _overridden() -> bool:
+    """Does the environment set a key (MAILER_<SECTION>__<KEY>, MAILER_PLAIN)? MAILER_CONFIG
+    names the file and sets none."""
+    return any(
+        name.upper().startswith(ENV_PREFIX)
+        and name[len(ENV_PREFIX) :].split("__")[0].lower() in Settings.model_fields
+        for name in os.environ
+    )
+
+
+@cache
+def _from_environment() -> type[Settings]:
+    """Settings read by pydantic-settings: the environment over config.toml. Made (and
+    pydantic-settings imported) only when the environment sets a key: most commands a person
+    runs do not pay for it at start-up."""
+    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+    class TomlData(PydanticBaseSettingsSource):
+        """The already parsed config.toml, so that its errors can name lines."""
+
+        def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+            return _toml_data.get().get(field_name), field_name, False
+
+        def __call__(self) -> dict[str, Any]:
+            return dict(_toml_data.get())
+
+    class FromEnvironment(BaseSettings, Settings):
+        model_config = SettingsConfigDict(
+            env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+        )
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (init_settings, env_settings, TomlData(settings_cls))
+
+    return FromEnvironment
 
 
 def config_path(given: str | os.PathLike[str] | None) -> Path:
@@ -255,7 +276,10 @@ def load_settings(path: Path) -> Settings:
             )
     token = _toml_data.set(data)
     try:
-        return Settings(base_dir=path.resolve().parent, path=path)
+        where = {"base_dir": path.resolve().parent, "path": path}
+        if _overridden():
+            return _from_environment()(**where)
+        return Settings(**{**data, **where})
     except ValidationError as err:
         errors = err.errors()
         # A misspelt key also makes the right one "missing"; the typo is the line to point at.

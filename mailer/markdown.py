@@ -7,17 +7,32 @@ is shown as text: member data reaches body.md unescaped.
 
 from __future__ import annotations
 
-from markdown_it import MarkdownIt
-from markdown_it.tree import SyntaxTreeNode
+from functools import cache
+from typing import TYPE_CHECKING
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "typographer": False})
+if TYPE_CHECKING:
+    from markdown_it import MarkdownIt
+    from markdown_it.tree import SyntaxTreeNode
+
 TEXT_WIDTH = 72
+
+
+@cache
+def _markdown() -> MarkdownIt:
+    """The parser, made when a template first has Markdown (an invitation without any does not
+    pay for importing markdown-it)."""
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark", {"html": False, "typographer": False})
 
 
 def markdown_parts(source: str) -> tuple[str, str]:
     """Markdown to (plain text, HTML fragment), parsed once for both."""
-    tokens = _MARKDOWN.parse(source)
-    html = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, {})
+    from markdown_it.tree import SyntaxTreeNode
+
+    markdown = _markdown()
+    tokens = markdown.parse(source)
+    html = markdown.renderer.render(tokens, markdown.options, {})
     return _plain_text(SyntaxTreeNode(tokens)), str(html)
 
 

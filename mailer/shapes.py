@@ -31,7 +31,6 @@ from typing import Any, NamedTuple
 
 import css_inline
 import jinja2
-from markdown_it.common.utils import escapeHtml
 from markupsafe import Markup, escape
 
 from mailer.errors import TemplateError
@@ -487,7 +486,7 @@ class _Shapes:
         return _Shape(
             body=tuple(body_split[::2]),
             body_slots=tuple(int(n) for n in body_split[1::2]),
-            body_escape=escapeHtml if self.markdown else _jinja_escape,
+            body_escape=_markdown_escape() if self.markdown else _jinja_escape,
             page=tuple(page_split[::2]),
             page_slots=page_slots,
             in_attribute=tuple(attribute for _, attribute in places),
@@ -509,3 +508,10 @@ class _Shapes:
             if not isinstance(value, str | int | float | bool):
                 return False
         return True
+
+
+def _markdown_escape() -> Callable[[str], str]:
+    """How markdown-it escapes text, imported where a template has Markdown."""
+    from markdown_it.common.utils import escapeHtml
+
+    return escapeHtml
