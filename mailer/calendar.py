@@ -26,7 +26,7 @@ from icalendar import (
     vText,
 )
 
-from mailer.meetings import Meeting
+from mailer.meetings import Listing, Meeting
 from mailer.words import agenda_label
 
 PRODID = "-//Brugernes Rum//mailer//DA"
@@ -133,8 +133,8 @@ def meeting_event(
     event.add("uid", uid)
     event.add("dtstamp", dtstamp.astimezone(UTC))
     event.add("sequence", sequence)
-    event.add("dtstart", meeting.start)
-    event.add("dtend", meeting.end)
+    event.add("dtstart", meeting.dtstart)  # a date alone is written VALUE=DATE
+    event.add("dtend", meeting.dtend)
     event.add("summary", meeting.title)
     if meeting.location:
         event.add("location", meeting.location)
@@ -180,7 +180,8 @@ def zones_for(meetings: Iterable[Meeting]) -> list[Timezone]:
     """One VTIMEZONE per zone used, with the rules of the meetings' years."""
     seen: dict[str, int] = {}
     for meeting in meetings:
-        seen.setdefault(meeting.timezone, meeting.start.year)
+        if not meeting.all_day:  # an all-day meeting's dates have no zone
+            seen.setdefault(meeting.timezone, meeting.first_day.year)
     return [vtimezone(tzid, year) for tzid, year in seen.items()]
 
 
@@ -228,21 +229,27 @@ class PreparedCalendar:
         return self._head + line + b"\r\n" + self._tail
 
 
-def publish_calendar(meetings: Iterable[Meeting], *, domain: str, dtstamp: datetime, language: str) -> bytes:
-    """A plain METHOD:PUBLISH calendar (website "add to calendar", subscribable feed)."""
-    chosen = list(meetings)
+def publish_calendar(
+    listings: Iterable[Listing], *, organizer: Person, dtstamp: datetime, language: str
+) -> bytes:
+    """A plain METHOD:PUBLISH calendar (website "add to calendar", subscribable feed).
+
+    ORGANIZER is required in a PUBLISH (RFC 5546 3.2.1; libical refuses it otherwise); a
+    cancelled meeting is carried as STATUS:CANCELLED so that subscribed calendars drop it.
+    """
+    chosen = list(listings)
     events = [
         meeting_event(
-            m,
-            uid=m.uid(domain),
-            sequence=0,
+            listing.meeting,
+            uid=listing.uid,
+            sequence=listing.sequence,
             dtstamp=dtstamp,
             method="PUBLISH",
-            organizer=None,
+            organizer=organizer,
             language=language,
         )
-        for m in chosen
+        for listing in chosen
     ]
-    cal = calendar_of(events, "PUBLISH", zones_for(chosen))
+    cal = calendar_of(events, "PUBLISH", zones_for(listing.meeting for listing in chosen))
     cal.add("x-wr-calname", "Brugernes Rum")
     return cal.to_ical()

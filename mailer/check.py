@@ -10,13 +10,14 @@ from datetime import datetime
 from mailer.calendar import Person, PreparedCalendar
 from mailer.compose import Build, Composer
 from mailer.config import Settings
+from mailer.current import CurrentMeeting, current_meeting
 from mailer.errors import ConfigError, MailerError
 from mailer.journal import Journal
 from mailer.plan import CALENDAR_METHOD, Campaign, Delivery
 from mailer.recipients import Duplicate, Member, read_members, read_suppressed
 from mailer.signin import SmtpSignIn
 from mailer.templates import MessageTemplate, available_templates
-from mailer.words import summary
+from mailer.words import long_datetime, summary
 
 
 @dataclass
@@ -28,6 +29,7 @@ class Report:
     invalid: list[MailerError] = field(default_factory=list)
     suppressed: int = 0
     meetings: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # worth a look; they do not make it fail
     templates: list[str] = field(default_factory=list)
     signin: str = ""
     problems: list[MailerError] = field(default_factory=list)
@@ -51,23 +53,12 @@ def check(
     report.invalid = list(members.invalid)
     suppressed = read_suppressed(settings.resolve(settings.files.unsubscribed))
     report.suppressed = sum(1 for m in members.members if m.key in suppressed)
-    for meeting in settings.meetings:
-        report.meetings.append(f"{meeting.id}: {summary(meeting, settings.sender.language)}")
-        try:  # the calendar must build, whatever the members
-            PreparedCalendar(
-                meeting,
-                uid=meeting.uid(settings.sender.domain),
-                sequence=0,
-                dtstamp=now,
-                method="REQUEST",
-                organizer=Person(settings.sender.email),
-                language=settings.sender.language,
-            )
-        except ValueError as err:
-            report.problems.append(
-                ConfigError(f"calendar cannot be built: {err}", path=settings.path, field=meeting.id)
-            )
-    composer = Composer(settings, now=now)
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        # (a journal that cannot be opened is a problem before any run)
+        meetings = [current_meeting(settings, journal, m.id) for m in settings.meetings]
+    for current in meetings:
+        _check_meeting(current, settings, now, report)
+    composer = Composer(settings, now=now, meetings=meetings)
     folder = settings.resolve(settings.files.templates)
     names = available_templates(folder)
     if not names:
@@ -87,9 +78,43 @@ def check(
             report.signin += " (a secret can be had now)"
         except MailerError as err:
             report.problems.append(err)
-    with Journal(settings.resolve(settings.files.state), readonly=True):
-        pass  # a journal that cannot be opened is a problem before any run
     return report
+
+
+def _check_meeting(current: CurrentMeeting, settings: Settings, now: datetime, report: Report) -> None:
+    """The meeting as members know it now, what to look at, and whether its calendar builds."""
+    meeting, language = current.meeting, settings.sender.language
+    report.meetings.append(f"{meeting.id}: {summary(meeting, language)}")
+    if current.cancelled_elsewhere:
+        report.warnings.append(
+            f"meeting {meeting.id} was cancelled with `mailer cancel`, but config.toml still says "
+            f'status = "{current.configured.status if current.configured else ""}": '
+            'write status = "cancelled" there'
+        )
+    elif current.changed_since_told and not meeting.cancelled:
+        report.warnings.append(
+            f"meeting {meeting.id} changed since members were invited: send the invitation "
+            f"again to update their calendars (mailer send invitation --meeting {meeting.id})"
+        )
+    if current.over(now):
+        report.warnings.append(
+            f"meeting {meeting.id} is over (it ended {long_datetime(meeting.ends, language)}): "
+            "nobody can be invited to it or reminded of it"
+        )
+    try:  # the calendar must build, whatever the members
+        PreparedCalendar(
+            meeting,
+            uid=current.uid,
+            sequence=current.sequence,
+            dtstamp=now,
+            method="REQUEST",
+            organizer=Person(settings.sender.email),
+            language=language,
+        )
+    except ValueError as err:
+        report.problems.append(
+            ConfigError(f"calendar cannot be built: {err}", path=settings.path, field=meeting.id)
+        )
 
 
 def _check_template(

@@ -22,6 +22,7 @@ from mailer.words import count
 # Each command imports what it uses when it runs (Jinja2, icalendar, pydantic-settings, MSAL
 # and the rest cost a person waiting on `mailer --help` or `status` most of a second).
 if TYPE_CHECKING:
+    from mailer.calendar import Person
     from mailer.config import Settings
     from mailer.plan import Plan, Selection
     from mailer.run import Inputs, SendReport
@@ -202,6 +203,8 @@ def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: Tex
     print(f"meetings: {len(report.meetings)}", file=out)
     for line in report.meetings:
         print(f"  {line}", file=out)
+    for line in report.warnings:
+        print(f"warning: {line}", file=out)
     print(f"templates: {len(report.templates)}", file=out)
     for line in report.templates:
         print(f"  {line}", file=out)
@@ -337,7 +340,7 @@ def _deliver(
 
     inputs = load_inputs(settings, skip_invalid=args.skip_invalid if skip_invalid is None else skip_invalid)
     with Journal(settings.resolve(settings.files.state)) as journal, journal.sending():
-        plan = make_plan(inputs, journal, selection)
+        plan = make_plan(inputs, journal, selection, now=now)
         _print_plan(plan, inputs, out)
         if test_to:
             envelope = send_test(inputs, plan, test_to, now=now)
@@ -485,25 +488,41 @@ def _status(args: argparse.Namespace, settings: Settings, now: datetime, out: Te
 
 def _ics(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
     from mailer.calendar import publish_calendar
+    from mailer.current import current_meeting
+    from mailer.journal import Journal
 
-    meeting = settings.meeting(args.meeting)
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        meeting = current_meeting(settings, journal, args.meeting)
     data = publish_calendar(
-        [meeting], domain=settings.sender.domain, dtstamp=now, language=settings.sender.language
+        [meeting.listing()], organizer=_organizer(settings), dtstamp=now, language=settings.sender.language
     )
-    return _write_calendar(data, args.output or Path(f"{meeting.id}.ics"), out)
+    cancelled = " (cancelled: calendars that have it drop it)" if meeting.meeting.cancelled else ""
+    return _write_calendar(data, args.output or Path(f"{meeting.meeting.id}.ics"), out, cancelled)
 
 
 def _feed(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
     from mailer.calendar import publish_calendar
-    from mailer.meetings import upcoming_meetings
+    from mailer.current import current_meetings, published
+    from mailer.journal import Journal
 
-    meetings = upcoming_meetings(settings.meetings, now)
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        meetings = published(current_meetings(settings, journal), now)
     data = publish_calendar(
-        meetings, domain=settings.sender.domain, dtstamp=now, language=settings.sender.language
+        [m.listing() for m in meetings],
+        organizer=_organizer(settings),
+        dtstamp=now,
+        language=settings.sender.language,
     )
-    return _write_calendar(
-        data, args.output or Path("meetings.ics"), out, f" ({len(meetings)} upcoming meetings)"
-    )
+    on = sum(1 for m in meetings if not m.meeting.cancelled)
+    note = f" ({count(on, 'upcoming meeting')}"
+    note += f", {count(len(meetings) - on, 'cancelled meeting')})" if len(meetings) > on else ")"
+    return _write_calendar(data, args.output or Path("meetings.ics"), out, note)
+
+
+def _organizer(settings: Settings) -> Person:
+    from mailer.calendar import Person
+
+    return Person(settings.sender.email, settings.sender.name)
 
 
 def _write_calendar(data: bytes, path: Path, out: TextIO, note: str = "") -> int:

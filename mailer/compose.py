@@ -27,9 +27,10 @@ from urllib.parse import quote
 from mailer import forked
 from mailer.calendar import Person, PreparedCalendar, publish_calendar
 from mailer.config import SenderSettings, Settings
+from mailer.current import CurrentMeeting, configured_meetings, upcoming
 from mailer.errors import ConfigError, MailerError
-from mailer.meetings import Meeting, changed_fields, upcoming_meetings
-from mailer.message import Attachment, CalendarPart, Envelope, build_message, message_id
+from mailer.meetings import Meeting, changed_fields
+from mailer.message import Attachment, CalendarPart, Envelope, build_message, calendar_params, message_id
 from mailer.plan import Campaign, Delivery
 from mailer.templates import Rendered, meeting_view
 from mailer.words import status_word, when
@@ -287,9 +288,13 @@ class Build:
 class Composer:
     """Builds each member's message for a run; holds what is shared across members."""
 
-    def __init__(self, settings: Settings, *, now: datetime) -> None:
+    def __init__(
+        self, settings: Settings, *, now: datetime, meetings: Sequence[CurrentMeeting] | None = None
+    ) -> None:
         self.settings = settings
         self.now = now
+        # The meetings as they stand (config.toml and the journal); config.toml's alone if not given.
+        self.meetings = list(meetings) if meetings is not None else configured_meetings(settings)
         self.sender = settings.sender
         self.organizer = Person(self.sender.email, self.sender.name)
         self._calendars: dict[tuple[str, str, int, str], PreparedCalendar] = {}
@@ -381,7 +386,7 @@ class Composer:
 
     @cache  # noqa: B019 - one Composer per run
     def _upcoming(self, language: str) -> list[dict[str, Any]]:
-        return [meeting_view(m, language) for m in upcoming_meetings(self.settings.meetings, self.now)]
+        return [meeting_view(c.meeting, language) for c in upcoming(self.meetings, self.now)]
 
     def _calendar_part(self, campaign: Campaign, email: str, name: str, language: str) -> CalendarPart | None:
         if campaign.meeting is None or campaign.method is None:
@@ -410,12 +415,16 @@ class Composer:
         if cache_key not in self._attachments:
             parts = list(self._files[campaign.key])
             if campaign.template.settings.calendar == "publish":
-                upcoming = upcoming_meetings(self.settings.meetings, self.now)
-                if upcoming:
+                coming = upcoming(self.meetings, self.now)
+                if coming:
                     data = publish_calendar(
-                        upcoming, domain=self.sender.domain, dtstamp=self.now, language=language
+                        [c.listing() for c in coming],
+                        organizer=self.organizer,
+                        dtstamp=self.now,
+                        language=language,
                     )
-                    parts.append(Attachment("meetings.ics", data, "text/calendar").part())
+                    calendar = tuple(calendar_params(data).items())
+                    parts.append(Attachment("meetings.ics", data, "text/calendar", calendar).part())
             self._attachments[cache_key] = parts
             self._names[cache_key] = tuple(str(p.get_filename()) for p in parts)
         return self._attachments[cache_key]

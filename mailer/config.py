@@ -294,6 +294,9 @@ def load_settings(path: Path) -> Settings:
         if not loc and ":" in message:
             dotted, _, message = message.partition(": ")
             loc = tuple(int(p) if p.isdigit() else p for p in dotted.split("."))
+        named = re.match(r"(\w+): ", message)
+        if loc and named and named.group(1) in _known_keys(loc):  # a check of several fields names one
+            loc, message = (*loc, named.group(1)), message[named.end() :]
         env_name = _env_variable(loc)
         if env_name is not None:  # the value came from the environment, not from a line of the file
             raise ConfigError(f"{message} (set by {env_name})", path=path, field=dotted) from err

@@ -78,15 +78,21 @@ class Attachment:
     filename: str
     data: bytes
     content_type: str = "application/octet-stream"
+    params: tuple[tuple[str, str], ...] = ()  # of the Content-Type
 
     @classmethod
     def from_path(cls, path: Path) -> Attachment:
         kind, _ = mimetypes.guess_type(path.name)
-        return cls(path.name, path.read_bytes(), kind or "application/octet-stream")
+        data = path.read_bytes()
+        if kind == "text/calendar":
+            return cls(path.name, data, kind, tuple(calendar_params(data).items()))
+        return cls(path.name, data, kind or "application/octet-stream")
 
     def part(self) -> Message:
         maintype, _, subtype = self.content_type.partition("/")
         part = MIMEBase(maintype, subtype)
+        for name, value in self.params:
+            part.set_param(name, value)
         part.set_payload(base64.encodebytes(self.data).decode("ascii"))
         part["Content-Transfer-Encoding"] = "base64"
         # RFC 2231 for a name with æøå, so it arrives intact in every client.
@@ -180,8 +186,15 @@ def _calendar_inline(method: str, payload: str) -> Message:
     return part
 
 
-def _calendar_file(filename: str, payload: str) -> Message:
-    part = MIMENonMultipart("application", "ics", name=filename)
+def calendar_params(data: bytes) -> dict[str, str]:
+    """Content-Type parameters for a calendar file: UTF-8 (IMAP servers report a calendar
+    without charset as US-ASCII) and its METHOD, as iMIP asks (RFC 6047 2.4)."""
+    found = re.search(rb"^METHOD:([A-Za-z-]+)\r?$", data, re.MULTILINE)
+    return {"charset": "UTF-8", "method": found.group(1).decode().upper() if found else "PUBLISH"}
+
+
+def _calendar_file(filename: str, payload: str, method: str) -> Message:
+    part = MIMENonMultipart("application", "ics", name=filename, charset="UTF-8", method=method)
     del part["MIME-Version"]
     part.set_payload(payload)
     part["Content-Transfer-Encoding"] = "base64"
@@ -326,7 +339,7 @@ def _tree(shape: _Shape, fill: _Fill) -> Message:
     if shape.calendar is not None and fill.calendar is not None:
         method, filename = shape.calendar
         bodies.append(_calendar_inline(method, fill.calendar))
-        shared.append(_calendar_file(filename, fill.calendar))
+        shared.append(_calendar_file(filename, fill.calendar, method))
     if len(bodies) == 1:
         body = bodies[0]
     else:

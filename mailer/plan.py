@@ -8,14 +8,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any, Literal
 
 from mailer.config import Settings
+from mailer.current import CurrentMeeting, current_meetings, sequence_for, told_cancelled
 from mailer.errors import ConfigError, MailerError
 from mailer.journal import Journal, MeetingState, Sent
 from mailer.meetings import Meeting
 from mailer.recipients import Member
 from mailer.templates import MessageTemplate
+from mailer.words import long_datetime
 
 Method = Literal["REQUEST", "CANCEL"]
 Kind = Literal["new", "update", "cancel", "message"]
@@ -68,6 +71,7 @@ class Plan:
     removed: tuple[Sent, ...] = ()  # invited, since taken off the list, not cancelled
     suppressed: tuple[Member, ...] = ()  # unsubscribed
     bouncing: tuple[Member, ...] = ()  # their address bounced; left out until put back
+    meetings: tuple[CurrentMeeting, ...] | None = None  # every meeting as it stands, for the texts
 
     @property
     def campaign(self) -> Campaign:
@@ -111,13 +115,7 @@ def meeting_campaign(
     uid = state.uid if state is not None else meeting.uid(settings.sender.domain)
     if method is None:
         return Campaign(key, template, meeting, None, 0, uid)
-    if state is None:
-        sequence = 0
-    elif state.fingerprint == meeting.fingerprint():
-        sequence = state.sequence
-    else:
-        sequence = state.sequence + 1
-    return Campaign(key, template, meeting, method, sequence, uid)
+    return Campaign(key, template, meeting, method, sequence_for(state, meeting), uid)
 
 
 def plan_invitation(
@@ -243,12 +241,14 @@ def plan_run(
     *,
     rows_left_out: int = 0,
     bouncing: frozenset[str] = frozenset(),
+    now: datetime | None = None,
 ) -> Plan:
     """Everything the run will send, from the config, the member list and the journal.
 
     `rows_left_out`: invalid rows skipped from the list (their members cannot be told apart
     from members taken off it, so nobody is cancelled for being missing). `bouncing`: addresses
-    that bounced, left out like the unsubscribed ones but reported apart.
+    that bounced, left out like the unsubscribed ones but reported apart. `now`: an invitation
+    or reminder to a meeting already over at `now` is refused.
     """
     unsubscribed = suppressed
     suppressed = suppressed | bouncing
@@ -265,8 +265,8 @@ def plan_run(
         template = MessageTemplate(
             folder, template.settings.on_cancel or "cancellation", language, plain=settings.plain
         )
-    if meeting is not None and meeting.cancelled and template.settings.calendar == "none":
-        raise ConfigError(f"meeting {meeting.id!r} is cancelled", path=settings.path, field="status")
+    if meeting is not None:
+        _refuse_what_members_cannot_use(settings, journal, meeting, template, now)
     method = CALENDAR_METHOD.get(template.settings.calendar)
     key = campaign_key(template.name, meeting.id if meeting else None, selection.campaign)
     campaign = (
@@ -335,6 +335,7 @@ def plan_run(
         tuple(removed),
         tuple(m for m in left_out if m.key in unsubscribed),
         tuple(m for m in left_out if m.key not in unsubscribed),
+        tuple(current_meetings(settings, journal)),
     )
 
 
@@ -345,6 +346,26 @@ def _meeting_from_journal(journal: Journal, meeting_id: str | None, settings: Se
     if state is None:
         return settings.meeting(meeting_id or "")  # the usual "no meeting" error
     return Meeting(id=state.meeting_id, **state.snapshot)
+
+
+def _refuse_what_members_cannot_use(
+    settings: Settings, journal: Journal, meeting: Meeting, template: MessageTemplate, now: datetime | None
+) -> None:
+    """No message about a cancelled meeting other than its cancellation; no invitation or
+    reminder to a meeting already over."""
+    if template.settings.calendar == "none" and (
+        meeting.cancelled or told_cancelled(journal.meeting(meeting.id))
+    ):
+        raise ConfigError(f"meeting {meeting.id!r} is cancelled", path=settings.path, field="status")
+    inviting = template.settings.calendar == "request" or template.settings.audience == "attending"
+    if inviting and now is not None and meeting.ends <= now and not meeting.cancelled:
+        ended = long_datetime(meeting.ends, settings.sender.language)
+        raise ConfigError(
+            f"the meeting is over (it ended {ended}); nothing was sent. "
+            "Give it a new date in config.toml, or send something else",
+            path=settings.path,
+            field=f"meeting {meeting.id}, end",
+        )
 
 
 def _refuse_silent_reinstatement(journal: Journal, meeting: Meeting, settings: Settings) -> None:

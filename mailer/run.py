@@ -45,7 +45,7 @@ def load_inputs(settings: Settings, *, skip_invalid: bool = False) -> Inputs:
     return Inputs(settings, members, frozenset(suppressed))
 
 
-def make_plan(inputs: Inputs, journal: Journal, selection: Selection) -> Plan:
+def make_plan(inputs: Inputs, journal: Journal, selection: Selection, *, now: datetime | None = None) -> Plan:
     return plan_run(
         inputs.settings,
         journal,
@@ -54,6 +54,7 @@ def make_plan(inputs: Inputs, journal: Journal, selection: Selection) -> Plan:
         selection,
         rows_left_out=len(inputs.members.invalid),
         bouncing=frozenset(bouncing(journal)),
+        now=now,
     )
 
 
@@ -69,9 +70,9 @@ def preview(
     inputs: Inputs, journal: Journal, selection: Selection, *, now: datetime, out: Path | None = None
 ) -> Preview:
     """Everything `send` does except the delivery: one .eml per message and a page listing them."""
-    plan = make_plan(inputs, journal, selection)
+    plan = make_plan(inputs, journal, selection, now=now)
     settings = inputs.settings
-    composer = Composer(settings, now=now)
+    composer = Composer(settings, now=now, meetings=plan.meetings)
     outbox = Outbox(
         out or settings.resolve(settings.files.outbox), plan.campaign.key, language=settings.sender.language
     )
@@ -104,7 +105,7 @@ def send(
 ) -> SendReport:
     """Deliver the plan over SMTP, recording each accepted message as soon as the server accepts it."""
     settings = inputs.settings
-    composer = Composer(settings, now=now)
+    composer = Composer(settings, now=now, meetings=plan.meetings)
     deliveries = plan.deliveries[:limit] if limit is not None else plan.deliveries
     signin = signin or SmtpSignIn(settings)
     if transport is None and signin.method != "none":
@@ -158,7 +159,7 @@ def send_test(
     if not plan.deliveries:
         raise MailerError("there is no message to test: every member already has it (try --resend)")
     settings = inputs.settings
-    composer = Composer(settings, now=now)
+    composer = Composer(settings, now=now, meetings=plan.meetings)
     Build(composer, plan.deliveries).validate()
     first = plan.deliveries[0]
     envelope = composer.envelope(first, subject_prefix=TEST_PREFIX)

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 from mailer.bounces import bouncing
 from mailer.config import Settings
+from mailer.current import current_meeting
 from mailer.errors import ConfigError
 from mailer.journal import Journal
 from mailer.meetings import Meeting
@@ -87,9 +88,9 @@ def _meeting(
     sequence = "-" if found.sequence is None else found.sequence
     invited = sum(a.state != "NOT DELIVERED" for a in found.attendees)
     print(f"{meeting_id}: sequence {sequence}, {count(invited, 'member')} invited", file=out)
-    configured = {m.id: m for m in settings.meetings}.get(meeting_id)
-    if configured is not None:
-        print(f"  {summary(configured, settings.sender.language)}", file=out)
+    # as members know it now (cancelled through `mailer cancel`, or as config.toml says)
+    configured = current_meeting(settings, journal, meeting_id).meeting
+    print(f"  {summary(configured, settings.sender.language)}", file=out)
     for a in found.attendees:
         if a.state == "NOT DELIVERED":
             print(f"  {a.email:40} not delivered: {a.problem}  {a.name}", file=out)

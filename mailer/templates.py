@@ -70,9 +70,9 @@ def meeting_view(meeting: Meeting, language: str) -> dict[str, Any]:
     """A meeting as templates see it: every field, plus dates written for `language`."""
     view = meeting.model_dump()
     view.update(
-        date=long_date(meeting.start, language),
-        start_time=clock(meeting.start, language),
-        end_time=clock(meeting.end, language),
+        date=long_date(meeting.first_day, language),
+        start_time=clock(meeting.start, language) if isinstance(meeting.start, datetime) else "",
+        end_time=clock(meeting.end, language) if isinstance(meeting.end, datetime) else "",
         when=when(meeting, language),
         cancelled=meeting.cancelled,
     )

@@ -81,7 +81,7 @@ def time_span(start: date, end: date, language: str) -> str:
 
 def when(meeting: Meeting, language: str) -> str:
     """The meeting's time span in `language`, as every text writes it."""
-    return time_span(meeting.start, meeting.end, language)
+    return time_span(meeting.dtstart, meeting.dtend, language)
 
 
 def summary(meeting: Meeting, language: str) -> str:

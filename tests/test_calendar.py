@@ -13,7 +13,7 @@ import pytest
 import vobject
 from ical.calendar_stream import IcsCalendarStream
 
-from mailer.calendar import Person, PreparedCalendar, publish_calendar, vtimezone
+from mailer.calendar import Listing, Person, PreparedCalendar, publish_calendar, vtimezone
 from mailer.meetings import Meeting
 
 ORGANIZER = Person("brugernesrum@roskilde.example", "Brugernes Rum")
@@ -262,7 +262,9 @@ def test_cancel() -> None:
 
 
 def test_publish_for_a_website_and_a_feed() -> None:
-    data = publish_calendar([SUMMER, WINTER], domain="roskilde.example", dtstamp=STAMP, language="da")
+    listings = [Listing(m, m.uid("roskilde.example"), 0) for m in (SUMMER, WINTER)]
+    sender = Person("brugernesrum@roskilde.example", "Brugernes Rum")
+    data = publish_calendar(listings, organizer=sender, dtstamp=STAMP, language="da")
     cal = icalendar.Calendar.from_ical(data)
 
     assert str(cal["method"]) == "PUBLISH"
@@ -273,6 +275,10 @@ def test_publish_for_a_website_and_a_feed() -> None:
         "2027-11-16-samskabelse@roskilde.example",
     ]
     assert len(cal.walk("VTIMEZONE")) == 1  # one per zone, not per event
+    # RFC 5546 3.2.1: a PUBLISH has an ORGANIZER (libical's iTIP check refuses it otherwise)
+    assert {str(e["organizer"]) for e in events} == {"mailto:brugernesrum@roskilde.example"}
+    by_ical = IcsCalendarStream.calendar_from_ics(data.decode()).events
+    assert {e.organizer.uri for e in by_ical} == {"mailto:brugernesrum@roskilde.example"}  # type: ignore[union-attr]
     expected = [
         Instants(utc(2027, 9, 21, 11), utc(2027, 9, 21, 14)),
         Instants(utc(2027, 11, 16, 9), utc(2027, 11, 16, 13, 30)),

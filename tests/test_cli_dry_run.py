@@ -33,6 +33,9 @@ ACROSS_DST = "2027-10-30-overnatning"
 SENDER = "brugernesrum@roskilde.example"
 
 
+CANCELLED_IN_CONFIG = "2028-02-15-aflyst"
+
+
 @pytest.fixture
 def more_meetings(sample: Path) -> Path:
     """The sample plus a past meeting, one across the DST change and a cancelled one."""
@@ -662,14 +665,17 @@ def test_ics_for_an_unknown_meeting(sample: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("now", "expected"),
     [
-        # Before everything: all but the cancelled one, soonest first.
-        (datetime(2027, 6, 1, tzinfo=UTC), ["2027-06-08-sommermoede", SEPTEMBER, ACROSS_DST, NOVEMBER]),
+        # Before everything: all, soonest first (the cancelled one as cancelled).
+        (
+            datetime(2027, 6, 1, tzinfo=UTC),
+            ["2027-06-08-sommermoede", SEPTEMBER, ACROSS_DST, NOVEMBER, CANCELLED_IN_CONFIG],
+        ),
         # Between meetings: June and September are over.
-        (datetime(2027, 10, 1, tzinfo=UTC), [ACROSS_DST, NOVEMBER]),
+        (datetime(2027, 10, 1, tzinfo=UTC), [ACROSS_DST, NOVEMBER, CANCELLED_IN_CONFIG]),
     ],
     ids=["june", "october"],
 )
-def test_feed_has_the_upcoming_meetings_that_are_not_cancelled(
+def test_feed_has_the_meetings_not_yet_over_and_the_cancelled_ones_as_cancelled(
     more_meetings: Path, tmp_path: Path, now: datetime, expected: list[str]
 ) -> None:
     target = tmp_path / "moeder.ics"
@@ -681,6 +687,9 @@ def test_feed_has_the_upcoming_meetings_that_are_not_cancelled(
     assert str(cal["method"]) == "PUBLISH"
     assert b"ATTENDEE" not in data
     assert [str(e["uid"]) for e in cal.walk("VEVENT")] == [f"{m}@roskilde.example" for m in expected]
+    # a calendar that took the cancelled one from an earlier feed drops it
+    statuses = [str(e["status"]) for e in cal.walk("VEVENT")]
+    assert statuses[-1] == "CANCELLED" and "CANCELLED" not in statuses[:-1]
     settings = load_settings(more_meetings)
     instants = [
         (settings.meeting(m).start.astimezone(UTC), settings.meeting(m).end.astimezone(UTC)) for m in expected
