@@ -298,12 +298,22 @@ def load_settings(path: Path) -> Settings:
         if loc and named and named.group(1) in _known_keys(loc):  # a check of several fields names one
             loc, message = (*loc, named.group(1)), message[named.end() :]
         env_name = _env_variable(loc)
+        cause = _without_values(err)  # what --debug shows: never a value, which may be a secret
         if env_name is not None:  # the value came from the environment, not from a line of the file
-            raise ConfigError(f"{message} (set by {env_name})", path=path, field=dotted) from err
+            raise ConfigError(f"{message} (set by {env_name})", path=path, field=dotted) from cause
         field = _meeting_field(data, loc) or dotted or None
-        raise ConfigError(message, path=path, line=_key_line(text, loc), field=field) from err
+        raise ConfigError(message, path=path, line=_key_line(text, loc), field=field) from cause
     finally:
         _toml_data.reset(token)
+
+
+def _without_values(err: ValidationError) -> ValueError:
+    """Pydantic's problems without the values it was given: a password under a misspelt name
+    (MAILER_SMTP__PASWORD) is an unknown key whose value pydantic's own text would show."""
+    problems = err.errors(include_url=False, include_context=False, include_input=False)
+    return ValueError(
+        "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']} [type={e['type']}]" for e in problems)
+    )
 
 
 def _env_variable(loc: Sequence[str | int]) -> str | None:

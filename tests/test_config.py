@@ -192,3 +192,51 @@ def test_mailer_plain_turns_the_speed_paths_off(monkeypatch: pytest.MonkeyPatch)
     assert load_settings(CONFIG / "valid.toml").plain is False
     monkeypatch.setenv("MAILER_PLAIN", "1")
     assert load_settings(CONFIG / "valid.toml").plain is True
+
+
+SECRET = "hemmelig-kode-æøå-4711"
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]], ids=["plain", "debug"])
+@pytest.mark.parametrize(
+    ("variable", "said"),
+    [
+        ("MAILER_SMTP__PASWORD", "smtp.pasword: unknown key; did you mean `password`?"),
+        ("MAILER_IMAP__PASSWORT", "imap.passwort: unknown key"),
+        ("MAILER_SMTP__OAUTH__CLIENT_SECRET", "smtp.oauth.client_secret: unknown key"),
+    ],
+)
+def test_a_secret_under_a_wrong_name_is_never_shown(
+    sample: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    said: str,
+    debug: list[str],
+) -> None:
+    monkeypatch.setenv(variable, SECRET)
+
+    code = main(["--config", str(sample), *debug, "check"])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert said in err and f"(set by {variable})" in err
+    assert SECRET not in out + err
+    if debug:
+        assert "Traceback" in err and "[type=extra_forbidden]" in err  # the cause, without its value
+
+
+def test_a_secret_key_misspelt_in_the_file_is_never_shown(
+    sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample.write_text(
+        sample.read_text(encoding="utf-8").replace("[smtp]", f'[smtp]\npasword = "{SECRET}"', 1),
+        encoding="utf-8",
+    )
+
+    code = main(["--config", str(sample), "--debug", "check"])
+
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "smtp.pasword: unknown key" in err
+    assert SECRET not in out + err
