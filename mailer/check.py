@@ -31,6 +31,7 @@ class Report:
     meetings: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # worth a look; they do not make it fail
     templates: list[str] = field(default_factory=list)
+    attachments: list[str] = field(default_factory=list)  # each file, where it really is
     signin: str = ""
     problems: list[MailerError] = field(default_factory=list)
 
@@ -66,7 +67,7 @@ def check(
     for name in names:
         try:
             template = MessageTemplate(folder, name, settings.sender.language, plain=settings.plain)
-            report.templates.append(_check_template(composer, template, members.members, settings))
+            report.templates.append(_check_template(composer, template, members.members, settings, report))
         except MailerError as err:
             report.templates.append(f"{name}: FAILED (the error is below)")
             report.problems.append(err)
@@ -118,9 +119,14 @@ def _check_meeting(current: CurrentMeeting, settings: Settings, now: datetime, r
 
 
 def _check_template(
-    composer: Composer, template: MessageTemplate, members: tuple[Member, ...], settings: Settings
+    composer: Composer,
+    template: MessageTemplate,
+    members: tuple[Member, ...],
+    settings: Settings,
+    report: Report,
 ) -> str:
-    """Render `template` for every member (and every meeting, if it is about one)."""
+    """Render `template` for every member (and every meeting, if it is about one); its
+    attachments go into the report."""
     kind = template.settings.calendar
     meetings = (
         list(settings.meetings)
@@ -133,6 +139,9 @@ def _check_template(
         method = CALENDAR_METHOD.get(kind)
         uid = meeting.uid(settings.sender.domain) if meeting else ""
         campaign = Campaign(template.name, template, meeting, method, 0, uid)
+        about = f"{template.name}:{meeting.id}" if meeting else template.name
+        for file in composer.attachment_files(campaign):
+            report.attachments.append(f"{about}: {file.describe()}")
         Build(composer, [Delivery(member, campaign, "new") for member in members]).validate()
     languages = "/".join(template.languages)
     about = f" × {len(meetings)} meetings" if meetings != [None] else ""

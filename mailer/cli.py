@@ -208,6 +208,10 @@ def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: Tex
     print(f"templates: {len(report.templates)}", file=out)
     for line in report.templates:
         print(f"  {line}", file=out)
+    if report.attachments:
+        print(f"attachments: {len(report.attachments)}", file=out)
+        for line in report.attachments:
+            print(f"  {line}", file=out)
     print(f"sign-in: {report.signin}", file=out)
     for err in report.problems:
         print(f"error: {err}", file=sys.stderr)

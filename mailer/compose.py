@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote
 
 from mailer import forked
+from mailer.attachments import AttachmentFile, attachment_files
 from mailer.calendar import Person, PreparedCalendar, publish_calendar
 from mailer.config import SenderSettings, Settings
 from mailer.current import CurrentMeeting, configured_meetings, upcoming
@@ -429,18 +430,17 @@ class Composer:
             self._names[cache_key] = tuple(str(p.get_filename()) for p in parts)
         return self._attachments[cache_key]
 
+    def attachment_files(self, campaign: Campaign) -> list[AttachmentFile]:
+        """The template's files, then the meeting's, where they really are (see attachments.py)."""
+        written = campaign.meeting.attachments if campaign.meeting is not None else ()
+        return attachment_files(campaign.template.folder, self.settings.base_dir, written)
+
     def attachments(self, campaign: Campaign) -> list[Attachment]:
-        """The template's files, then the meeting's; a missing one is an error."""
-        paths = []
-        folder = campaign.template.folder / "attachments"
-        if folder.is_dir():
-            paths += sorted(p for p in folder.iterdir() if p.is_file())
-        if campaign.meeting is not None:
-            paths += [self.settings.resolve(p) for p in campaign.meeting.attachments]
+        """The template's files, then the meeting's, read; a missing one is an error."""
         found = []
-        for path in paths:
+        for file in self.attachment_files(campaign):
             try:
-                found.append(Attachment.from_path(path))
+                found.append(Attachment.from_path(file.path, file.name))
             except OSError as err:
-                raise ConfigError(f"attachment cannot be read: {err.strerror}", path=path) from err
+                raise ConfigError(f"attachment cannot be read: {err.strerror}", path=file.path) from err
         return found

@@ -81,12 +81,14 @@ class Attachment:
     params: tuple[tuple[str, str], ...] = ()  # of the Content-Type
 
     @classmethod
-    def from_path(cls, path: Path) -> Attachment:
-        kind, _ = mimetypes.guess_type(path.name)
+    def from_path(cls, path: Path, name: str | None = None) -> Attachment:
+        """The file at `path`, attached as `name` (its own name by default)."""
+        name = name or path.name
+        kind, _ = mimetypes.guess_type(name)
         data = path.read_bytes()
         if kind == "text/calendar":
-            return cls(path.name, data, kind, tuple(calendar_params(data).items()))
-        return cls(path.name, data, kind or "application/octet-stream")
+            return cls(name, data, kind, tuple(calendar_params(data).items()))
+        return cls(name, data, kind or "application/octet-stream")
 
     def part(self) -> Message:
         maintype, _, subtype = self.content_type.partition("/")

@@ -180,3 +180,85 @@ def test_check_refuses_a_message_over_the_size_limit(
         r"invitation: a message is \d+\.\d\d MB \(([\d,]+) bytes\), over smtp\.max_message_mb", err
     )
     assert found and int(found.group(1).replace(",", "")) > 1048, err
+
+
+def test_check_lists_every_file_where_it_really_is(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    out = io.StringIO()
+    assert main(["--config", str(config), "check"], clock=lambda: FIXED, out=out) == 0
+    folder = tmp_path.resolve()
+    template_file = folder / "templates" / "invitation" / "attachments" / CSV
+    meeting_file = folder / "filer" / PDF
+    listed = out.getvalue()
+    assert f"invitation:{MEETING}: {CSV}: {template_file}, {template_file.stat().st_size:,} bytes\n" in listed
+    assert f"invitation:{MEETING}: {PDF}: {meeting_file}, {meeting_file.stat().st_size:,} bytes\n" in listed
+
+
+def test_a_link_out_of_the_template_folder_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = project(tmp_path)
+    secret = tmp_path / "privat" / "adgangskoder.txt"
+    secret.parent.mkdir()
+    secret.write_text("not for the members", encoding="utf-8")
+    link = tmp_path / "templates" / "invitation" / "attachments" / "Program.txt"
+    link.symlink_to(secret)
+
+    for command in (["check"], ["preview", "invitation", "--meeting", MEETING]):
+        assert main(["--config", str(config), *command], clock=lambda: FIXED, out=io.StringIO()) == 2
+        err = capsys.readouterr().err
+        assert f"Program.txt: is a link to {secret.resolve()}, outside the template's folder" in err
+    assert not list((tmp_path / "outbox").rglob("*.eml"))
+
+
+def test_a_link_inside_the_template_folder_keeps_its_name(tmp_path: Path) -> None:
+    config = project(tmp_path)
+    folder = tmp_path / "templates" / "invitation"
+    shutil.copy(DATA / PDF, folder / "program-v3.pdf")
+    (folder / "attachments" / "Program.pdf").symlink_to(folder / "program-v3.pdf")
+
+    assert (
+        main(["--config", str(config), "preview", "invitation", "--meeting", MEETING], clock=lambda: FIXED)
+        == 0
+    )
+
+    for eml in (tmp_path / "outbox").rglob("*.eml"):
+        assert files_in(eml.read_bytes())["Program.pdf"][1] == (DATA / PDF).read_bytes()
+
+
+def test_a_relative_path_out_of_the_project_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outside = tmp_path / "andet" / "Program.pdf"
+    outside.parent.mkdir()
+    shutil.copy(DATA / PDF, outside)
+    config = project(tmp_path / "netværk", meeting_files=["../andet/Program.pdf"])
+
+    assert main(["--config", str(config), "check"], clock=lambda: FIXED, out=io.StringIO()) == 2
+
+    err = capsys.readouterr().err
+    assert (
+        f"attachment '../andet/Program.pdf' leads out of the project folder (to {outside.resolve()})" in err
+    )
+    assert "write the full path" in err
+
+
+def test_an_absolute_path_out_of_the_project_is_taken_and_check_says_so(tmp_path: Path) -> None:
+    outside = (tmp_path / "andet" / "Program.pdf").resolve()
+    outside.parent.mkdir()
+    shutil.copy(DATA / PDF, outside)
+    config = project(tmp_path / "netværk", meeting_files=[str(outside)])
+    out = io.StringIO()
+
+    assert main(["--config", str(config), "check"], clock=lambda: FIXED, out=out) == 0
+
+    assert (
+        f"Program.pdf: {outside}, {outside.stat().st_size:,} bytes (outside the project folder"
+        in out.getvalue()
+    )
+    assert (
+        main(["--config", str(config), "preview", "invitation", "--meeting", MEETING], clock=lambda: FIXED)
+        == 0
+    )
+    for eml in (tmp_path / "netværk" / "outbox").rglob("*.eml"):
+        assert files_in(eml.read_bytes())["Program.pdf"][1] == (DATA / PDF).read_bytes()
