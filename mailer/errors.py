@@ -96,6 +96,18 @@ class AuthenticationError(DeliveryError):
         return False
 
 
+class UnreachableError(DeliveryError):
+    """The server could not be reached at all: an unknown host name, a closed port, no answer.
+
+    Before any connection has worked this stops the run (trying each member again would only
+    take minutes to say the same); once one has, a failed connection is retried like any other.
+    """
+
+    @property
+    def transient(self) -> bool:
+        return False
+
+
 class SecurityError(DeliveryError):
     """TLS could not be set up or verified; nothing may be sent in the clear."""
 

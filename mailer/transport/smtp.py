@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
+import socket
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -15,11 +17,15 @@ from typing import Generic, Protocol, TypeVar
 import aiosmtplib
 
 from mailer.config import SmtpSettings
-from mailer.errors import AuthenticationError, ConfigError, DeliveryError, SecurityError
+from mailer.errors import AuthenticationError, ConfigError, DeliveryError, SecurityError, UnreachableError
 from mailer.message import Envelope
 from mailer.transport.tls import client_context, is_loopback
 
 T = TypeVar("T")
+
+# Seconds to reach the server and hear its greeting (smtp.timeout if that is shorter): a host
+# that does not answer is told within this, whatever smtp.timeout allows each command.
+CONNECT_TIMEOUT = 10.0
 
 
 class SignIn(Protocol):
@@ -121,7 +127,10 @@ class SmtpTransport:
         password or an untrusted certificate is tried once, not once per worker.
         """
         if self._signed_in:
-            return await self._open()
+            try:
+                return await self._open()
+            except UnreachableError as err:  # it worked before: a passing trouble, retried
+                raise DeliveryError(err.message) from err
         if self._first is None:
             self._first = asyncio.Lock()
         async with self._first:
@@ -129,7 +138,7 @@ class SmtpTransport:
                 raise self._fatal
             try:
                 client = await self._open()
-            except (AuthenticationError, SecurityError, ConfigError) as err:
+            except (AuthenticationError, SecurityError, UnreachableError, ConfigError) as err:
                 self._fatal = err
                 raise
             self._signed_in = True
@@ -146,12 +155,18 @@ class SmtpTransport:
             timeout=s.timeout,
         )
         try:
-            await client.connect()
+            await client.connect(timeout=min(s.timeout, CONNECT_TIMEOUT))
+        except aiosmtplib.SMTPConnectResponseError as err:  # it answered, but not "ready" (421 busy)
+            raise DeliveryError(
+                f"{s.host} is not taking messages now: {err.code} {err.message}",
+                code=err.code,
+                reply=err.message,
+            ) from err
         except (ssl.SSLError, aiosmtplib.SMTPConnectError) as err:
             cause = err if isinstance(err, ssl.SSLError) else err.__cause__
             if isinstance(cause, ssl.SSLError):
                 raise SecurityError(f"TLS with {s.host}:{s.port} failed: {cause}") from err
-            raise DeliveryError(f"cannot connect to {s.host}:{s.port}: {err}") from err
+            raise unreachable(s, err, min(s.timeout, CONNECT_TIMEOUT)) from err
         except aiosmtplib.SMTPException as err:
             if "STARTTLS" in str(err):
                 raise SecurityError(f"{s.host} does not offer STARTTLS; nothing was sent") from err
@@ -310,6 +325,36 @@ class SmtpTransport:
             if attempt < attempts:
                 await self._sleep(self.settings.backoff * 2 ** (attempt - 1))
         return Outcome(item, envelope, False, code, reply, attempts)
+
+
+def unreachable(settings: SmtpSettings, err: Exception, waited: float) -> UnreachableError:
+    """Why the server could not be reached, in plain words, and what to do about it."""
+    host, port = settings.host, settings.port
+    cause = err.__cause__ or err
+    if isinstance(cause, socket.gaierror):
+        return UnreachableError(
+            f"the server name {host!r} is not known ({cause.strerror}): check [smtp] host in "
+            "config.toml for a typo, and that this computer is on the internet"
+        )
+    if isinstance(cause, ConnectionRefusedError) or "Connect call failed" in str(cause):
+        return UnreachableError(
+            f"{host} is there, but nothing answers on port {port} (the port is closed): check [smtp] "
+            'port in config.toml (587 with security = "starttls", 465 with "tls"); if it is right, '
+            "ask IT whether a firewall blocks it"
+        )
+    if isinstance(err, TimeoutError | aiosmtplib.SMTPTimeoutError):
+        hint = ' (port 465 wants security = "tls")' if port == 465 and settings.security != "tls" else ""
+        return UnreachableError(
+            f"no answer from {host}:{port} within {waited:g} seconds{hint}: check [smtp] host and "
+            "port in config.toml; if they are right, the server is down or a firewall is in the way "
+            "(ask IT)"
+        )
+    reason = cause.strerror if isinstance(cause, OSError) and cause.strerror else str(cause)
+    if isinstance(cause, OSError) and cause.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        reason += "; is this computer on the network?"
+    return UnreachableError(
+        f"cannot connect to {host}:{port} ({reason}): check [smtp] host and port in config.toml"
+    )
 
 
 async def _transaction(client: aiosmtplib.SMTP, envelope: Envelope) -> str:
