@@ -55,7 +55,7 @@ class Person:
 
 @lru_cache(maxsize=64)
 def vtimezone(tzid: str, year: int) -> Timezone:
-    """A VTIMEZONE in the RRULE form Outlook, Google and Apple write (see INTEROP.md).
+    """A VTIMEZONE in the RRULE form Outlook, Google and Apple write (docs/interop.md says why).
 
     The rules are those in force in `year`, read from the system's zone database.
     """

@@ -2,7 +2,7 @@
 
 Built with the standard library's `email.mime` classes; the parts every member shares
 (attachments) are built once and reused, so that only what differs per member is made
-in the per-member loop (see MEASURED.md). Flattening that tree costs more than the rest
+in the per-member loop. Flattening that tree costs more than the rest
 of a message, so it is done once per shape of message (structure and part headers): the
 result, with stand-ins where members differ, is the shape's frame, and each member's
 message is that frame with their headers (folded by the same policy), boundaries and

@@ -198,7 +198,7 @@ def test_a_meeting_from_invitation_through_moves_and_members_to_cancellation(
     assert len(server.messages) == count
 
     # ... and with --cancel-removed cancels it in their calendar, with a SEQUENCE above the
-    # one they hold (INTEROP: a CANCEL carries a higher SEQUENCE).
+    # one they hold (RFC 5546 3.2.5: a CANCEL carries a higher SEQUENCE).
     code, out = run(project, at(50), *send, "--cancel-removed")
     assert code == 0, out
     removed = arrived(server, count)
