@@ -117,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
     b = commands.add_parser("bounced", help="members whose address bounced; --clear EMAIL puts one back")
     b.add_argument("--clear", metavar="EMAIL", help="send to this member again (the address works again)")
 
+    d = commands.add_parser("desk", help="the whole job in the browser, on this computer only")
+    d.add_argument("--port", type=int, default=0, help="the port on 127.0.0.1 (default: a free one)")
+    d.add_argument("--no-browser", action="store_true", help="only print the address; open no browser")
+
     commands.add_parser("login", help="sign in to Microsoft 365 (OAuth2 device code)")
     commands.add_parser("logout", help="forget the sign-in")
 
@@ -586,6 +590,13 @@ def _bounced(args: argparse.Namespace, settings: Settings, now: datetime, out: T
     return 0
 
 
+def _desk(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.config import config_path
+    from mailer.desk.server import serve
+
+    return serve(config_path(args.config), port=args.port, open_browser=not args.no_browser, out=out)
+
+
 def _login(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
     from mailer.oauth import login
 
@@ -611,6 +622,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, datetime, TextIO], i
     "rsvp": _inbox,
     "answer": _answer,
     "bounced": _bounced,
+    "desk": _desk,
     "login": _login,
     "logout": _logout,
 }

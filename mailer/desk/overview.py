@@ -1,0 +1,120 @@
+"""The overview: the coming meetings with who is coming, what needs the coordinator, and the last
+runs, read with the same code as `mailer status`, `check` and `send`'s plan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mailer.attendance import STATE_WORDS, attendance
+from mailer.bounces import bouncing
+from mailer.config import Settings
+from mailer.current import CurrentMeeting, current_meetings
+from mailer.desk.words import words
+from mailer.errors import MailerError
+from mailer.journal import Journal
+from mailer.plan import Selection
+from mailer.run import Inputs, load_inputs, make_plan
+from mailer.status import _local, _zone
+from mailer.words import status_word, when
+
+
+@dataclass(frozen=True)
+class ComingMeeting:
+    """One coming meeting as the overview shows it."""
+
+    id: str
+    title: str
+    when: str
+    location: str
+    status: str  # in the coordinator's words
+    cancelled: bool
+    invited: int
+    totals: list[tuple[str, str, int]]  # (state, its word, how many), as the status page shows them
+
+
+@dataclass(frozen=True)
+class Run:
+    campaign: str
+    sent: int
+    failed: int
+    last: str  # local time
+
+
+@dataclass
+class Overview:
+    meetings: list[ComingMeeting] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)
+    runs: list[Run] = field(default_factory=list)
+
+
+def overview(settings: Settings, now: datetime, *, last_runs: int = 8) -> Overview:
+    language = settings.sender.language
+    w = words(language)
+    found = Overview()
+    inputs = load_inputs(settings, skip_invalid=True)
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        for current in current_meetings(settings, journal):
+            if current.over(now):
+                continue
+            found.meetings.append(_coming(current, journal, settings))
+            found.needs += _meeting_needs(current, inputs, journal, now)
+        to_read = len(journal.read_messages("other"))
+        bounced = len(bouncing(journal))
+        totals = sorted(journal.campaign_totals(), key=lambda t: t.last, reverse=True)[:last_runs]
+    if to_read:
+        found.needs.append(w["to_read"].format(n=to_read))
+    if bounced:
+        found.needs.append(w["bouncing_n"].format(n=bounced))
+    if inputs.members.invalid:
+        found.needs.append(w["invalid_n"].format(n=len(inputs.members.invalid)))
+    found.runs = [
+        Run(t.campaign, t.sent, t.failed, _local(t.last, _zone(settings, t.meeting_id))) for t in totals
+    ]
+    return found
+
+
+def _coming(current: CurrentMeeting, journal: Journal, settings: Settings) -> ComingMeeting:
+    language = settings.sender.language
+    meeting = current.meeting
+    counts = attendance(journal, settings, meeting.id).totals
+    state_words = STATE_WORDS[language]
+    invited = sum(n for state, n in counts.items() if state != "NOT DELIVERED")
+    shown = [state for state, n in counts.items() if n or (invited and state != "CANCELLED")]
+    return ComingMeeting(
+        id=meeting.id,
+        title=meeting.title,
+        when=when(meeting, language),
+        location=meeting.location or words(language)["no_place"],
+        status=status_word(meeting.status, language),
+        cancelled=meeting.cancelled,
+        invited=invited,
+        totals=[(state, state_words[state], counts[state]) for state in shown],
+    )
+
+
+def _meeting_needs(current: CurrentMeeting, inputs: Inputs, journal: Journal, now: datetime) -> list[str]:
+    """What `send invitation --meeting ID` would do now, in the coordinator's words."""
+    w = words(inputs.settings.sender.language)
+    meeting = current.meeting
+    title = meeting.title
+    if current.cancelled_elsewhere:
+        return [w["cancelled_elsewhere"].format(title=title)]
+    if meeting.cancelled or current.configured is None:
+        return []
+    try:
+        plan = make_plan(inputs, journal, Selection("invitation", meeting.id), now=now)
+    except MailerError as err:
+        return [w["plan_failed"].format(title=title, problem=err)]
+    needs = []
+    new = sum(1 for d in plan.deliveries if d.kind == "new")
+    updates = sum(1 for d in plan.deliveries if d.kind == "update")
+    if current.told is None:
+        needs.append(w["never_invited"].format(title=title))
+    elif new:
+        needs.append(w["not_invited"].format(n=new, title=title))
+    if updates:
+        needs.append(w["update_due"].format(title=title))
+    if plan.removed:
+        needs.append(w["removed"].format(n=len(plan.removed), title=title))
+    return needs

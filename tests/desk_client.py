@@ -1,0 +1,99 @@
+"""A plain HTTP client for the desk's tests (the standard library's http.client, so that every
+header, the Host one too, is exactly what the test says), and the desk run in a thread."""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlencode, urlsplit
+
+from mailer.desk.server import Desk
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: http.client.HTTPMessage
+    text: str
+
+
+class DeskClient:
+    """One browser: opens the desk with its printed address, then keeps the cookie."""
+
+    def __init__(self, address: str) -> None:
+        parts = urlsplit(address)
+        assert parts.hostname and parts.port
+        self.address = address
+        self.host = parts.hostname
+        self.port = parts.port
+        self.cookie = ""
+        self.csrf = ""
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        *,
+        host: str | None = None,
+        connect_to: str | None = None,
+    ) -> Reply:
+        connection = http.client.HTTPConnection(connect_to or self.host, self.port, timeout=30)
+        try:
+            connection.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
+            connection.putheader("Host", f"{self.host}:{self.port}" if host is None else host)
+            sent = dict(headers or {})
+            if self.cookie and "Cookie" not in sent:
+                sent["Cookie"] = self.cookie
+            if body is not None:
+                sent.setdefault("Content-Length", str(len(body)))
+            for name, value in sent.items():
+                connection.putheader(name, value)
+            connection.endheaders(body)
+            response = connection.getresponse()
+            text = response.read().decode("utf-8", "replace")
+            return Reply(response.status, response.headers, text)
+        finally:
+            connection.close()
+
+    def open(self) -> Reply:
+        """The printed address, as a browser opens it: the token becomes a cookie."""
+        parts = urlsplit(self.address)
+        reply = self.request("GET", f"{parts.path}?{parts.query}")
+        assert reply.status == 303, reply.text
+        self.cookie = reply.headers["Set-Cookie"].split(";", 1)[0]
+        return reply
+
+    def get(self, path: str) -> Reply:
+        reply = self.request("GET", path)
+        found = re.search(r'name="csrf" (?:value|content)="([^"]+)"', reply.text)
+        if found:
+            self.csrf = found.group(1)
+        return reply
+
+    def post(self, path: str, fields: dict[str, str], *, csrf: bool = True) -> Reply:
+        data = dict(fields)
+        if csrf:
+            data["csrf"] = self.csrf
+        body = urlencode(data).encode()
+        return self.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+
+
+@contextmanager
+def running_desk(config: Path, clock: datetime | None = None) -> Iterator[Desk]:
+    """The desk served from a thread of the test; stopped (and joined) at the end."""
+    desk = Desk(config, clock=(lambda: clock) if clock else None)
+    thread = threading.Thread(target=desk.run, name="desk")
+    thread.start()
+    try:
+        yield desk
+    finally:
+        desk.stop()
+        thread.join()
