@@ -233,6 +233,7 @@ class Journal:
         self._log: int | None = None  # the outcome log's descriptor, once this run writes to it
         self._unsettled: list[Sent] = []  # in the log, not yet in the database
         self._settled_at = time.monotonic()
+        self._refused = False  # the database refused the last move; it is tried again by time only
         existed = path.exists()
         if existed and path.stat().st_size == 0:
             raise _not_a_journal(path, "is empty (0 bytes)")
@@ -361,8 +362,15 @@ class Journal:
                 data = data[os.write(self._log, data) :]
         except OSError as err:
             raise MailerError(f"cannot record what was sent: {err.strerror}", path=self._log_path) from err
-        if len(self._unsettled) >= SETTLE_ROWS or time.monotonic() - self._settled_at >= SETTLE_SECONDS:
-            self.settle()
+        waited = time.monotonic() - self._settled_at >= SETTLE_SECONDS
+        if waited or (len(self._unsettled) >= SETTLE_ROWS and not self._refused):
+            try:
+                self.settle()
+            except MailerError:
+                # The rows are safe in the log. Stopping now would cut the other connections off
+                # mid-message (accepted by their server, never recorded): the run goes on, the
+                # database is asked again a moment later, and the run's end says if it still refuses.
+                self._refused = True
 
     def settle(self) -> None:
         """Move the logged outcomes into the database (one transaction), then empty the log."""
@@ -371,6 +379,7 @@ class Journal:
             return
         self._write(_RECORD, self._unsettled)
         self._unsettled.clear()
+        self._refused = False
         if self._log is not None:
             # (should this fail, the rows are in the database: moving them again changes nothing)
             with contextlib.suppress(OSError):

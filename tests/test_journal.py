@@ -13,6 +13,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import FIXED, MEETING, Project
 
+from mailer import journal as journal_module
 from mailer import run
 from mailer.errors import MailerError
 from mailer.journal import Journal, MeetingState, Sent
@@ -214,11 +215,17 @@ def test_an_outcome_that_cannot_be_logged_stops_the_send_at_once(
     assert got == Counter(m[1].lower() for m in project.members)  # everyone once
 
 
+@pytest.mark.parametrize("settle_rows", [1, journal_module.SETTLE_ROWS], ids=["during", "at-the-end"])
 def test_outcomes_the_database_refused_are_kept_in_the_log_and_recorded_later(
     project: Project,
     server,
     capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+    settle_rows: int,
 ) -> None:
+    """Refused while the run goes on (moved after each message) or at its end: either way every
+    member gets the message once, and the log keeps what was sent until the database takes it."""
+    monkeypatch.setattr(journal_module, "SETTLE_ROWS", settle_rows)
     project.write()
     command = ("send", "invitation", "--meeting", MEETING["id"], "--yes")
     with Journal(project.state):
