@@ -6,6 +6,7 @@ prints it, writes it as CSV for Danish Excel, or as a page (mailer/status_page.p
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from mailer.bounces import bouncing
 from mailer.config import Settings
 from mailer.errors import RecipientsError
 from mailer.journal import Journal, Return
+from mailer.private import write_private
 from mailer.recipients import read_members
 
 ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
@@ -149,23 +151,25 @@ def _libraries(settings: Settings) -> dict[str, str]:
 
 
 def write_csv(found: Attendance, path: Path, language: str) -> None:
-    """The list as Danish Excel opens it by a double click: UTF-8 with a BOM, `;` between fields."""
+    """The list as Danish Excel opens it by a double click: UTF-8 with a BOM, `;` between fields;
+    readable by its owner only (it names members)."""
     words = STATE_WORDS[language]
     yes, no = YES_NO[language]
-    with path.open("w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle, delimiter=";")
-        writer.writerow(CSV_HEADERS[language])
-        for group, attendees in found.by_library(language).items():
-            for a in attendees:
-                writer.writerow(
-                    [
-                        a.email,
-                        a.name,
-                        group,
-                        words[a.state],
-                        a.answered_at,
-                        a.comment,
-                        yes if a.by_hand else no,
-                        "" if a.sequence is None else a.sequence,
-                    ]
-                )
+    text = io.StringIO(newline="")
+    writer = csv.writer(text, delimiter=";")
+    writer.writerow(CSV_HEADERS[language])
+    for group, attendees in found.by_library(language).items():
+        for a in attendees:
+            writer.writerow(
+                [
+                    a.email,
+                    a.name,
+                    group,
+                    words[a.state],
+                    a.answered_at,
+                    a.comment,
+                    yes if a.by_hand else no,
+                    "" if a.sequence is None else a.sequence,
+                ]
+            )
+    write_private(path, text.getvalue().encode("utf-8-sig"))

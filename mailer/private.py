@@ -1,5 +1,6 @@
-"""Files that hold members' names and addresses (the journal, its backups, the outbox): made
-readable by their owner only, 0600 files in 0700 folders, whatever the umask says.
+"""Files that hold members' names and addresses (the journal, its backups, the outbox, the
+status lists, the suppression list): made readable by their owner only, 0600 files in 0700
+folders, whatever the umask says.
 
 On a system without file modes (Windows) the modes are what Python makes of them there.
 """
@@ -40,6 +41,12 @@ def write_private(path: Path, data: bytes) -> None:
             data = data[os.write(fd, data) :]
     finally:
         os.close(fd)
+
+
+def new_private(path: str | os.PathLike[str], flags: int) -> int:
+    """An `opener` for `open()`: a file it makes is its owner's only; one that is there keeps
+    its mode (a suppression list the coordinator keeps somewhere of their choosing)."""
+    return os.open(path, flags, FILE_MODE)
 
 
 def _restrict(path: Path, mode: int) -> None:

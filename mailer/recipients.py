@@ -19,6 +19,7 @@ from mailer import forked
 from mailer.config import LANGUAGES
 from mailer.errors import InvalidRows, MailerError, RecipientsError
 from mailer.exports import Table, csv_delimiter, decode_export, read_table
+from mailer.private import new_private
 
 # Header spellings seen in real exports (Danish and English Excel, address books).
 COLUMN_ALIASES = {
@@ -328,7 +329,7 @@ def add_suppressed(path: Path, email: str, when: str, source: str = "") -> bool:
         return False
     new = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a", encoding="utf-8", newline="") as handle:
+    with open(path, "a", encoding="utf-8", newline="", opener=new_private) as handle:
         writer = csv.writer(handle)
         if new:
             writer.writerow(["email", "date", "source"])

@@ -11,6 +11,7 @@ import jinja2
 from mailer.attendance import STATE_WORDS, Attendance
 from mailer.config import Settings
 from mailer.meetings import Meeting
+from mailer.private import private_folder, write_private
 from mailer.words import summary
 
 PAGE = "status.html"
@@ -81,5 +82,6 @@ def write_page(found: Attendance, settings: Settings, meeting: Meeting | None, p
         to_read=found.to_read,
         no_answer=totals["NO ANSWER"],
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(page, encoding="utf-8")
+    if not path.parent.exists():
+        private_folder(path.parent)
+    write_private(path, page.encode("utf-8"))  # it names members: its owner's only

@@ -237,3 +237,31 @@ def test_a_preview_removes_only_what_a_preview_wrote(
     assert code == 2
     assert "the preview would replace index.html, which mailer did not write" in capsys.readouterr().err
     assert (foreign / "index.html").read_text(encoding="utf-8") == "<p>the library's own page</p>"
+
+
+def test_the_lists_status_writes_are_the_owners_only(
+    project: Project, server: SmtpServer, open_umask: None
+) -> None:
+    assert project.main(*SEND)[0] == 0
+    os.chmod(project.root, 0o755)
+    listing, page = project.root / "til-kantinen.csv", project.root / "sider" / "hvem-kommer.html"
+    listing.write_text("an older list", encoding="utf-8")
+    os.chmod(listing, 0o644)
+
+    code, out = project.main("status", MEETING["id"], "--csv", str(listing), "--html", str(page))
+    assert code == 0, out
+    code, out = project.main("status", MEETING["id"], "--html")  # beside the outbox
+    assert code == 0, out
+
+    assert mode(listing) == 0o600 and "soren.aero@vordingborg.example" in listing.read_text("utf-8-sig")
+    assert mode(page) == 0o600 and mode(page.parent) == 0o700
+    (default,) = (project.root / "outbox").glob("status-*.html")
+    assert mode(default) == 0o600 and mode(default.parent) == 0o700
+    assert mode(project.root) == 0o755  # the coordinator's own folder is left as it was
+
+
+def test_a_suppression_list_mailer_starts_is_the_owners_only(project: Project, open_umask: None) -> None:
+    project.write()
+    code, out = project.main("unsubscribe", "mads.kohler@koege.example")
+    assert code == 0, out
+    assert mode(project.root / "unsubscribed.csv") == 0o600
