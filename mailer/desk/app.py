@@ -4,39 +4,70 @@ Jinja2 (autoescaped: member data is always text, never markup)."""
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
+from pydantic import SecretStr
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mailer.config import Settings, load_settings
+from mailer.desk.jobs import Jobs
 from mailer.desk.members import member_view
 from mailer.desk.overview import overview
+from mailer.desk.sending import (
+    CANCEL,
+    Choice,
+    build_preview,
+    deliver,
+    plan_summary,
+    send_test_message,
+)
 from mailer.desk.words import words
 from mailer.errors import MailerError
+from mailer.templates import available_templates
+from mailer.transport.outbox import WRITTEN
 
 Clock = Callable[[], datetime]
-Endpoint = Callable[[Request], Response]
+Form = dict[str, str]
+Handler = Callable[["Pages", Request, Settings, Form], Response]
+Endpoint = Callable[[Request], Awaitable[Response]]
 # The network is Danish: a page shown before config.toml was ever read speaks Danish.
 FALLBACK_LANGUAGE = "da"
+# The fields of the selection form that go along from the preview to the send page.
+SELECTION_FIELDS = (
+    "template",
+    "meeting",
+    "group",
+    "only",
+    "campaign",
+    "resend",
+    "skip_invalid",
+    "cancel_removed",
+    "reinstate",
+)
 
 
-class Desk:
-    """What every page needs: where config.toml is, the CSRF token for its forms, the clock."""
+class Pages:
+    """What every page needs: where config.toml is, the CSRF token for its forms, the clock, and
+    the sends under way."""
 
     def __init__(self, config: Path, csrf: str, clock: Clock) -> None:
         self.config = config
         self.csrf = csrf
         self.clock = clock
+        self.jobs = Jobs()
         self.language = FALLBACK_LANGUAGE  # the last one config.toml gave, for a page about a problem
+        self._password: SecretStr | None = None  # typed in a page and kept, until the desk closes
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader("mailer.desk", "pages"),
             autoescape=True,
@@ -46,48 +77,226 @@ class Desk:
     def settings(self) -> Settings:
         settings = load_settings(self.config)
         self.language = settings.sender.language
+        if settings.smtp.password is None and self._password is not None:
+            settings = with_password(settings, self._password)
         return settings
+
+    def remember(self, password: SecretStr) -> None:
+        self._password = password
 
     def render(self, name: str, language: str, *, status: int = 200, **context: Any) -> HTMLResponse:
         page = self.env.get_template(name).render(lang=language, w=words(language), csrf=self.csrf, **context)
         return HTMLResponse(page, status_code=status)
 
+    def problem(self, err: Exception) -> HTMLResponse:
+        return self.render("problem.html", self.language, status=409, active="", problem=str(err))
 
-def page(handler: Callable[[Desk, Request, Settings], Response]) -> Callable[[Desk], Endpoint]:
-    """A page that needs the settings; a problem (config.toml, the member list, the journal) is
-    shown as the page, in words, with what to do next."""
 
-    def bind(desk: Desk) -> Endpoint:
-        @functools.wraps(handler)
-        def endpoint(request: Request) -> Response:
-            try:
-                return handler(desk, request, desk.settings())
-            except MailerError as err:
-                return desk.render("problem.html", desk.language, status=409, active="", problem=str(err))
+def with_password(settings: Settings, password: SecretStr) -> Settings:
+    """The settings with the SMTP password typed in the page (held in memory only)."""
+    return settings.model_copy(update={"smtp": settings.smtp.model_copy(update={"password": password})})
+
+
+def page(handler: Handler) -> Callable[[Pages], Endpoint]:
+    """A page that needs the settings, with the query's fields (GET) or the form's (POST). The
+    work runs in a worker thread; a problem (config.toml, the member list, the journal) is shown
+    as the page, in words, with what to do next."""
+
+    def bind(pages: Pages) -> Endpoint:
+        async def endpoint(request: Request) -> Response:
+            form: Form = dict(request.query_params)
+            if request.method == "POST":
+                async with request.form() as posted:
+                    form = {k: v for k, v in posted.items() if isinstance(v, str)}
+            return await run_in_threadpool(_answer, pages, handler, request, form)
 
         return endpoint
 
     return bind
 
 
-@page
-def overview_page(desk: Desk, request: Request, settings: Settings) -> Response:
-    found = overview(settings, desk.clock())
-    return desk.render("overview.html", settings.sender.language, active="overview", view=found)
+def _answer(pages: Pages, handler: Handler, request: Request, form: Form) -> Response:
+    try:
+        return handler(pages, request, pages.settings(), form)
+    except MailerError as err:
+        return pages.problem(err)
 
 
 @page
-def members_page(desk: Desk, request: Request, settings: Settings) -> Response:
-    query = request.query_params.get("q", "")
+def overview_page(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    found = overview(settings, pages.clock())
+    return pages.render("overview.html", settings.sender.language, active="overview", view=found)
+
+
+@page
+def members_page(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    query = form.get("q", "")
     view = member_view(settings, query)
-    return desk.render("members.html", settings.sender.language, active="members", view=view, query=query)
+    return pages.render("members.html", settings.sender.language, active="members", view=view, query=query)
+
+
+def _choices(settings: Settings) -> dict[str, Any]:
+    """What the selection form offers: the templates and the meetings."""
+    return {
+        "templates": available_templates(settings.resolve(settings.files.templates)),
+        "meetings": [(m.id, m.title) for m in settings.meetings],
+        "cancel_choice": CANCEL,
+    }
+
+
+@page
+def preview_form(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    return pages.render(
+        "preview.html", settings.sender.language, active="preview", form=form, **_choices(settings)
+    )
+
+
+@page
+def preview_build(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    choice = Choice.from_form(form)
+    result = build_preview(settings, choice, pages.clock())
+    chosen = urlencode({k: form[k] for k in SELECTION_FIELDS if form.get(k)})
+    return RedirectResponse(f"/preview/show/{result.folder.name}?{chosen}&n={result.count}", status_code=303)
+
+
+@page
+def preview_show(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    folder = _preview_folder(settings, request.path_params["folder"])
+    chosen = urlencode({k: form[k] for k in SELECTION_FIELDS if form.get(k)})
+    return pages.render(
+        "preview_show.html",
+        settings.sender.language,
+        active="preview",
+        folder=folder.name,
+        count=form.get("n", ""),
+        chosen=chosen,
+    )
+
+
+@page
+def preview_file(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    """A file the preview wrote (its page, a message as .eml), and nothing else in the outbox."""
+    folder = _preview_folder(settings, request.path_params["folder"])
+    name = request.path_params["name"]
+    written = (folder / WRITTEN).read_text(encoding="utf-8").splitlines()
+    if name not in written or name != Path(name).name or name.startswith("."):
+        return Response("no such file in this preview", status_code=404)
+    if name.endswith(".eml"):
+        return FileResponse(folder / name, media_type="message/rfc822", filename=name)
+    return FileResponse(folder / name, media_type="text/html; charset=utf-8")
+
+
+def _preview_folder(settings: Settings, name: str) -> Path:
+    outbox = settings.resolve(settings.files.outbox)
+    folder = outbox / name
+    if not re.fullmatch(r"[\w@-][\w.@-]*", name) or not (folder / WRITTEN).is_file():
+        raise MailerError(f"there is no preview {name!r} in {outbox}: build it again", field="preview")
+    return folder
+
+
+@page
+def send_form(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    return _send_page(pages, settings, form)
+
+
+def _send_page(pages: Pages, settings: Settings, form: Form, note: str = "") -> Response:
+    """The selection form; with a template chosen, the summary and the one button that sends."""
+    summary = None
+    problem = ""
+    if form.get("template"):
+        try:
+            summary = plan_summary(settings, Choice.from_form(form), pages.clock())
+        except MailerError as err:
+            problem = str(err)
+    hidden = {k: form[k] for k in SELECTION_FIELDS if form.get(k)}
+    return pages.render(
+        "send.html",
+        settings.sender.language,
+        active="send",
+        form=form,
+        summary=summary,
+        hidden=hidden,
+        problem=problem,
+        note=note,
+        **_choices(settings),
+    )
+
+
+def _with_typed_password(pages: Pages, settings: Settings, form: Form) -> Settings:
+    typed = form.get("password", "")
+    if not typed or settings.smtp.password is not None:
+        return settings
+    secret = SecretStr(typed)
+    if form.get("keep_password") == "on":
+        pages.remember(secret)
+    return with_password(settings, secret)
+
+
+@page
+def send_start(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    choice = Choice.from_form(form)
+    settings = _with_typed_password(pages, settings, form)
+    try:
+        expected = int(form.get("expected", ""))
+    except ValueError as err:
+        raise MailerError("look at the summary first, then send", field="expected") from err
+    now = pages.clock()
+    job = pages.jobs.start(
+        choice.selection.campaign or choice.selection.template,
+        lambda job: deliver(settings, choice, expected, now, job),
+    )
+    return RedirectResponse(f"/send/job/{job.id}", status_code=303)
+
+
+@page
+def send_test(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    choice = Choice.from_form(form)
+    settings = _with_typed_password(pages, settings, form)
+    to = form.get("test_to", "").strip()
+    if not to:
+        raise MailerError("write the address the test goes to", field="test_to")
+    subject = send_test_message(settings, choice, to, pages.clock())
+    note = words(settings.sender.language)["test_sent"].format(subject=subject, to=to)
+    return _send_page(pages, settings, form, note)
+
+
+@page
+def job_page(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    job = pages.jobs.get(request.path_params["job"])
+    if job is None:
+        raise MailerError(words(settings.sender.language)["no_job"])
+    report = job.report
+    refused = [o for o in report.failed if o.permanent] if report else []
+    later = [o for o in report.failed if not o.permanent] if report else []
+    return pages.render(
+        "job.html", settings.sender.language, active="send", job=job, refused=refused, later=later
+    )
+
+
+async def job_progress(request: Request) -> Response:
+    pages: Pages = request.app.state.pages
+    job = pages.jobs.get(request.path_params["job"])
+    if job is None:
+        return JSONResponse({"state": "unknown"}, status_code=404)
+    return JSONResponse(job.as_json())
 
 
 def create_app(config: Path, *, csrf: str, clock: Clock) -> Starlette:
-    desk = Desk(config, csrf, clock)
+    pages = Pages(config, csrf, clock)
     routes = [
-        Route("/", overview_page(desk)),
-        Route("/members", members_page(desk)),
+        Route("/", overview_page(pages)),
+        Route("/members", members_page(pages)),
+        Route("/preview", preview_form(pages)),
+        Route("/preview", preview_build(pages), methods=["POST"]),
+        Route("/preview/show/{folder}", preview_show(pages)),
+        Route("/preview/files/{folder}/{name}", preview_file(pages)),
+        Route("/send", send_form(pages)),
+        Route("/send", send_start(pages), methods=["POST"]),
+        Route("/send/test", send_test(pages), methods=["POST"]),
+        Route("/send/job/{job}.json", job_progress),
+        Route("/send/job/{job}", job_page(pages)),
         Mount("/static", StaticFiles(packages=[("mailer.desk", "static")]), name="static"),
     ]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.pages = pages
+    return app

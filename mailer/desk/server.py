@@ -13,7 +13,7 @@ from typing import TextIO
 
 import uvicorn
 
-from mailer.desk.app import create_app
+from mailer.desk.app import Pages, create_app
 from mailer.desk.guard import Guard, Keys, loopback_hosts
 from mailer.errors import MailerError
 
@@ -64,6 +64,7 @@ class Desk:
         self.sockets = listening_sockets(port)
         self.port: int = self.sockets[0].getsockname()[1]
         app = create_app(config, csrf=self.keys.csrf, clock=clock or (lambda: datetime.now(UTC)))
+        self.pages: Pages = app.state.pages
         guarded = Guard(app, self.keys, loopback_hosts(self.port))
         self.server = uvicorn.Server(
             uvicorn.Config(

@@ -51,6 +51,67 @@ WORDS: dict[str, dict[str, str]] = {
         "problem": "Noget er galt",
         "problem_next": "Ret det i filen og genindlæs siden.",
         "no_place": "intet sted endnu",
+        "choose": "Vælg",
+        "template": "Skabelon",
+        "meeting": "Møde",
+        "no_meeting": "(intet møde)",
+        "cancel_meeting": "Aflys mødet (fjernes fra alle inviteredes kalender)",
+        "group": "Kun gruppen",
+        "only": "Kun adressen",
+        "campaign_key": "Navn på udsendelsen (et nyt nyhedsbrev får sit eget)",
+        "resend": "Send igen til dem, der allerede har fået den",
+        "skip_invalid": "Spring ugyldige rækker over",
+        "cancel_removed": "Aflys for dem, der er taget af listen",
+        "reinstate": "Inviter igen til et møde, der er meldt aflyst",
+        "show_summary": "Vis, hvad der bliver sendt",
+        "build_preview": "Lav gennemsyn",
+        "preview_made": "Gennemsynet er lavet: {n} beskeder. Intet er sendt.",
+        "open_page": "Åbn siden for sig",
+        "send_these": "Send disse",
+        "summary": "Det bliver sendt",
+        "kind_new": "ny|nye",
+        "kind_update": "opdatering|opdateringer",
+        "kind_cancel": "aflysning|aflysninger",
+        "kind_message": "besked|beskeder",
+        "message_n": "besked|beskeder",
+        "member_n": "medlem|medlemmer",
+        "nothing_to_send": "Intet at sende: alle har fået det.",
+        "to_send": "{messages} til {members} via {server}{account}",
+        "as_account": " som {account}",
+        "rate_time": "Det tager omkring {minutes} minutter med serverens grænse ({rate} i minuttet).",
+        "rate_none": "Ingen grænse for, hvor hurtigt der sendes (smtp.rate_per_minute).",
+        "skipped": "{n} har den allerede (får den ikke igen)",
+        "suppressed": "{n} afmeldte udeladt",
+        "bouncing_left_out": "udeladt, fordi adressen ikke virker: {emails}",
+        "removed_left": (
+            "inviteret, men ikke længere på listen: {emails} (sæt flueben ved »Aflys for "
+            "dem, der er taget af listen«)"
+        ),
+        "skipped_invalid": "ugyldig række sprunget over: {row}",
+        "signin": "Log ind: {how}",
+        "confirm": "Send nu",
+        "password": "Adgangskode til {account}",
+        "keep_password": "Husk den, til skrivebordet lukkes (aldrig på disken)",
+        "test_to": "Send en prøve til",
+        "send_test": "Send prøve",
+        "test_sent": "Prøven »{subject}« er sendt til {to}. Intet er skrevet i journalen.",
+        "sending": "Sender {campaign}",
+        "progress": "{done} af {total} sendt{failed}",
+        "progress_failed": ", {n} fejlede",
+        "done": "Færdig",
+        "result": "sendt: {sent}, havde den allerede: {skipped}, fejlede: {failed}",
+        "refused": (
+            "Afvist af serveren (ret adressen i medlemslisten; de udelades, til du skriver "
+            "mailer bounced --clear ADRESSE):"
+        ),
+        "later": "Ikke leveret denne gang (send det samme igen for at sende dem):",
+        "stopped": "Stoppet",
+        "backup": "Journalen, som den var, er kopieret til {path}",
+        "changed_since": (
+            "det, der skal sendes, har ændret sig, siden du så oversigten (nu {n} beskeder): "
+            "se oversigten igen"
+        ),
+        "no_job": "Den udsendelse kender skrivebordet ikke (er det blevet startet igen?)",
     },
     "en": {
         "desk": "The desk",
@@ -100,9 +161,74 @@ WORDS: dict[str, dict[str, str]] = {
         "problem": "Something is wrong",
         "problem_next": "Correct it in the file and reload the page.",
         "no_place": "no place yet",
+        "choose": "Choose",
+        "template": "Template",
+        "meeting": "Meeting",
+        "no_meeting": "(no meeting)",
+        "cancel_meeting": "Cancel the meeting (removed from every invited member's calendar)",
+        "group": "Only the group",
+        "only": "Only the address",
+        "campaign_key": "Name of the run (each newsletter issue gets its own)",
+        "resend": "Send again to those who already have it",
+        "skip_invalid": "Leave invalid rows out",
+        "cancel_removed": "Cancel for members taken off the list",
+        "reinstate": "Invite again to a meeting members were told is cancelled",
+        "show_summary": "Show what will be sent",
+        "build_preview": "Build the preview",
+        "preview_made": "The preview is built: {n} messages. Nothing was sent.",
+        "open_page": "Open the page on its own",
+        "send_these": "Send these",
+        "summary": "What will be sent",
+        "kind_new": "new|new",
+        "kind_update": "update|updates",
+        "kind_cancel": "cancellation|cancellations",
+        "kind_message": "message|messages",
+        "message_n": "message|messages",
+        "member_n": "member|members",
+        "nothing_to_send": "Nothing to send: everyone has it.",
+        "to_send": "{messages} to {members} via {server}{account}",
+        "as_account": " as {account}",
+        "rate_time": "About {minutes} minutes at the server's limit ({rate} a minute).",
+        "rate_none": "No limit on how fast messages go (smtp.rate_per_minute).",
+        "skipped": "{n} already have it (not sent again)",
+        "suppressed": "{n} unsubscribed left out",
+        "bouncing_left_out": "left out because their address bounced: {emails}",
+        "removed_left": (
+            'invited but no longer on the list: {emails} (tick "Cancel for members taken off the list")'
+        ),
+        "skipped_invalid": "invalid row left out: {row}",
+        "signin": "Sign-in: {how}",
+        "confirm": "Send now",
+        "password": "Password for {account}",
+        "keep_password": "Keep it until the desk closes (never on disk)",
+        "test_to": "Send a test to",
+        "send_test": "Send test",
+        "test_sent": 'The test "{subject}" was sent to {to}. Nothing was recorded.',
+        "sending": "Sending {campaign}",
+        "progress": "{done} of {total} sent{failed}",
+        "progress_failed": ", {n} failed",
+        "done": "Done",
+        "result": "sent: {sent}, already had it: {skipped}, failed: {failed}",
+        "refused": (
+            "Refused by the server (check these addresses in the member list; they are left "
+            "out until mailer bounced --clear EMAIL):"
+        ),
+        "later": "Not delivered this time (send the same again to send them):",
+        "stopped": "Stopped",
+        "backup": "The journal as it was is copied to {path}",
+        "changed_since": (
+            "what would be sent changed since you saw the summary (now {n} messages): look at it again"
+        ),
+        "no_job": "The desk does not know that run (was it started again?)",
     },
 }
 
 
 def words(language: str) -> dict[str, str]:
     return WORDS.get(language, WORDS["en"])
+
+
+def counted(language: str, key: str, n: int) -> str:
+    """'1 besked', '3 beskeder': the word under `key` is written 'one|many'."""
+    one, many = words(language)[key].split("|")
+    return f"{n} {one if n == 1 else many}"

@@ -1,0 +1,159 @@
+"""Preview and send from the desk, through the same steps as `mailer preview`, `send` and
+`cancel`: the same checks, plan, journal, lock, back-up and sign-in (run.py's functions)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from mailer.config import Settings
+from mailer.desk.jobs import Job
+from mailer.desk.words import counted, words
+from mailer.errors import DeliveryError, MailerError
+from mailer.journal import Journal
+from mailer.plan import Plan, Selection
+from mailer.run import Inputs, Preview, SendReport, load_inputs, make_plan, preview, send, send_test
+from mailer.signin import SmtpSignIn
+
+CANCEL = ":cancel"  # the choice that is `mailer cancel ID`, not a template
+
+
+@dataclass(frozen=True)
+class Choice:
+    """What the coordinator chose in the form: a Selection and how to treat invalid rows."""
+
+    selection: Selection
+    skip_invalid: bool
+
+    @classmethod
+    def from_form(cls, form: Mapping[str, str]) -> Choice:
+        template = form.get("template", "").strip()
+        if not template:
+            raise MailerError("choose a template", field="template")
+        meeting = form.get("meeting", "").strip() or None
+        if template == CANCEL:
+            if meeting is None:
+                raise MailerError("choose the meeting to cancel", field="meeting")
+            # as `mailer cancel`: invalid rows never keep a cancellation from those it can reach
+            return cls(Selection(template="invitation", meeting_id=meeting, cancel=True), True)
+        selection = Selection(
+            template=template,
+            meeting_id=meeting,
+            group=form.get("group", "").strip() or None,
+            only=form.get("only", "").strip() or None,
+            campaign=form.get("campaign", "").strip() or None,
+            resend=form.get("resend") == "on",
+            cancel_removed=form.get("cancel_removed") == "on",
+            reinstate=form.get("reinstate") == "on",
+        )
+        return cls(selection, form.get("skip_invalid") == "on")
+
+
+@dataclass
+class Summary:
+    """What `send` prints before it asks, in the coordinator's words."""
+
+    campaign: str
+    total: int
+    lines: list[str] = field(default_factory=list)  # counts, who is left out and why
+    sending: str = ""  # how many, to whom, which server
+    time: str = ""  # how long at the rate limit
+    signin: str = ""
+    needs_password: bool = False
+    account: str = ""
+
+
+def summarize(settings: Settings, plan: Plan, inputs: Inputs) -> Summary:
+    language = settings.sender.language
+    w = words(language)
+    kinds: dict[str, int] = {}
+    for delivery in plan.deliveries:
+        kinds[delivery.kind] = kinds.get(delivery.kind, 0) + 1
+    total = len(plan.deliveries)
+    found = Summary(plan.campaign.key, total)
+    if kinds:
+        found.lines.append(", ".join(counted(language, f"kind_{k}", n) for k, n in sorted(kinds.items())))
+    else:
+        found.lines.append(w["nothing_to_send"])
+    if plan.skipped:
+        found.lines.append(w["skipped"].format(n=len(plan.skipped)))
+    if plan.suppressed:
+        found.lines.append(w["suppressed"].format(n=len(plan.suppressed)))
+    if plan.bouncing:
+        found.lines.append(w["bouncing_left_out"].format(emails=", ".join(m.email for m in plan.bouncing)))
+    if plan.removed:
+        found.lines.append(w["removed_left"].format(emails=", ".join(r.email for r in plan.removed)))
+    found.lines += [w["skipped_invalid"].format(row=err) for err in inputs.members.invalid]
+    smtp = settings.smtp
+    account = w["as_account"].format(account=smtp.username) if smtp.username else ""
+    found.sending = w["to_send"].format(
+        messages=counted(language, "message_n", total),
+        members=counted(language, "member_n", total),
+        server=f"{smtp.host}:{smtp.port}",
+        account=account,
+    )
+    found.time = _time_at_rate(settings, total)
+    signin = SmtpSignIn(settings)
+    found.signin = w["signin"].format(how=signin.describe())
+    found.needs_password = signin.method == "password" and smtp.password is None
+    found.account = smtp.username
+    return found
+
+
+def _time_at_rate(settings: Settings, total: int) -> str:
+    w = words(settings.sender.language)
+    smtp = settings.smtp
+    per_minute = [r for r in (smtp.rate_per_minute, (smtp.rate_per_hour or 0) / 60 or None) if r]
+    if not per_minute:
+        return w["rate_none"]
+    rate = min(per_minute)
+    return w["rate_time"].format(minutes=max(1, round(total / rate)), rate=f"{rate:g}")
+
+
+def plan_summary(settings: Settings, choice: Choice, now: datetime) -> Summary:
+    """The summary, from a plan made on the journal as it is (read only: nothing changes)."""
+    inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        plan = make_plan(inputs, journal, choice.selection, now=now)
+    return summarize(settings, plan, inputs)
+
+
+def build_preview(settings: Settings, choice: Choice, now: datetime) -> Preview:
+    """`mailer preview`: every message into the outbox, and its page."""
+    inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        return preview(inputs, journal, choice.selection, now=now)
+
+
+def deliver(settings: Settings, choice: Choice, expected: int, now: datetime, job: Job) -> SendReport:
+    """`mailer send` (or `cancel`) after its confirmation, reporting progress to `job`. Refused
+    when another run holds the journal's lock, or when the plan is no longer what she saw."""
+    w = words(settings.sender.language)
+    inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
+    with Journal(settings.resolve(settings.files.state)) as journal, journal.sending():
+        plan = make_plan(inputs, journal, choice.selection, now=now)
+        job.total = total = len(plan.deliveries)
+        if total != expected:
+            raise MailerError(w["changed_since"].format(n=total))
+        signin = SmtpSignIn(settings)
+        signin.secret()  # no password or token: stop before anything else
+        job.backup = str(journal.back_up())
+        try:
+            return send(inputs, journal, plan, now=now, progress=job.progress, signin=signin)
+        except DeliveryError as err:  # a refused sign-in or TLS failure stopped the run
+            done = job.sent + job.failed
+            sent = f"{done} of {total} were done before that" if done else "nothing was sent"
+            raise type(err)(
+                f"{err.message}; {sent}. Fix it and send the same again to finish.",
+                code=err.code,
+                reply=err.reply,
+            ) from err
+
+
+def send_test_message(settings: Settings, choice: Choice, to: str, now: datetime) -> str:
+    """`send --test-to`: the run's first message to `to` only; its subject."""
+    inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        plan = make_plan(inputs, journal, choice.selection, now=now)
+    return send_test(inputs, plan, to, now=now).subject

@@ -1,0 +1,21 @@
+// Live progress of a send: asks the desk how far it is twice a second, and shows the result
+// page when the run has ended. Without JavaScript the page reloads itself instead.
+(function () {
+  "use strict";
+  const job = document.getElementById("job");
+  if (!job || job.dataset.state !== "running") return;
+  const bar = job.querySelector("progress");
+  const line = document.getElementById("progress");
+  async function poll() {
+    const reply = await fetch(job.dataset.progress, { credentials: "same-origin", cache: "no-store" });
+    const now = await reply.json();
+    if (now.state !== "running") { window.location.reload(); return; }
+    bar.max = Math.max(now.total, 1);
+    bar.value = now.sent + now.failed;
+    const failed = now.failed ? job.dataset.failedWords.replace("{n}", now.failed) : "";
+    line.textContent = job.dataset.words
+      .replace("{done}", now.sent).replace("{total}", now.total).replace("{failed}", failed);
+    window.setTimeout(poll, 500);
+  }
+  window.setTimeout(poll, 500);
+})();
