@@ -30,6 +30,7 @@ STATUS_WORDS = {
     "en": {"tentative": "tentative", "confirmed": "confirmed", "cancelled": "cancelled"},
 }
 AGENDA_LABEL = {"da": "Program", "en": "Programme"}
+NO_PLACE = {"da": "intet sted endnu", "en": "no place yet"}
 
 
 def _locale(language: str) -> str:
@@ -85,8 +86,10 @@ def when(meeting: Meeting, language: str) -> str:
 
 
 def summary(meeting: Meeting, language: str) -> str:
-    """One line for the coordinator (`check`, `status`): when, where, and its status."""
-    return f"{when(meeting, language)}, {meeting.location or 'no place yet'} ({meeting.status})"
+    """One line for the coordinator (`check`, `status`): when, where, and its status, all in
+    `language` ('..., Roskilde Bibliotek (bekræftet)')."""
+    place = meeting.location or NO_PLACE.get(language, NO_PLACE["en"])
+    return f"{when(meeting, language)}, {place} ({status_word(meeting.status, language)})"
 
 
 def _as_date(day: date) -> date:

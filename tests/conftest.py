@@ -13,6 +13,7 @@ import shutil
 import socket
 import ssl
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.message import EmailMessage
@@ -25,9 +26,23 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
 
 ROOT = Path(__file__).resolve().parent.parent
+NEWSLETTER = ROOT / "tests" / "data" / "newsletter"
 FIXED = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 USER = "brugernesrum@roskilde.example"
 PASSWORD = "korrekt hest batteri hæfteklamme"
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def fixed_clock() -> datetime:
@@ -166,6 +181,39 @@ def sample(tmp_path: Path) -> Path:
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
     return tmp_path / "config.toml"
+
+
+@pytest.fixture
+def newsletter_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A newsletter project (tests/data/newsletter: meetings past, cancelled and coming, five
+    members, a per-member unsubscribe link) with the shipped templates; returns its folder."""
+    monkeypatch.delenv("MAILER_CONFIG", raising=False)
+    shutil.copy(NEWSLETTER / "config.toml", tmp_path / "config.toml")
+    shutil.copy(NEWSLETTER / "recipients.csv", tmp_path / "recipients.csv")
+    shutil.copytree(ROOT / "templates", tmp_path / "templates")
+    return tmp_path
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium under Playwright, or a skip where either is missing. Playwright's own
+    browser builds are never downloaded (`apt-get install chromium`, which .ci/run does)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)")
+    sync_api = pytest.importorskip(
+        "playwright.sync_api", reason="Playwright's Python package is not installed"
+    )
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the tests of a module."""
+    with chromium() as started:
+        yield started
 
 
 @pytest.fixture(scope="session")

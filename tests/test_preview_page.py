@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,19 +17,7 @@ import pytest
 from mailer.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data" / "newsletter"
 FIXED = datetime(2027, 8, 2, 8, 0, tzinfo=UTC)
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MEMBERS = {
     "soren.aero@vordingborg.example": "Søren Ærø",
     "aase.bogh@soroe.example": "Åse Bøgh",
@@ -41,33 +27,9 @@ MEMBERS = {
 }
 
 
-@contextmanager
-def chromium() -> Iterator[Any]:
-    """Debian's Chromium under Playwright, or a skip where either is missing."""
-    if not CHROMIUM.exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}: apt-get install chromium (.ci/run does)")
-    sync_api = pytest.importorskip(
-        "playwright.sync_api", reason="Playwright's Python package is not installed"
-    )
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with chromium() as started:
-        yield started
-
-
 @pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.delenv("MAILER_CONFIG", raising=False)
-    shutil.copy(DATA / "config.toml", tmp_path / "config.toml")
-    shutil.copy(DATA / "recipients.csv", tmp_path / "recipients.csv")
-    shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    return tmp_path
+def folder(newsletter_folder: Path) -> Path:
+    return newsletter_folder
 
 
 def preview(folder: Path, *args: str) -> Path:

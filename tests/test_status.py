@@ -95,7 +95,7 @@ def test_status_of_the_meeting_lists_the_invited(project: Project, sent_with_one
     # when and where, written as the members' texts write it (the sender's language)
     assert out.splitlines()[1] == (
         "  tirsdag den 21. september 2027 kl. 13.00–16.00, Roskilde Bibliotek, Dronning Margrethes Vej 14,"
-        " 4000 Roskilde (confirmed)"
+        " 4000 Roskilde (bekræftet)"
     )
     assert "soren.aero@vordingborg.example" in out and "no answer" in out
 

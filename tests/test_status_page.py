@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, Project, SmtpServer
-from test_preview_page import chromium
+from conftest import ROOT, Project, SmtpServer, chromium
 
 MEETING_ID = "2027-09-21-hvad-siger-brugerne"
 DATA = ROOT / "tests" / "data"

@@ -9,7 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mailer.words import agenda_label, clock, long_date, long_datetime, status_word, time_span
+from mailer.meetings import Meeting
+from mailer.words import agenda_label, clock, long_date, long_datetime, status_word, summary, time_span
 
 CPH = ZoneInfo("Europe/Copenhagen")
 
@@ -73,6 +74,19 @@ def test_all_day_spans_have_no_times_and_an_exclusive_end() -> None:
 )
 def test_status_words(status: str, da: str, en: str) -> None:
     assert (status_word(status, "da"), status_word(status, "en")) == (da, en)
+
+
+def test_the_coordinators_line_about_a_meeting_is_in_one_language() -> None:
+    meeting = Meeting(
+        id="2027-09-21-m", title="Møde", start=datetime(2027, 9, 21, 13), end=datetime(2027, 9, 21, 16)
+    )
+    assert (
+        summary(meeting, "da")
+        == "tirsdag den 21. september 2027 kl. 13.00–16.00, intet sted endnu (bekræftet)"
+    )
+    placed = meeting.model_copy(update={"location": "Køge Bibliotek", "status": "cancelled"})
+    assert summary(placed, "en") == "Tuesday, 21 September 2027 at 13:00–16:00, Køge Bibliotek (cancelled)"
+    assert summary(placed, "da").endswith(", Køge Bibliotek (aflyst)")
 
 
 def test_agenda_label_and_an_unknown_language_falls_back_to_english() -> None:
