@@ -87,6 +87,10 @@ class OAuthSettings(_Section):
     ca_file: str = ""  # CA bundle to trust for the sign-in service instead of the usual one (a TLS proxy)
 
 
+# An EHLO name (RFC 5321 4.1.3): a domain name, or an address literal in brackets.
+_GREETING_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?|\[(?:IPv6:)?[0-9A-Fa-f:.]+\]")
+
+
 class SmtpSettings(_Section):
     """The server `send` delivers through."""
 
@@ -107,10 +111,23 @@ class SmtpSettings(_Section):
     timeout: float = Field(60.0, gt=0)
     backoff: float = Field(2.0, ge=0)
     max_message_mb: float = Field(20.0, gt=0)
+    # The name given in EHLO; empty: the machine's name when fully qualified, else its address.
+    local_hostname: str = ""
     # Processes that build messages while this one sends: None picks one per spare core for
     # runs of PARALLEL_FROM messages or more; 0 builds everything in this process.
     compose_processes: int | None = Field(None, ge=0, le=32)
     oauth: OAuthSettings = OAuthSettings()
+
+    @field_validator("local_hostname")
+    @classmethod
+    def _greeting_name(cls, value: str) -> str:
+        value = value.strip()
+        if value and not _GREETING_NAME.fullmatch(value):
+            raise ValueError(
+                "not a name to greet the server with: write this computer's fully qualified name "
+                '(local_hostname = "pc42.roskilde.example") or its address ("[192.0.2.7]")'
+            )
+        return value
 
     @property
     def auth_method(self) -> str:

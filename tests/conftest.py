@@ -57,12 +57,15 @@ class Faults:
     reject: addresses answered 550 at RCPT.
     drop_after: close the connection abruptly once, after this many accepted messages.
     rate_limit_after: answer 421 (rate limit) once, after this many accepted messages.
+    strict_helo: refuse recipients of a client that greeted with a name that is not fully
+        qualified (`localhost`), as Postfix's reject_non_fqdn_helo_hostname does.
     """
 
     tempfail_first: bool = False
     reject: set[str] = field(default_factory=set)
     drop_after: int | None = None
     rate_limit_after: int | None = None
+    strict_helo: bool = False
 
 
 class Recorder:
@@ -76,6 +79,14 @@ class Recorder:
         self.refusals: list[str] = []
         self.logins: list[str] = []
         self.auth_attempts = 0
+        self.greetings: list[str] = []  # the name given in each EHLO, in order
+
+    async def handle_EHLO(
+        self, server: SMTP, session: Session, envelope: Envelope, hostname: str, responses: list[str]
+    ) -> list[str]:
+        session.host_name = hostname  # what aiosmtpd does itself when no hook is given
+        self.greetings.append(hostname)
+        return responses
 
     async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]) -> Any:
         self.auth_attempts += 1
@@ -86,6 +97,9 @@ class Recorder:
     ) -> str:
         key = address.casefold()
         self.tried[key] = self.tried.get(key, 0) + 1
+        name = session.host_name or ""
+        if self.faults.strict_helo and "." not in name and not name.startswith("["):
+            return f"504 5.5.2 <{name}>: Helo command rejected: need fully-qualified hostname"
         if key in self.faults.reject:
             self.refusals.append(key)
             return "550 5.1.1 No such mailbox here"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import ipaddress
 import socket
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
@@ -150,12 +151,21 @@ class SmtpTransport:
             hostname=s.host,
             port=s.port,
             use_tls=s.security == "tls",
-            start_tls=s.security == "starttls",
+            start_tls=False,  # below, once the greeting's name is known
             tls_context=self._context,
             timeout=s.timeout,
+            local_hostname=s.local_hostname or None,  # None: the machine's name (socket.getfqdn)
         )
         try:
             await client.connect(timeout=min(s.timeout, CONNECT_TIMEOUT))
+            try:
+                if not s.local_hostname:
+                    client.local_hostname = greeting_name(client)
+                if s.security == "starttls":
+                    await client.starttls()
+            except BaseException:
+                _close(client)
+                raise
         except aiosmtplib.SMTPConnectResponseError as err:  # it answered, but not "ready" (421 busy)
             raise DeliveryError(
                 f"{s.host} is not taking messages now: {err.code} {err.message}",
@@ -392,6 +402,20 @@ async def _quit(client: aiosmtplib.SMTP) -> None:
         with contextlib.suppress(aiosmtplib.SMTPException, OSError):  # closed below all the same
             await client.quit()
     _close(client, transport)
+
+
+def greeting_name(client: aiosmtplib.SMTP) -> str:
+    """The name a connected client gives in EHLO when smtp.local_hostname is not set: the
+    machine's name when it is fully qualified, otherwise the connection's own address as an
+    address literal, '[192.0.2.7]' (RFC 5321 4.1.4). Strict relays refuse `localhost`."""
+    name = client.local_hostname or ""
+    if "." in name and not name.casefold().startswith("localhost"):
+        return name
+    host = str(client.get_transport_info("sockname")[0]).split("%")[0]  # no IPv6 zone
+    address = ipaddress.ip_address(host)
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return f"[IPv6:{address.compressed}]" if address.version == 6 else f"[{address}]"
 
 
 def _close(client: aiosmtplib.SMTP, transport: asyncio.BaseTransport | None = None) -> None:
