@@ -93,3 +93,15 @@ def test_a_name_that_is_no_name_is_refused_by_check(
     assert code == 2
     assert "smtp.local_hostname" in err and "[192.0.2.7]" in err
     assert name not in err
+
+
+def test_starttls_after_the_greeting_still_refuses_a_server_without_it(
+    project: Project, smtp_server_factory: Callable[..., SmtpServer], capsys: pytest.CaptureFixture[str]
+) -> None:
+    server = smtp_server_factory("none", auth=False)
+    project.smtp = {**server.smtp_config(auth=False), "security": "starttls"}
+    code, _ = project.main(*SEND)
+    assert code != 0
+    err = capsys.readouterr().err
+    assert "127.0.0.1 does not offer STARTTLS; nothing was sent." in err, err
+    assert server.recipients == []

@@ -179,7 +179,7 @@ class SmtpTransport:
             raise unreachable(s, err, min(s.timeout, CONNECT_TIMEOUT)) from err
         except aiosmtplib.SMTPException as err:
             if "STARTTLS" in str(err):
-                raise SecurityError(f"{s.host} does not offer STARTTLS; nothing was sent") from err
+                raise SecurityError(f"{s.host} does not offer STARTTLS") from err
             raise DeliveryError(f"cannot connect to {s.host}:{s.port}: {err}") from err
         try:
             await self._sign_in(client)
