@@ -236,6 +236,8 @@ def publish_calendar(
 
     ORGANIZER is required in a PUBLISH (RFC 5546 3.2.1; libical refuses it otherwise); a
     cancelled meeting is carried as STATUS:CANCELLED so that subscribed calendars drop it.
+    The calendar is named after the organizer (`sender.name`, the network): the name a
+    subscribed calendar shows in Outlook, Google and Apple Calendar (X-WR-CALNAME).
     """
     chosen = list(listings)
     events = [
@@ -251,5 +253,5 @@ def publish_calendar(
         for listing in chosen
     ]
     cal = calendar_of(events, "PUBLISH", zones_for(listing.meeting for listing in chosen))
-    cal.add("x-wr-calname", "Brugernes Rum")
+    cal.add("x-wr-calname", vText(organizer.name or organizer.email))  # TEXT: commas escaped
     return cal.to_ical()

@@ -336,6 +336,7 @@ class Project:
     smtp: dict[str, Any]
     meetings: list[dict[str, Any]]
     members: list[tuple[str, str, str, str]]
+    sender_name: str = "Brugernes Rum"
 
     @property
     def config(self) -> Path:
@@ -348,7 +349,7 @@ class Project:
     def write(self) -> Path:
         lines = [
             "[sender]",
-            'name = "Brugernes Rum"',
+            f"name = {toml_value(self.sender_name)}",
             f'email = "{USER}"',
             'reply_to = "koordinator@roskilde.example"',
             'language = "da"',

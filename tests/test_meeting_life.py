@@ -239,3 +239,16 @@ def test_invite_move_cancel_every_command_says_the_same(
         now.attached,
     )
     assert len(server.messages) == before + members  # and nothing more was sent
+
+
+def test_published_calendars_are_named_after_the_sender(project: Project, tmp_path: Path) -> None:
+    """A subscribed calendar shows the network's name (sender.name), whatever it is."""
+    project.sender_name = "Læsernes Rum, Region Sjælland"
+    told_now = told(project, at(0), tmp_path)
+    assert told_now.ics.summary == MEETING["title"]
+    for path in (tmp_path / "feed.ics", tmp_path / "one.ics", *tmp_path.rglob("meetings.ics")):
+        data = path.read_bytes()
+        # icalendar keeps an X- property as written; it is TEXT (RFC 5545 3.3.11), commas escaped
+        raw = str(icalendar.Calendar.from_ical(data)["X-WR-CALNAME"])
+        assert raw == project.sender_name.replace(",", "\\,")
+        assert vobject.readOne(data.decode("utf-8")).x_wr_calname.value == project.sender_name
