@@ -4,6 +4,7 @@ uvicorn serving until Ctrl-C."""
 from __future__ import annotations
 
 import ipaddress
+import signal
 import socket
 import webbrowser
 from collections.abc import Callable
@@ -92,6 +93,10 @@ class Desk:
 def serve(config: Path, *, port: int, open_browser: bool, out: TextIO) -> int:
     """`mailer desk`: print the address, open it, serve until Ctrl-C."""
     desk = Desk(config, port=port)
+    # Ctrl-C before uvicorn takes the signal over asks the desk to stop, as uvicorn would: a
+    # KeyboardInterrupt raised then could land in a garbage collector's callback, where Python
+    # ignores it, and the desk would keep serving.
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: desk.stop())
     try:
         print(f"the desk is at {desk.address}", file=out)
         print("open it in a browser on this computer; Ctrl-C stops it", file=out, flush=True)
@@ -100,5 +105,7 @@ def serve(config: Path, *, port: int, open_browser: bool, out: TextIO) -> int:
         desk.run()
     except KeyboardInterrupt:  # uvicorn stops on Ctrl-C, then passes it on
         pass
+    finally:
+        signal.signal(signal.SIGINT, previous)
     print("the desk is closed", file=out)
     return 0
