@@ -46,11 +46,12 @@ from pathlib import Path
 import aiosmtplib
 
 from mailer import cli
-from mailer.calendar import Person, PreparedCalendar
+from mailer.calendar import MeetingEvent, Person, PreparedCalendar
 from mailer.compose import Composer
 from mailer.config import Settings, load_settings
+from mailer.frames import build_message
 from mailer.journal import Journal, Sent
-from mailer.message import CalendarPart, Envelope, build_message, message_id
+from mailer.message import CalendarPart, Draft, Envelope, message_id
 from mailer.plan import Delivery, Plan, Selection
 from mailer.run import load_inputs, make_plan
 from mailer.signin import SmtpSignIn
@@ -407,13 +408,15 @@ def stage_costs(settings: Settings, count: int) -> list[tuple[str, float]]:
     sender = settings.sender
     calendars = {
         language: PreparedCalendar(
-            campaign.meeting,
-            uid=campaign.uid,
-            sequence=campaign.sequence,
-            dtstamp=NOW,
-            method=campaign.method,
-            organizer=Person(sender.email, sender.name),
-            language=language,
+            MeetingEvent(
+                campaign.meeting,
+                uid=campaign.uid,
+                sequence=campaign.sequence,
+                dtstamp=NOW,
+                method=campaign.method,
+                organizer=Person(sender.email, sender.name),
+                language=language,
+            )
         )
         for language in ("da", "en")
     }
@@ -430,15 +433,17 @@ def stage_costs(settings: Settings, count: int) -> list[tuple[str, float]]:
 
     def build_only(d: Delivery, r: Rendered, c: PreparedCalendar) -> bytes:
         return build_message(
-            sender_name=sender.name,
-            sender_email=sender.email,
-            to_name=d.member.name,
-            to_email=d.member.address,
-            rendered=r,
-            msg_id="<0123456789abcdef0123456789abcdef@roskilde.example>",
-            date=NOW,
-            reply_to=sender.reply_to,
-            calendar=CalendarPart("REQUEST", next(pending_ics)),
+            Draft(
+                sender_name=sender.name,
+                sender_email=sender.email,
+                to_name=d.member.name,
+                to_email=d.member.address,
+                rendered=r,
+                msg_id="<0123456789abcdef0123456789abcdef@roskilde.example>",
+                date=NOW,
+                reply_to=sender.reply_to,
+                calendar=CalendarPart("REQUEST", next(pending_ics)),
+            )
         )
 
     rows: list[tuple[str, float]] = [

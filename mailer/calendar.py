@@ -1,7 +1,7 @@
 """iCalendar objects for meetings: REQUEST, CANCEL and PUBLISH calendars built with `icalendar`.
 
-The part of a calendar that is the same for every member is built once per meeting
-(`PreparedCalendar`); only the ATTENDEE line is made per member.
+A meeting's event (`MeetingEvent`) gives each member's calendar; `PreparedCalendar` gives the
+same bytes with the part every member shares serialised once, only the ATTENDEE line per member.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ PRODID = "-//Brugernes Rum//mailer//DA"
 Method = Literal["REQUEST", "CANCEL", "PUBLISH"]
 STATUS = {"tentative": "TENTATIVE", "confirmed": "CONFIRMED", "cancelled": "CANCELLED"}
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
-_END_EVENT = b"END:VEVENT\r\n"
-_BEGIN_ALARM = b"BEGIN:VALARM\r\n"
 
 
 @dataclass(frozen=True)
@@ -118,40 +116,57 @@ def _nth_weekday(year: int, month: int, weekday: int, week: int) -> date:
     return candidates[week - 1] if week > 0 else candidates[week]
 
 
-def meeting_event(
-    meeting: Meeting,
-    *,
-    uid: str,
-    sequence: int,
-    dtstamp: datetime,
-    method: Method,
-    organizer: Person | None,
-    language: str,
-) -> Event:
-    """The VEVENT every member of a meeting gets, without ATTENDEE."""
-    event = Event()
-    event.add("uid", uid)
-    event.add("dtstamp", dtstamp.astimezone(UTC))
-    event.add("sequence", sequence)
-    event.add("dtstart", meeting.dtstart)  # a date alone is written VALUE=DATE
-    event.add("dtend", meeting.dtend)
-    event.add("summary", meeting.title)
-    if meeting.location:
-        event.add("location", meeting.location)
-    description = _description(meeting, language)
-    if description:
-        event.add("description", description)
-    event.add("status", "CANCELLED" if method == "CANCEL" else STATUS[meeting.status])
-    event.add("transp", "OPAQUE")
-    if organizer is not None:
-        event.add("organizer", organizer.address())
-    if meeting.reminder and method != "CANCEL":
-        alarm = Alarm()
-        alarm.add("action", "DISPLAY")
-        alarm.add("description", meeting.title)
-        alarm.add("trigger", -meeting.reminder)
-        event.add_component(alarm)
-    return event
+@dataclass(frozen=True)
+class MeetingEvent:
+    """One meeting as the VEVENT a run sends: everything its calendars say but the ATTENDEE."""
+
+    meeting: Meeting
+    uid: str
+    sequence: int
+    dtstamp: datetime
+    method: Method
+    organizer: Person | None
+    language: str
+
+    def event(self, attendee: Person | None = None) -> Event:
+        """The VEVENT, addressed to `attendee` alone when given."""
+        meeting, method = self.meeting, self.method
+        event = Event()
+        event.add("uid", self.uid)
+        event.add("dtstamp", self.dtstamp.astimezone(UTC))
+        event.add("sequence", self.sequence)
+        event.add("dtstart", meeting.dtstart)  # a date alone is written VALUE=DATE
+        event.add("dtend", meeting.dtend)
+        event.add("summary", meeting.title)
+        if meeting.location:
+            event.add("location", meeting.location)
+        description = _description(meeting, self.language)
+        if description:
+            event.add("description", description)
+        event.add("status", "CANCELLED" if method == "CANCEL" else STATUS[meeting.status])
+        event.add("transp", "OPAQUE")
+        if self.organizer is not None:
+            event.add("organizer", self.organizer.address())
+        if attendee is not None:
+            event.add("attendee", self.attendee(attendee))
+        if meeting.reminder and method != "CANCEL":
+            alarm = Alarm()
+            alarm.add("action", "DISPLAY")
+            alarm.add("description", meeting.title)
+            alarm.add("trigger", -meeting.reminder)
+            event.add_component(alarm)
+        return event
+
+    def attendee(self, person: Person) -> vCalAddress:
+        """The member as ATTENDEE: asked to answer in a REQUEST."""
+        params = {"role": "REQ-PARTICIPANT", "cutype": "INDIVIDUAL"}
+        if self.method == "REQUEST":
+            params |= {"partstat": "NEEDS-ACTION", "rsvp": "TRUE"}
+        return person.address(**params)
+
+    def calendar(self, attendee: Person) -> bytes:
+        """The calendar addressed to one member alone (no other member's address in it)."""
+        return calendar_of([self.event(attendee)], self.method, zones_for([self.meeting])).to_ical()
 
 
 def _description(meeting: Meeting, language: str) -> str:
@@ -185,48 +200,29 @@ def zones_for(meetings: Iterable[Meeting]) -> list[Timezone]:
     return [vtimezone(tzid, year) for tzid, year in seen.items()]
 
 
-class PreparedCalendar:
-    """One meeting's REQUEST or CANCEL calendar, serialised once; attendees added per member."""
+# Where a member's ATTENDEE line goes while a prepared calendar is cut: an address no member has.
+_STAND_IN = Person("attendee@stand-in.invalid")
 
-    def __init__(
-        self,
-        meeting: Meeting,
-        *,
-        uid: str,
-        sequence: int,
-        dtstamp: datetime,
-        method: Method,
-        organizer: Person,
-        language: str,
-    ) -> None:
-        self.method = method
-        self.meeting = meeting
-        self.sequence = sequence
-        event = meeting_event(
-            meeting,
-            uid=uid,
-            sequence=sequence,
-            dtstamp=dtstamp,
-            method=method,
-            organizer=organizer,
-            language=language,
-        )
-        self._event = event
-        serialised = calendar_of([event], method, zones_for([meeting])).to_ical()
-        # ATTENDEE goes with the event's properties, before any VALARM (RFC 5545 3.6.1 grammar).
-        cut = serialised.find(_BEGIN_ALARM)
-        if cut < 0:
-            cut = serialised.rfind(_END_EVENT)
-        assert cut >= 0, "icalendar wrote a calendar without END:VEVENT"
-        self._head, self._tail = serialised[:cut], serialised[cut:]
+
+class PreparedCalendar:
+    """`MeetingEvent.calendar` for every member of a run, serialised once: the calendar is
+    written with a stand-in ATTENDEE, and each member's is that text with their own line in
+    its place (folded as icalendar folds it). Byte for byte the same calendar."""
+
+    def __init__(self, event: MeetingEvent) -> None:
+        self.event = event
+        self._vevent = event.event()
+        line = self._line(_STAND_IN)
+        serialised = event.calendar(_STAND_IN)
+        assert serialised.count(line) == 1, "icalendar wrote the stand-in ATTENDEE other than as one line"
+        self._head, _, self._tail = serialised.partition(line)
+
+    def _line(self, attendee: Person) -> bytes:
+        return self._vevent.content_line("ATTENDEE", self.event.attendee(attendee)).to_ical() + b"\r\n"
 
     def for_attendee(self, attendee: Person) -> bytes:
         """The calendar addressed to one member alone (no other member's address in it)."""
-        params = {"role": "REQ-PARTICIPANT", "cutype": "INDIVIDUAL"}
-        if self.method == "REQUEST":
-            params |= {"partstat": "NEEDS-ACTION", "rsvp": "TRUE"}
-        line = self._event.content_line("ATTENDEE", attendee.address(**params)).to_ical()
-        return self._head + line + b"\r\n" + self._tail
+        return self._head + self._line(attendee) + self._tail
 
 
 def publish_calendar(
@@ -241,15 +237,9 @@ def publish_calendar(
     """
     chosen = list(listings)
     events = [
-        meeting_event(
-            listing.meeting,
-            uid=listing.uid,
-            sequence=listing.sequence,
-            dtstamp=dtstamp,
-            method="PUBLISH",
-            organizer=organizer,
-            language=language,
-        )
+        MeetingEvent(
+            listing.meeting, listing.uid, listing.sequence, dtstamp, "PUBLISH", organizer, language
+        ).event()
         for listing in chosen
     ]
     cal = calendar_of(events, "PUBLISH", zones_for(listing.meeting for listing in chosen))

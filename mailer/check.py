@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from mailer.calendar import Person, PreparedCalendar
+from mailer.calendar import MeetingEvent, Person
 from mailer.compose import Build, Composer
 from mailer.config import Settings
 from mailer.current import CurrentMeeting, current_meeting
@@ -103,14 +103,9 @@ def _check_meeting(current: CurrentMeeting, settings: Settings, now: datetime, r
             "nobody can be invited to it or reminded of it"
         )
     try:  # the calendar must build, whatever the members
-        PreparedCalendar(
-            meeting,
-            uid=current.uid,
-            sequence=current.sequence,
-            dtstamp=now,
-            method="REQUEST",
-            organizer=Person(settings.sender.email),
-            language=language,
+        organizer = Person(settings.sender.email)
+        MeetingEvent(meeting, current.uid, current.sequence, now, "REQUEST", organizer, language).calendar(
+            organizer
         )
     except ValueError as err:
         report.problems.append(

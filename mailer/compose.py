@@ -24,14 +24,14 @@ from functools import cache, partial
 from typing import Any
 from urllib.parse import quote
 
-from mailer import forked
+from mailer import forked, frames, message
 from mailer.attachments import AttachmentFile, attachment_files
-from mailer.calendar import Person, PreparedCalendar, publish_calendar
+from mailer.calendar import MeetingEvent, Person, PreparedCalendar, publish_calendar
 from mailer.config import SenderSettings, Settings
 from mailer.current import CurrentMeeting, configured_meetings, upcoming
 from mailer.errors import ConfigError, MailerError
 from mailer.meetings import Meeting, changed_fields
-from mailer.message import Attachment, CalendarPart, Envelope, build_message, calendar_params, message_id
+from mailer.message import Attachment, CalendarPart, Draft, Envelope, calendar_params, message_id
 from mailer.plan import Campaign, Delivery
 from mailer.templates import Rendered, meeting_view
 from mailer.words import status_word, when
@@ -127,10 +127,13 @@ FIRST_BATCH = 8  # the first request is small, so that the sending starts at onc
 LOOKAHEAD = 6  # batches asked of each worker ahead of the sending: room to absorb its pauses
 
 
-def compose_processes(configured: int | None, count: int) -> int:
-    """How many worker processes should build `count` messages (0: none, build here)."""
-    if configured is not None:
-        return configured
+def compose_processes(settings: Settings, count: int) -> int:
+    """How many worker processes should build `count` messages (0: none, build here; always
+    none on the plain path)."""
+    if settings.plain:
+        return 0
+    if settings.smtp.compose_processes is not None:
+        return settings.smtp.compose_processes
     if count < PARALLEL_FROM or not forked.can_fork():
         return 0
     return max(0, min(4, (os.cpu_count() or 1) - 1))
@@ -287,7 +290,12 @@ class Build:
 
 
 class Composer:
-    """Builds each member's message for a run; holds what is shared across members."""
+    """Builds each member's message for a run; holds what is shared across members.
+
+    On the plain path (`settings.plain`) each member's calendar, publish calendar and message
+    are built whole for them; otherwise the calendar is a `PreparedCalendar`, the shared parts
+    are built once and the message is written by `mailer.frames`: the same bytes.
+    """
 
     def __init__(
         self, settings: Settings, *, now: datetime, meetings: Sequence[CurrentMeeting] | None = None
@@ -299,9 +307,10 @@ class Composer:
         self.sender = settings.sender
         self.organizer = Person(self.sender.email, self.sender.name)
         self._calendars: dict[tuple[str, str, int, str], PreparedCalendar] = {}
-        self._files: dict[str, list[Message]] = {}
+        self._files: dict[str, list[Attachment]] = {}
         self._attachments: dict[str, list[Message]] = {}
         self._names: dict[str, tuple[str, ...]] = {}
+        self._write = message.build_message if settings.plain else frames.build_message
 
     def compose(self, deliveries: Iterable[Delivery]) -> Iterator[tuple[Delivery, Envelope]]:
         for delivery in deliveries:
@@ -319,7 +328,7 @@ class Composer:
         version = f"{campaign.version}@{self.now.isoformat()}" if campaign.resend else campaign.version
         msg_id = message_id(campaign.key, member.key, version, self.sender.domain)
         parts = self._shared_parts(campaign, language)
-        data = build_message(
+        draft = Draft(
             sender_name=self.sender.name,
             sender_email=self.sender.email,
             to_name=member.name,
@@ -332,6 +341,7 @@ class Composer:
             attachments=parts,
             headers=self._headers(campaign, member.address),
         )
+        data = self._write(draft)
         names = self._names[f"{campaign.key}\0{language}"] + ((calendar.filename,) if calendar else ())
         return Envelope(self.sender.email, member.address, msg_id, rendered.subject, data, names)
 
@@ -346,9 +356,9 @@ class Composer:
                 path=campaign.template.folder,
             )
 
-    def _headers(self, campaign: Campaign, address: str) -> dict[str, str] | None:
+    def _headers(self, campaign: Campaign, address: str) -> dict[str, str]:
         if not campaign.template.settings.bulk:
-            return None
+            return {}
         return list_headers(self.sender, unsubscribe_for(self.sender, address))
 
     def rendered(self, delivery: Delivery) -> Rendered:
@@ -392,10 +402,11 @@ class Composer:
     def _calendar_part(self, campaign: Campaign, email: str, name: str, language: str) -> CalendarPart | None:
         if campaign.meeting is None or campaign.method is None:
             return None
+        attendee = Person(email, name)
         key = (campaign.key, campaign.method, campaign.sequence, language)
         prepared = self._calendars.get(key)
         if prepared is None:
-            prepared = PreparedCalendar(
+            event = MeetingEvent(
                 campaign.meeting,
                 uid=campaign.uid,
                 sequence=campaign.sequence,
@@ -404,31 +415,35 @@ class Composer:
                 organizer=self.organizer,
                 language=language,
             )
-            self._calendars[key] = prepared
-        return CalendarPart(campaign.method, prepared.for_attendee(Person(email, name)))
+            if self.settings.plain:
+                return CalendarPart(campaign.method, event.calendar(attendee))
+            prepared = self._calendars[key] = PreparedCalendar(event)
+        return CalendarPart(campaign.method, prepared.for_attendee(attendee))
 
     def _shared_parts(self, campaign: Campaign, language: str) -> list[Message]:
-        """Files every member of the campaign gets, read and encoded once per run (the
-        upcoming-meetings calendar once per language, since its texts are in it)."""
+        """Files every member of the campaign gets, read once per run; on the fast path also
+        encoded once (the upcoming-meetings calendar once per language, since its texts are in it)."""
         if campaign.key not in self._files:
-            self._files[campaign.key] = [a.part() for a in self.attachments(campaign)]
+            self._files[campaign.key] = self.attachments(campaign)
         cache_key = f"{campaign.key}\0{language}"
-        if cache_key not in self._attachments:
-            parts = list(self._files[campaign.key])
-            if campaign.template.settings.calendar == "publish":
-                coming = upcoming(self.meetings, self.now)
-                if coming:
-                    data = publish_calendar(
-                        [c.listing() for c in coming],
-                        organizer=self.organizer,
-                        dtstamp=self.now,
-                        language=language,
-                    )
-                    calendar = tuple(calendar_params(data).items())
-                    parts.append(Attachment("meetings.ics", data, "text/calendar", calendar).part())
+        if cache_key in self._attachments:
+            return self._attachments[cache_key]
+        parts = [file.part() for file in self._files[campaign.key]]
+        if campaign.template.settings.calendar == "publish":
+            coming = upcoming(self.meetings, self.now)
+            if coming:
+                data = publish_calendar(
+                    [c.listing() for c in coming],
+                    organizer=self.organizer,
+                    dtstamp=self.now,
+                    language=language,
+                )
+                calendar = tuple(calendar_params(data).items())
+                parts.append(Attachment("meetings.ics", data, "text/calendar", calendar).part())
+        self._names[cache_key] = tuple(str(p.get_filename()) for p in parts)
+        if not self.settings.plain:
             self._attachments[cache_key] = parts
-            self._names[cache_key] = tuple(str(p.get_filename()) for p in parts)
-        return self._attachments[cache_key]
+        return parts
 
     def attachment_files(self, campaign: Campaign) -> list[AttachmentFile]:
         """The template's files, then the meeting's, where they really are (see attachments.py)."""

@@ -130,7 +130,7 @@ def send(
         if progress:
             progress(report.sent, len(report.failed), total)
 
-    processes = compose_processes(settings.smtp.compose_processes, total)
+    processes = compose_processes(settings, total)
     with Build(composer, plan.deliveries, processes) as build:
         build.validate()
         state = plan.meeting_state()

@@ -104,6 +104,7 @@ def assert_carries_both_files(raw: bytes) -> None:
     )
 
 
+@pytest.mark.usefixtures("plain")  # the same on the fast path and the plain one
 def test_every_member_gets_the_files_byte_identical_in_the_preview(tmp_path: Path) -> None:
     config = project(tmp_path)
     out = io.StringIO()
@@ -118,6 +119,7 @@ def test_every_member_gets_the_files_byte_identical_in_the_preview(tmp_path: Pat
     assert PDF in page and "Køge, Ærø og Åbyhøj" in page
 
 
+@pytest.mark.usefixtures("plain")  # the same on the fast path and the plain one
 def test_every_member_gets_the_files_byte_identical_over_smtp(
     tmp_path: Path, relay: tuple[int, Keeper]
 ) -> None:

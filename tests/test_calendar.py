@@ -13,7 +13,15 @@ import pytest
 import vobject
 from ical.calendar_stream import IcsCalendarStream
 
-from mailer.calendar import Listing, Person, PreparedCalendar, publish_calendar, vtimezone
+from mailer.calendar import (
+    Listing,
+    MeetingEvent,
+    Method,
+    Person,
+    PreparedCalendar,
+    publish_calendar,
+    vtimezone,
+)
 from mailer.meetings import Meeting
 
 ORGANIZER = Person("brugernesrum@roskilde.example", "Brugernes Rum")
@@ -40,17 +48,12 @@ WINTER = meeting(datetime(2027, 11, 16, 10), datetime(2027, 11, 16, 14, 30), id=
 ACROSS_DST = meeting(datetime(2027, 10, 30, 18), datetime(2027, 10, 31, 10), id="2027-10-30-overnatning")
 
 
-def request(m: Meeting, method: str = "REQUEST", sequence: int = 0, attendee: Person = SOREN) -> bytes:
-    prepared = PreparedCalendar(
-        m,
-        uid=m.uid("roskilde.example"),
-        sequence=sequence,
-        dtstamp=STAMP,
-        method=method,  # type: ignore[arg-type]
-        organizer=ORGANIZER,
-        language="da",
-    )
-    return prepared.for_attendee(attendee)
+def request(m: Meeting, method: Method = "REQUEST", sequence: int = 0, attendee: Person = SOREN) -> bytes:
+    """The member's calendar, after checking that the prepared calendar gives the plain one's bytes."""
+    event = MeetingEvent(m, m.uid("roskilde.example"), sequence, STAMP, method, ORGANIZER, "da")
+    data = PreparedCalendar(event).for_attendee(attendee)
+    assert data == event.calendar(attendee)
+    return data
 
 
 @dataclass(frozen=True)
@@ -218,13 +221,7 @@ def test_attendee_comes_before_the_alarm() -> None:
 
 def test_each_member_gets_only_their_own_attendee() -> None:
     prepared = PreparedCalendar(
-        SUMMER,
-        uid=SUMMER.uid("roskilde.example"),
-        sequence=0,
-        dtstamp=STAMP,
-        method="REQUEST",
-        organizer=ORGANIZER,
-        language="da",
+        MeetingEvent(SUMMER, SUMMER.uid("roskilde.example"), 0, STAMP, "REQUEST", ORGANIZER, "da")
     )
     first = prepared.for_attendee(SOREN)
     second = prepared.for_attendee(Person("ase.bogh@koege.example", "Åse Bøgh"))

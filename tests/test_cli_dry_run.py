@@ -24,6 +24,9 @@ from mailer.cli import main
 from mailer.config import load_settings
 from mailer.journal import Journal, MeetingState, Sent
 
+# What members receive is the same on the fast path and the plain one (MAILER_PLAIN=1).
+pytestmark = pytest.mark.usefixtures("plain")
+
 ROOT = Path(__file__).parents[1]
 DATA = Path(__file__).parent / "data"
 FIXED = datetime(2027, 8, 2, 8, 15, 30, tzinfo=UTC)  # before every sample meeting

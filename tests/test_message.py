@@ -5,14 +5,16 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
 
 import pytest
 
+from mailer import frames, message
 from mailer.errors import TemplateError
-from mailer.message import Attachment, CalendarPart, build_message, message_id
+from mailer.message import Attachment, CalendarPart, Draft, message_id
 from mailer.templates import Rendered
 
 DATE = datetime(2027, 8, 2, 8, 15, 30, tzinfo=UTC)
@@ -30,20 +32,31 @@ CALENDAR = CalendarPart(
 MSG_ID = message_id("invitation:2027-09-21", "soren.aero@vordingborg.example", "0:abc", "roskilde.example")
 
 
-def build(**changes: Any) -> bytes:
-    fields: dict[str, Any] = {
-        "sender_name": "Brugernes Rum",
-        "sender_email": "brugernesrum@roskilde.example",
-        "to_name": "Søren Ærø",
-        "to_email": "soren.aero@vordingborg.example",
-        "rendered": RENDERED,
-        "msg_id": MSG_ID,
-        "date": DATE,
-        "reply_to": "koordinator@roskilde.example",
-        "calendar": CALENDAR,
-    }
-    fields.update(changes)
-    return build_message(**fields)
+Builder = Callable[..., bytes]
+
+
+@pytest.fixture
+def build(plain: bool) -> Builder:
+    """A message built with the draft's fields changed as given, on the path under test."""
+    write = message.build_message if plain else frames.build_message
+
+    def built(**changes: Any) -> bytes:
+        return write(Draft(**(FIELDS | changes)))
+
+    return built
+
+
+FIELDS: dict[str, Any] = {
+    "sender_name": "Brugernes Rum",
+    "sender_email": "brugernesrum@roskilde.example",
+    "to_name": "Søren Ærø",
+    "to_email": "soren.aero@vordingborg.example",
+    "rendered": RENDERED,
+    "msg_id": MSG_ID,
+    "date": DATE,
+    "reply_to": "koordinator@roskilde.example",
+    "calendar": CALENDAR,
+}
 
 
 def parse(data: bytes) -> EmailMessage:
@@ -63,7 +76,7 @@ def head_of(data: bytes) -> bytes:
     return data.split(b"\r\n\r\n", 1)[0]
 
 
-def test_invitation_layout_rfc_6047() -> None:
+def test_invitation_layout_rfc_6047(build: Builder) -> None:
     msg = parse(build())
 
     assert msg.get_content_type() == "multipart/mixed"
@@ -80,7 +93,7 @@ def test_invitation_layout_rfc_6047() -> None:
     assert invite.get_payload(decode=True) == CALENDAR.data
 
 
-def test_headers_encoded_and_decoded_back() -> None:
+def test_headers_encoded_and_decoded_back(build: Builder) -> None:
     data = build()
     head = head_of(data)
     msg = parse(data)
@@ -99,7 +112,7 @@ def test_headers_encoded_and_decoded_back() -> None:
     assert "Cc" not in msg and "Bcc" not in msg
 
 
-def test_lines_are_crlf_and_short() -> None:
+def test_lines_are_crlf_and_short(build: Builder) -> None:
     data = build(rendered=Rendered(SUBJECT * 3, "Æ" * 2000 + "\n", "<p>" + "ø" * 2000 + "</p>"))
 
     lines = data.split(b"\r\n")
@@ -113,18 +126,18 @@ def test_lines_are_crlf_and_short() -> None:
     assert text_of(msg, "plain") == "Æ" * 2000 + "\n"
 
 
-def test_bodies_decode_to_the_danish_text() -> None:
+def test_bodies_decode_to_the_danish_text(build: Builder) -> None:
     msg = parse(build())
 
     assert text_of(msg, "plain") == RENDERED.text
     assert text_of(msg, "html") == RENDERED.html
 
 
-def test_no_reply_to_when_not_set() -> None:
+def test_no_reply_to_when_not_set(build: Builder) -> None:
     assert "Reply-To" not in parse(build(reply_to=None))
 
 
-def test_plain_message_without_calendar_or_html() -> None:
+def test_plain_message_without_calendar_or_html(build: Builder) -> None:
     msg = parse(build(calendar=None, rendered=Rendered("Nyhedsbrev", "Hej\n", None)))
 
     assert msg.get_content_type() == "text/plain"
@@ -133,14 +146,14 @@ def test_plain_message_without_calendar_or_html() -> None:
     assert msg["Content-Transfer-Encoding"] == "7bit"
 
 
-def test_text_and_html_without_calendar() -> None:
+def test_text_and_html_without_calendar(build: Builder) -> None:
     msg = parse(build(calendar=None))
 
     assert msg.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in msg.iter_parts()] == ["text/plain", "text/html"]
 
 
-def test_shared_attachment_with_a_danish_file_name() -> None:
+def test_shared_attachment_with_a_danish_file_name(build: Builder) -> None:
     part = Attachment("Program for mødet.pdf", b"%PDF-1.4 ...", "application/pdf").part()
 
     msg = parse(build(attachments=[part]))
@@ -152,14 +165,14 @@ def test_shared_attachment_with_a_danish_file_name() -> None:
     assert pdf.get_payload(decode=True) == b"%PDF-1.4 ..."
 
 
-def test_internationalised_domain_goes_out_in_ascii_form() -> None:
+def test_internationalised_domain_goes_out_in_ascii_form(build: Builder) -> None:
     msg = parse(build(to_name="Ida Strand", to_email="ida.strand@xn--kge-0na.example"))
 
     assert msg["To"].addresses[0].addr_spec == "ida.strand@xn--kge-0na.example"
     assert head_of(build(to_email="ida.strand@xn--kge-0na.example")).isascii()
 
 
-def test_the_same_message_rebuilt_is_byte_identical() -> None:
+def test_the_same_message_rebuilt_is_byte_identical(build: Builder) -> None:
     assert build() == build()
 
 
@@ -187,12 +200,12 @@ def test_message_id_is_deterministic_and_distinct() -> None:
     ],
     ids=["name-crlf", "name-lf", "name-cr", "address", "subject", "extra-header"],
 )
-def test_line_breaks_can_never_make_a_header(changes: dict[str, Any]) -> None:
+def test_line_breaks_can_never_make_a_header(build: Builder, changes: dict[str, Any]) -> None:
     with pytest.raises(TemplateError, match="line break in a header value"):
         build(**changes)
 
 
-def test_header_like_text_without_line_breaks_stays_inside_its_header() -> None:
+def test_header_like_text_without_line_breaks_stays_inside_its_header(build: Builder) -> None:
     msg = parse(build(to_name="Eva Ond Bcc: alle@angriber.example"))
 
     assert "Bcc" not in msg

@@ -22,6 +22,9 @@ from mailer.errors import TemplateError
 from mailer.markdown import markdown_parts
 from mailer.templates import MessageTemplate
 
+# What members receive is the same on the fast path and the plain one (MAILER_PLAIN=1).
+pytestmark = pytest.mark.usefixtures("plain")
+
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data" / "newsletter"
 # Between the May meeting (past) and the September one.

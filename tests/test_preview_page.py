@@ -16,6 +16,9 @@ import pytest
 
 from mailer.cli import main
 
+# What members receive is the same on the fast path and the plain one (MAILER_PLAIN=1).
+pytestmark = pytest.mark.usefixtures("plain")
+
 ROOT = Path(__file__).resolve().parent.parent
 FIXED = datetime(2027, 8, 2, 8, 0, tzinfo=UTC)
 MEMBERS = {

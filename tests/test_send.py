@@ -86,6 +86,7 @@ def refusing(monkeypatch: pytest.MonkeyPatch) -> None:
 # -- security modes ---------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("plain")  # the same on the fast path and the plain one
 def test_starttls_with_auth(project: Project, server: SmtpServer) -> None:
     code, out = project.main(*SEND, "--yes")
     assert code == 0, out
@@ -231,6 +232,7 @@ def test_tempfail_then_success_delivers_each_once(project: Project, smtp_server_
 @pytest.mark.parametrize(
     ("security", "auth"), [("starttls", True), ("starttls", False), ("tls", False), ("none", False)]
 )
+@pytest.mark.usefixtures("plain")  # the same on the fast path and the plain one
 def test_the_size_declared_at_mail_from_is_the_size_received(
     project: Project, smtp_server_factory: Factory, security: str, auth: bool
 ) -> None:
@@ -305,6 +307,7 @@ def test_connection_lost_mid_run_every_member_once(
 # -- re-runs and what is selected ---------------------------------------------------------
 
 
+@pytest.mark.usefixtures("plain")  # the same on the fast path and the plain one
 def test_rerun_after_success_sends_nothing_and_new_member_gets_theirs(
     project: Project, server: SmtpServer
 ) -> None:
@@ -342,6 +345,7 @@ def test_limit_sends_at_most_n_and_the_rest_later(project: Project, server: Smtp
     assert delivered_to(server) == Counter(member_emails(project))
 
 
+@pytest.mark.usefixtures("plain")  # the same on the fast path and the plain one
 def test_only_one_member(project: Project, server: SmtpServer) -> None:
     code, out = project.main(*SEND, "--yes", "--only", "MADS.Kohler@koege.example")
     assert code == 0, out
@@ -353,6 +357,7 @@ def test_only_one_member(project: Project, server: SmtpServer) -> None:
     assert len(server.recorder.received) == 1
 
 
+@pytest.mark.usefixtures("plain")  # the same on the fast path and the plain one
 def test_test_to_delivers_only_to_the_test_address_and_records_nothing(
     project: Project, server: SmtpServer
 ) -> None:
@@ -402,6 +407,7 @@ def test_limit_must_be_a_count(project: Project, limit: str, capsys: pytest.Capt
     assert "is not a number of messages" in capsys.readouterr().err
 
 
+@pytest.mark.usefixtures("plain")  # the same on the fast path and the plain one
 def test_dry_run_writes_the_outbox_and_sends_nothing(project: Project, server: SmtpServer) -> None:
     code, out = project.main(*SEND, "--dry-run")
     assert code == 0, out
@@ -584,6 +590,7 @@ def test_a_build_worker_that_dies_is_one_clear_error_and_the_run_ends(project: P
         assert "Traceback" not in done.stderr  # told once, not once per batch still asked for
 
 
+@pytest.mark.usefixtures("plain")  # the same on the fast path and the plain one
 def test_a_message_over_the_size_limit_stops_the_run_before_anything_is_sent(
     project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str]
 ) -> None:

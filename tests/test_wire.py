@@ -14,18 +14,10 @@ from pathlib import Path
 import pytest
 from conftest import Project, SmtpServer
 
-from mailer import message
-
 FREE = "Fri tekst"
 
 
-@pytest.fixture
-def path(plain: bool, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The run with its speed paths, or with every one off (MAILER_PLAIN=1, and each message
-    flattened whole rather than filled into its shape's frame)."""
-    if plain:
-        monkeypatch.setattr(message, "_frame", lambda shape: None)
-    return "plain" if plain else "fast"
+pytestmark = pytest.mark.usefixtures("plain")
 
 
 def template(project: Project, name: str, *, subject: str, text: str, html: str | None = None) -> None:
@@ -67,9 +59,7 @@ def send(project: Project, *args: str) -> str:
     return out
 
 
-def test_no_line_over_998_characters_whatever_the_values(
-    project: Project, server: SmtpServer, path: str
-) -> None:
+def test_no_line_over_998_characters_whatever_the_values(project: Project, server: SmtpServer) -> None:
     long_ascii = "Bibliotekarforeningen" * 60  # 1,260 characters, no space to fold at
     long_danish = "Søren Ærø Bøgh " * 80  # 1,200
     project.members = [
@@ -115,9 +105,7 @@ def test_a_link_no_header_can_carry_is_refused_by_check(
     assert "List-Unsubscribe header would be a line of" in err and "at most 998" in err
 
 
-def test_a_boundary_never_occurs_in_the_content(
-    project: Project, server: SmtpServer, path: str, tmp_path: Path
-) -> None:
+def test_a_boundary_never_occurs_in_the_content(project: Project, server: SmtpServer, tmp_path: Path) -> None:
     template(
         project,
         "hilsen",
@@ -146,7 +134,7 @@ def test_a_boundary_never_occurs_in_the_content(
 
 
 def test_text_that_looks_like_an_encoded_word_arrives_as_written(
-    project: Project, server: SmtpServer, path: str
+    project: Project, server: SmtpServer
 ) -> None:
     looks_encoded = "=?utf-8?b?R3JhdGlzIGdhdmVrb3J0?="  # "Gratis gavekort" once decoded
     project.members = [(looks_encoded, "ida@roskilde.example", "=?utf-8?q?Roskilde?=", "da")]
@@ -173,7 +161,7 @@ def test_text_that_looks_like_an_encoded_word_arrives_as_written(
     ids=["text-without-line-break", "with-html", "text-with-line-break", "empty"],
 )
 def test_the_preview_is_the_bytes_sent(
-    project: Project, server: SmtpServer, path: str, text: str, html: str | None
+    project: Project, server: SmtpServer, text: str, html: str | None
 ) -> None:
     template(project, "hilsen", subject="Hej\n", text=text, html=html)
     code, out = project.main("preview", "hilsen")
@@ -190,9 +178,7 @@ def test_the_preview_is_the_bytes_sent(
     assert len(sent) == len(project.members)
 
 
-def test_the_shipped_invitation_preview_is_the_bytes_sent(
-    project: Project, server: SmtpServer, path: str
-) -> None:
+def test_the_shipped_invitation_preview_is_the_bytes_sent(project: Project, server: SmtpServer) -> None:
     code, out = project.main("preview", "invitation", "--meeting", project.meetings[0]["id"])
     assert code == 0, out
     previewed = sorted(eml.read_bytes() for eml in (project.root / "outbox").rglob("*.eml"))
