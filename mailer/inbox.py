@@ -31,6 +31,7 @@ from mailer.journal import Journal, Return, Sent
 from mailer.mailboxes import ImapMailbox, Received, messages_at
 from mailer.recipients import add_suppressed, read_members, read_suppressed
 from mailer.rsvp import Answers, Recorded, RsvpReport, calendar_parts, replies_in
+from mailer.words import count
 
 # Exchange and Outlook write these in front of an out-of-office subject, in the mailbox's language.
 AUTO_REPLY_SUBJECT = re.compile(
@@ -242,8 +243,8 @@ def _date(msg: Message) -> str:
 def print_report(report: InboxReport, out: TextIO, *, dry_run: bool = False) -> None:
     answers = report.answers
     again = f" ({report.again} read before: not counted again)" if report.again else ""
-    print(f"read {report.read} messages{again}", file=out)
-    print(f"recorded {len(answers.recorded)} answers", file=out)
+    print(f"read {count(report.read, 'message')}{again}", file=out)
+    print(f"recorded {count(len(answers.recorded), 'answer')}", file=out)
     for item in answers.recorded:
         _print_answer(item, out)
     if answers.older:

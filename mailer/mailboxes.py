@@ -20,6 +20,7 @@ from typing import Any
 
 from mailer.config import Settings
 from mailer.errors import ConfigError, ReplyError
+from mailer.outlook import OLE_MAGIC, outlook_message
 from mailer.transport.tls import client_context, is_loopback
 
 IMAP_BATCH = 50
@@ -74,34 +75,11 @@ def messages_at(path: Path) -> Iterator[Received]:
         raise ReplyError(f"cannot be read: {err.strerror or err}", path=path) from err
 
 
-OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # a compound file: Outlook's .msg
-
-
 def _file(path: Path) -> Received:
     data = path.read_bytes()
     if data.startswith(OLE_MAGIC):
         return received(str(path), outlook_message(path), stored=data)
     return received(str(path), data)
-
-
-def outlook_message(path: Path) -> bytes:
-    """An Outlook .msg file as RFC 5322 bytes (headers, bodies and attachments), read by extract-msg."""
-    import extract_msg  # only when there is a .msg to read
-
-    try:
-        msg = extract_msg.openMsg(str(path), strict=False)
-    except Exception as err:  # extract-msg raises many kinds for a damaged file
-        raise ReplyError(f"cannot be read as an Outlook message: {err}", path=path) from err
-    try:
-        if not isinstance(msg, extract_msg.msg_classes.MessageBase):
-            raise ReplyError(f"is an Outlook {type(msg).__name__.lower()}, not a message", path=path)
-        converted = msg.asEmailMessage()
-        subject = getattr(msg, "subject", None)
-        if subject and "Subject" not in converted:  # built from MAPI properties, which lack it
-            converted["Subject"] = subject
-        return bytes(converted.as_bytes(policy=email.policy.SMTP))
-    finally:
-        msg.close()
 
 
 # -- IMAP --------------------------------------------------------------------------------

@@ -297,12 +297,12 @@ def test_a_second_read_fetches_only_what_is_new_and_marks_nothing_read(
     dovecot.deliver(REPLIES / "outlook.eml", REPLIES / "plain-reply.eml")
     code, out = run(invited, settings_for(dovecot), "inbox", "--imap")
     assert code == 0, out
-    assert "read 2 messages\n" in out and "recorded 1 answers" in out
+    assert "read 2 messages\n" in out and "recorded 1 answer" in out
 
     dovecot.deliver(REPLIES / "thunderbird.eml")
     code, out = run(invited, settings_for(dovecot), "inbox", "--imap")
     assert code == 0, out
-    assert "read 1 messages\n" in out  # only the new one was fetched (UID above the last one read)
+    assert "read 1 message\n" in out  # only the new one was fetched (UID above the last one read)
     assert partstats(invited) == {
         "soren.aero@vordingborg.example": "ACCEPTED",
         "mads.kohler@koege.example": "TENTATIVE",
@@ -327,4 +327,4 @@ def test_a_mailbox_rebuilt_with_a_new_uidvalidity_is_read_again_without_counting
         journal.set_imap_position(name, position[0] + 1, position[1])
     code, out = run(invited, settings_for(dovecot), "inbox", "--imap")
     assert code == 0, out
-    assert "read 1 messages (1 read before: not counted again)" in out
+    assert "read 1 message (1 read before: not counted again)" in out

@@ -3,7 +3,8 @@
 The messages in tests/data/inbox are what real servers and clients send: a Microsoft 365 NDR
 (RFC 3464), an Exim and a qmail bounce (their own text formats), a Postfix delay warning, an
 unsubscribe mail from a member and one from a stranger, an Outlook out-of-office and an RFC 3834
-vacation reply, and two Outlook .msg files written by a .msg library (see make_outlook_msg.py).
+vacation reply, and Outlook .msg files written by .msg libraries (see make_outlook_msg.py): an
+answer with its calendar attached, a plain reply, and a meeting response item (no calendar).
 """
 
 from __future__ import annotations
@@ -76,10 +77,11 @@ def test_each_kind_is_sorted_recorded_and_reported(sent: Project) -> None:
     assert "to read yourself (record an answer with `mailer answer`): 2" in out
     assert "outlook-plain.msg" in out and "plain-reply.eml" in out
 
-    # the Outlook .msg with the answer attached counts like any calendar answer
+    # the Outlook .msg with the answer attached counts like any calendar answer, and so does
+    # Outlook's own meeting response item, which has no calendar in it
     with Journal(sent.state, readonly=True) as journal:
         answers = journal.answers(MEETING_ID)
-    assert {key: a.partstat for key, a in answers.items()} == {MADS: "ACCEPTED"}
+    assert {key: a.partstat for key, a in answers.items()} == {MADS: "ACCEPTED", MARIA: "DECLINED"}
     assert answers[MADS].comment == "Jeg tager kage med til frokosten."
 
     # status says who bounces (which message, when, the server's words) and who is delayed
@@ -142,7 +144,7 @@ def test_an_answer_entered_by_hand_counts_and_the_newest_wins(sent: Project) -> 
 
     # his Outlook REPLY (accepted, 2026-11-25 10:15) was written after the call (2026-11-25 09:30)
     code, out = sent.main("inbox", str(REPLIES / "outlook.eml"))
-    assert "recorded 1 answers" in out
+    assert "recorded 1 answer" in out
     later = FIXED + timedelta(days=3)
     assert sent.main("answer", MEETING_ID, SOREN, "tentative", now=later)[0] == 0
     with Journal(sent.state, readonly=True) as journal:
@@ -173,7 +175,7 @@ def test_a_folder_of_eml_and_msg_files_is_read(sent: Project, tmp_path: Path) ->
         (folder / file).write_bytes((INBOX / file).read_bytes())
     code, out = sent.main("inbox", str(folder))
     assert code == 0, out
-    assert "read 3 messages" in out and "recorded 1 answers" in out
+    assert "read 3 messages" in out and "recorded 1 answer" in out
     assert returns(sent) == {(MADS, "bounce"): "newsletter"}
 
 
@@ -185,3 +187,18 @@ def test_a_bounce_for_an_address_never_mailed_is_listed_not_recorded(
     assert code == 0, out
     assert "not a member: nothing recorded" in out
     assert returns(project) == {}
+
+
+def test_an_outlook_meeting_response_without_a_calendar_counts_as_the_answer(sent: Project) -> None:
+    """Outlook keeps an answer that arrived as a meeting response item: the answer in its message
+    class (IPM.Schedule.Meeting.Resp.Neg), the meeting in its global object id, no calendar."""
+    response = INBOX / "outlook-response-declined.msg"
+    code, out = sent.main("inbox", str(response))
+    assert code == 0, out
+    assert "recorded 1 answer\n" in out
+    assert f"  {MEETING_ID}  {MARIA}" in out and "declined" in out and str(response) in out
+    with Journal(sent.state, readonly=True) as journal:
+        answer = journal.answers(MEETING_ID)[MARIA]
+    assert (answer.partstat, answer.comment) == ("DECLINED", "I am on holiday that week, sorry.")
+    assert answer.answered_at == "2026-11-26T14:05:00+00:00" and answer.sequence == 0
+    assert sent.main("inbox", str(response))[1].startswith("read 1 message (1 read before")

@@ -126,7 +126,7 @@ def test_the_newest_answer_is_kept_whatever_order_the_mail_is_read_in(
     code, out = invited.main("rsvp", str(box))
     assert code == 0, out
     assert answers(invited)["mads.kohler@koege.example"] == "DECLINED"
-    assert "recorded 1 answers" in out
+    assert "recorded 1 answer" in out
     assert "not recorded, an answer given later is already there: 1" in out
 
     code, out = invited.main("rsvp", str(REPLIES / "thunderbird.eml"))  # read again later: still older
@@ -135,7 +135,7 @@ def test_the_newest_answer_is_kept_whatever_order_the_mail_is_read_in(
     assert "(1 read before: not counted again)" in out
 
     code, out = invited.main("rsvp", str(later))  # the same message again counts nothing twice
-    assert "read 1 messages (1 read before: not counted again)" in out
+    assert "read 1 message (1 read before: not counted again)" in out
     assert "recorded 0 answers" in out
 
 
