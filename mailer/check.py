@@ -15,7 +15,7 @@ from mailer.errors import ConfigError, MailerError
 from mailer.journal import Journal
 from mailer.plan import CALENDAR_METHOD, Campaign, Delivery
 from mailer.recipients import Duplicate, Member, read_members, read_suppressed
-from mailer.signin import SmtpSignIn
+from mailer.signin import SmtpSignIn, mailbox_signin
 from mailer.templates import MessageTemplate, available_templates
 from mailer.words import long_datetime, summary
 
@@ -33,6 +33,7 @@ class Report:
     templates: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)  # each file, where it really is
     signin: str = ""
+    mailbox_signin: str = ""  # how `mailer inbox --imap` signs in
     problems: list[MailerError] = field(default_factory=list)
 
     skip_invalid: bool = False
@@ -73,6 +74,7 @@ def check(
             report.problems.append(err)
     signin = SmtpSignIn(settings)
     report.signin = signin.describe()
+    report.mailbox_signin = mailbox_signin(settings)
     if try_signin and signin.method != "none":
         try:
             signin.secret()

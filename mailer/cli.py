@@ -217,6 +217,7 @@ def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: Tex
         for line in report.attachments:
             print(f"  {line}", file=out)
     print(f"sign-in: {report.signin}", file=out)
+    print(f"reading answers: {report.mailbox_signin}", file=out)
     for err in report.problems:
         print(f"error: {err}", file=sys.stderr)
     if report.ok:

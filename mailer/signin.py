@@ -1,5 +1,6 @@
 """Signing in to the SMTP server: a password from the environment, or an OAuth2 access token
-from the environment, a token command, or `mailer login`'s token cache (in that order).
+from the environment, a token command, or `mailer login`'s token cache (in that order); and how
+the [imap] mailbox is signed in to, as `check` tells it.
 
 Secrets live only in memory here; nothing in this module prints or stores them.
 """
@@ -10,7 +11,7 @@ import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from mailer.config import Settings
 from mailer.errors import ConfigError
@@ -56,26 +57,7 @@ class SmtpSignIn:
         return f"{self.method} as {smtp.username} at {smtp.host}:{smtp.port}, {self._readiness()}"
 
     def _readiness(self) -> str:
-        smtp = self.settings.smtp
-        if self.method == "password":
-            state = "set" if smtp.password is not None else "NOT set"
-            return f"password from MAILER_SMTP__PASSWORD ({state})"
-        if smtp.access_token is not None:
-            return "token from MAILER_SMTP__ACCESS_TOKEN (set; it expires within about an hour)"
-        if smtp.token_command:
-            program = (_command_words(smtp.token_command) or [""])[0]
-            found = "found" if shutil.which(program) else "NOT found"
-            return f"token from smtp.token_command ({program}: {found})"
-        from mailer.oauth import SavedSignIn
-
-        saved = SavedSignIn(self.settings)
-        try:
-            accounts = saved.accounts()
-        except ConfigError as err:
-            return f"token from `mailer login` (its saved sign-in is unusable: {err.message})"
-        if not accounts:
-            return "token from `mailer login` (NOT signed in: run `mailer login`)"
-        return f"token from `mailer login` (signed in as {', '.join(accounts)}; renewed before each run)"
+        return secret_source(self.settings, "smtp")
 
     def secret(self, *, renew: bool = False) -> str:
         """The password or an access token; `renew` after the server refused the token."""
@@ -104,6 +86,43 @@ class SmtpSignIn:
 
             self._saved = SavedSignIn(self.settings)
         return self._saved.token(renew=renew)
+
+
+def mailbox_signin(settings: Settings) -> str:
+    """How `mailer inbox --imap` signs in to the [imap] mailbox, for `check`: server, account,
+    password or token and where it comes from (never the secret itself), without asking any server."""
+    imap = settings.imap
+    if not imap.host:
+        return "no [imap] mailbox set up (`mailer inbox FILE...` reads saved messages)"
+    account = imap.username or "(imap.username NOT set)"
+    where = f"{imap.host}:{imap.port} ({imap.security}), folder {imap.mailbox}"
+    return f"{imap.auth} as {account} at {where}, {secret_source(settings, 'imap')}"
+
+
+def secret_source(settings: Settings, section: Literal["smtp", "imap"]) -> str:
+    """Where the password or token of [smtp] or [imap] comes from and whether it is there."""
+    conf = settings.smtp if section == "smtp" else settings.imap
+    method = settings.smtp.auth_method if section == "smtp" else settings.imap.auth
+    variable = f"MAILER_{section.upper()}__"
+    if method == "password":
+        state = "set" if conf.password is not None else "NOT set"
+        return f"password from {variable}PASSWORD ({state})"
+    if conf.access_token is not None:
+        return f"token from {variable}ACCESS_TOKEN (set; it expires within about an hour)"
+    if conf.token_command:
+        program = (_command_words(conf.token_command) or [""])[0]
+        found = "found" if shutil.which(program) else "NOT found"
+        return f"token from {section}.token_command ({program}: {found})"
+    from mailer.oauth import SavedSignIn
+
+    saved = SavedSignIn(settings)
+    try:
+        accounts = saved.accounts()
+    except ConfigError as err:
+        return f"token from `mailer login` (its saved sign-in is unusable: {err.message})"
+    if not accounts:
+        return "token from `mailer login` (NOT signed in: run `mailer login`)"
+    return f"token from `mailer login` (signed in as {', '.join(accounts)}; renewed before each run)"
 
 
 def run_token_command(command: str, setting: str = "smtp.token_command") -> str:

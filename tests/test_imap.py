@@ -328,3 +328,62 @@ def test_a_mailbox_rebuilt_with_a_new_uidvalidity_is_read_again_without_counting
     code, out = run(invited, settings_for(dovecot), "inbox", "--imap")
     assert code == 0, out
     assert "read 1 message (1 read before: not counted again)" in out
+
+
+@pytest.mark.parametrize(
+    ("imap", "environment", "wanted"),
+    [
+        (
+            {"host": "imap.roskilde.example", "username": IMAP_USER},
+            {"MAILER_IMAP__PASSWORD": IMAP_PASSWORD},
+            f"password as {IMAP_USER} at imap.roskilde.example:993 (tls), folder INBOX, "
+            "password from MAILER_IMAP__PASSWORD (set)",
+        ),
+        (
+            {"host": "imap.roskilde.example", "port": 143, "security": "starttls", "username": IMAP_USER},
+            {},
+            f"password as {IMAP_USER} at imap.roskilde.example:143 (starttls), folder INBOX, "
+            "password from MAILER_IMAP__PASSWORD (NOT set)",
+        ),
+        (
+            {"host": "outlook.office365.com", "username": IMAP_USER, "auth": "xoauth2", "mailbox": "Svar"},
+            {"MAILER_IMAP__ACCESS_TOKEN": "eyJ0eXAiOiJKV1QiLCJub25jZSI6ImhlbW1lbGlndCJ9"},
+            f"xoauth2 as {IMAP_USER} at outlook.office365.com:993 (tls), folder Svar, "
+            "token from MAILER_IMAP__ACCESS_TOKEN (set; it expires within about an hour)",
+        ),
+        (
+            {
+                "host": "imap.gmail.example",
+                "username": IMAP_USER,
+                "auth": "xoauth2",
+                "token_command": "cat token",
+            },
+            {},
+            f"xoauth2 as {IMAP_USER} at imap.gmail.example:993 (tls), folder INBOX, "
+            "token from imap.token_command (cat: found)",
+        ),
+        (
+            {"host": "outlook.office365.com", "username": IMAP_USER, "auth": "xoauth2"},
+            {},
+            f"xoauth2 as {IMAP_USER} at outlook.office365.com:993 (tls), folder INBOX, "
+            "token from `mailer login` (NOT signed in: run `mailer login`)",
+        ),
+        ({}, {}, "no [imap] mailbox set up (`mailer inbox FILE...` reads saved messages)"),
+    ],
+    ids=["password", "no-password", "token-in-environment", "token-command", "mailer-login", "none"],
+)
+def test_check_says_how_the_mailbox_is_signed_in_never_the_secret(
+    project: Project,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    imap: dict[str, object],
+    environment: dict[str, str],
+    wanted: str,
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    code, out = run(project, imap, "check")
+    assert code == 0, out + capsys.readouterr().err
+    assert f"\nreading answers: {wanted}\n" in out
+    for secret in environment.values():
+        assert secret not in out + capsys.readouterr().err
