@@ -14,7 +14,7 @@ from mailer.answers import BY_HAND
 from mailer.bounces import bouncing
 from mailer.config import Settings
 from mailer.errors import RecipientsError
-from mailer.journal import Journal, Return
+from mailer.journal import Journal, MessageRead, Return
 from mailer.private import write_private
 from mailer.recipients import read_members
 
@@ -71,7 +71,7 @@ class Attendance:
     sequence: int | None
     attendees: list[Attendee] = field(default_factory=list)
     bounces: list[Return] = field(default_factory=list)  # of invited members, not put back
-    to_read: list[tuple[str, str]] = field(default_factory=list)  # plain replies: (source, read at)
+    to_read: list[MessageRead] = field(default_factory=list)  # plain replies, for her to read
 
     @property
     def totals(self) -> dict[str, int]:

@@ -80,11 +80,10 @@ class Sorter:
         self.members = _member_addresses(settings)
         self.unsubscribed = settings.resolve(settings.files.unsubscribed)
 
-    def sort(self, mail: Received) -> str:
-        """Record what `mail` says; returns its kind."""
-        msg = email.message_from_bytes(mail.raw, policy=email.policy.default)
+    def sort(self, mail: Received, msg: Message) -> str:
+        """Record what `mail` (parsed: `msg`) says; returns its kind."""
         sender = parseaddr(str(msg.get("From", "")))[1]
-        subject = " ".join(str(msg.get("Subject", "")).split())
+        subject = _words(msg, "Subject")
         notices = delivery_notices(mail.raw)
         if notices:
             for notice in notices:
@@ -181,8 +180,16 @@ def read_inbox(
                 if journal.was_read(mail.key):
                     report.again += 1
                     continue
-                kind = sorter.sort(mail)
-                journal.mark_read(mail.key, kind, mail.source)
+                msg = email.message_from_bytes(mail.raw, policy=email.policy.default)
+                kind = sorter.sort(mail, msg)
+                journal.mark_read(
+                    mail.key,
+                    kind,
+                    mail.source,
+                    sender=_words(msg, "From"),
+                    subject=_words(msg, "Subject"),
+                    written=_date(msg),
+                )
             if mailbox is not None:
                 journal.set_imap_position(mailbox.name, mailbox.uidvalidity, mailbox.last_uid)
     finally:
@@ -231,6 +238,11 @@ def _member_addresses(settings: Settings) -> set[str]:
     except RecipientsError:
         return set()
     return {m.key for m in members.members}
+
+
+def _words(msg: Message, header: str) -> str:
+    """A header's text on one line (decoded: 'Søren Ærø <soren.aero@vordingborg.example>')."""
+    return " ".join(str(msg.get(header, "")).split())
 
 
 def _date(msg: Message) -> str:

@@ -86,7 +86,10 @@ CREATE TABLE IF NOT EXISTS inbox_read (     -- messages the inbox has counted, s
     key         TEXT PRIMARY KEY,           -- the Message-ID, or a digest of the bytes
     kind        TEXT NOT NULL,
     source      TEXT NOT NULL,
-    at          TEXT NOT NULL
+    at          TEXT NOT NULL,              -- when it was read
+    sender      TEXT NOT NULL DEFAULT '',   -- its From: as written ('Søren Ærø <soren@...>')
+    subject     TEXT NOT NULL DEFAULT '',
+    written     TEXT NOT NULL DEFAULT ''    -- its Date:, ISO
 );
 CREATE TABLE IF NOT EXISTS imap_position (  -- where the last read of a mailbox stopped
     mailbox     TEXT PRIMARY KEY,           -- user@host/mailbox
@@ -94,6 +97,15 @@ CREATE TABLE IF NOT EXISTS imap_position (  -- where the last read of a mailbox 
     last_uid    INTEGER NOT NULL
 );
 """
+# Columns added to a table after journals with it were made: added to such a journal when it is
+# next opened for writing (a read-only open reads what is there).
+ADDED_COLUMNS = {
+    "inbox_read": (
+        ("sender", "TEXT NOT NULL DEFAULT ''"),
+        ("subject", "TEXT NOT NULL DEFAULT ''"),
+        ("written", "TEXT NOT NULL DEFAULT ''"),
+    ),
+}
 
 
 _RECORD = """INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -179,6 +191,15 @@ def _not_a_journal(path: Path, what: str) -> MailerError:
     )
 
 
+def _add_new_columns(db: sqlite3.Connection) -> None:
+    for table, columns in ADDED_COLUMNS.items():
+        have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+        with db:
+            for name, kind in columns:
+                if name not in have:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {kind}")
+
+
 def _require_journal(db: sqlite3.Connection, path: Path) -> None:
     """Refuse a file that is a SQLite database, but not mailer's journal."""
     found = db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'deliveries'")
@@ -210,6 +231,16 @@ class Return:
     reply: str
     source: str
     cleared_at: str | None = None
+
+
+class MessageRead(NamedTuple):
+    """A message `mailer inbox` read: where, when it was read, and who wrote it about what when."""
+
+    source: str
+    at: str
+    sender: str = ""  # its From: as written
+    subject: str = ""
+    written: str = ""  # its Date:, ISO ('' when it had none)
 
 
 def _now() -> str:
@@ -274,6 +305,7 @@ class Journal:
             _require_journal(db, path)
         if not readonly or not path.exists():
             db.executescript(SCHEMA)
+            _add_new_columns(db)
         return db
 
     def close(self) -> None:
@@ -625,18 +657,23 @@ class Journal:
     def was_read(self, key: str) -> bool:
         return self._db.execute("SELECT 1 FROM inbox_read WHERE key = ?", (key,)).fetchone() is not None
 
-    def mark_read(self, key: str, kind: str, source: str) -> None:
+    def mark_read(
+        self, key: str, kind: str, source: str, *, sender: str = "", subject: str = "", written: str = ""
+    ) -> None:
+        """Remember a message the inbox counted (and who wrote it, about what, when)."""
         with self._db:
             self._db.execute(
-                "INSERT OR IGNORE INTO inbox_read VALUES (?, ?, ?, ?)", (key, kind, source, _now())
+                """INSERT OR IGNORE INTO inbox_read (key, kind, source, at, sender, subject, written)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (key, kind, source, _now(), sender, subject, written),
             )
 
-    def read_messages(self, kind: str) -> list[tuple[str, str]]:
-        """(source, when read) of the messages of one kind the inbox has read, oldest first."""
-        rows = self._db.execute(
-            "SELECT source, at FROM inbox_read WHERE kind = ? ORDER BY at, source", (kind,)
-        )
-        return [(row[0], row[1]) for row in rows]
+    def read_messages(self, kind: str) -> list[MessageRead]:
+        """The messages of one kind the inbox has read, oldest read first."""
+        rows = self._db.execute("SELECT * FROM inbox_read WHERE kind = ? ORDER BY at, source", (kind,))
+        have = {column[0] for column in rows.description}  # a read-only open of an older journal
+        about = [name for name in ("sender", "subject", "written") if name in have]
+        return [MessageRead(row["source"], row["at"], **{name: row[name] for name in about}) for row in rows]
 
     def imap_position(self, mailbox: str) -> tuple[int, int] | None:
         """(UIDVALIDITY, last UID read) of the mailbox's last read, if any."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
@@ -13,7 +12,7 @@ from mailer.current import current_meeting
 from mailer.errors import ConfigError
 from mailer.journal import Journal
 from mailer.meetings import Meeting
-from mailer.words import count, summary
+from mailer.words import count, local_time, summary
 
 DEFAULT_ZONE = Meeting.model_fields["timezone"].default
 
@@ -45,7 +44,7 @@ def show(
     for row in rows:
         detail = f"  {row.code} {row.reply}" if row.status == "failed" else ""
         seq = f" seq {row.sequence}" if row.sequence is not None else ""
-        print(f"  {_local(row.at, zone)}  {row.status:6}  {row.email}{seq}{detail}", file=out)
+        print(f"  {local_time(row.at, zone)}  {row.status:6}  {row.email}{seq}{detail}", file=out)
     return 0
 
 
@@ -55,9 +54,9 @@ def _campaigns(journal: Journal, settings: Settings, out: TextIO) -> int:
     if not totals:
         print("nothing has been sent yet", file=out)
         return 0
-    print_returns(journal, out)
+    print_returns(journal, out, _zone(settings, None))
     for row in totals:
-        last = _local(row.last, _zone(settings, row.meeting_id))
+        last = local_time(row.last, _zone(settings, row.meeting_id))
         print(f"{row.campaign}: {row.sent} sent, {row.failed} failed, last {last}", file=out)
     print("each message of one: mailer status CAMPAIGN; who answered: mailer status MEETING_ID", file=out)
     return 0
@@ -67,11 +66,6 @@ def _zone(settings: Settings, meeting_id: str | None) -> ZoneInfo:
     """The meeting's own time zone; the network's for what is about no meeting."""
     meeting = next((m for m in settings.meetings if m.id == meeting_id), None)
     return ZoneInfo(meeting.timezone if meeting else DEFAULT_ZONE)
-
-
-def _local(at: str, zone: ZoneInfo) -> str:
-    """A journal time (ISO, UTC) as the coordinator's clock shows it: '2026-11-25 10:30'."""
-    return datetime.fromisoformat(at).astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def _meeting(
@@ -100,34 +94,40 @@ def _meeting(
         hand = " (entered by hand)" if a.by_hand else ""
         print(f"  {a.email:40} seq {a.sequence}  {a.state.lower()}{stale}{hand}  {a.name}{comment}", file=out)
     print("  " + ", ".join(f"{name.lower()}: {n}" for name, n in found.totals.items()), file=out)
-    print_returns(journal, out, {a.email.casefold() for a in found.attendees})
+    zone = _zone(settings, meeting_id)
+    print_returns(journal, out, zone, {a.email.casefold() for a in found.attendees})
     if found.to_read:
         print(
             f"  {count(len(found.to_read), 'reply', 'replies')} to read yourself "
-            "(`mailer answer` records what they say)",
+            "(`mailer answer` records what they say):",
             file=out,
         )
+        for read in found.to_read:
+            when = local_time(read.written or read.at, zone)
+            print(f"    {read.sender or '?'}: {read.subject}  ({when}, {read.source})", file=out)
     if csv_path is not None:
         write_csv(found, csv_path, settings.sender.language)
         print(f"wrote {csv_path}", file=out)
     if html_path is not None:
         from mailer.status_page import write_page
 
-        write_page(found, settings, configured, html_path)
+        write_page(found, settings, configured, html_path, zone)
         print(f"wrote {html_path}", file=out)
     return 0
 
 
-def print_returns(journal: Journal, out: TextIO, members: set[str] | None = None) -> None:
-    """Bouncing members (which message, when, the server's words) and delay warnings not yet
-    followed by a bounce (of `members` only, when given)."""
+def print_returns(journal: Journal, out: TextIO, zone: ZoneInfo, members: set[str] | None = None) -> None:
+    """Bouncing members (which message, when in `zone`'s time, the server's words) and delay
+    warnings not yet followed by a bounce (of `members` only, when given)."""
     bounced = bouncing(journal)
     delayed = {r.recipient: r for r in journal.returns() if r.kind == "delay" and r.recipient not in bounced}
     for title, found in (("bouncing", bounced), ("delay warning (the server is still trying)", delayed)):
         for key, item in sorted(found.items()):
             if members is None or key in members:
                 about = f" {item.campaign}" if item.campaign else ""
-                print(f"{title}: {item.recipient}  {item.at}{about}  {item.reply}", file=out)
+                print(
+                    f"{title}: {item.recipient}  {local_time(item.at, zone)}{about}  {item.reply}", file=out
+                )
     if bounced and (members is None or members & set(bounced)):
         print(
             "  (bouncing members are left out of sends; `mailer bounced --clear EMAIL` puts one back)",

@@ -5,6 +5,7 @@ language (totals with a bar per answer, members grouped by library, and what sti
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import jinja2
 
@@ -12,7 +13,7 @@ from mailer.attendance import STATE_WORDS, Attendance
 from mailer.config import Settings
 from mailer.meetings import Meeting
 from mailer.private import private_folder, write_private
-from mailer.words import summary
+from mailer.words import local_time, summary
 
 PAGE = "status.html"
 LABELS = {
@@ -59,7 +60,10 @@ LABELS = {
 }
 
 
-def write_page(found: Attendance, settings: Settings, meeting: Meeting | None, path: Path) -> None:
+def write_page(
+    found: Attendance, settings: Settings, meeting: Meeting | None, path: Path, zone: ZoneInfo
+) -> None:
+    """The page, its times in `zone` (the meeting's)."""
     language = settings.sender.language
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("mailer", "pages"), autoescape=True, undefined=jinja2.StrictUndefined
@@ -77,9 +81,9 @@ def write_page(found: Attendance, settings: Settings, meeting: Meeting | None, p
         totals={state: count for state, count in totals.items() if count or state != "CANCELLED"},
         largest=max([1, *totals.values()]),
         groups=found.by_library(language),
-        bounces=found.bounces,
+        bounces=[(bounce, local_time(bounce.at, zone)) for bounce in found.bounces],
         not_delivered=[a for a in found.attendees if a.state == "NOT DELIVERED"],
-        to_read=found.to_read,
+        to_read=[(read, local_time(read.written or read.at, zone)) for read in found.to_read],
         no_answer=totals["NO ANSWER"],
     )
     if not path.parent.exists():

@@ -9,8 +9,9 @@ conventions ("tirsdag den 21. september 2027", "Tuesday, 21 September 2027").
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 if TYPE_CHECKING:
     from mailer.meetings import Meeting
@@ -54,6 +55,20 @@ def clock(moment: datetime, language: str) -> str:
 def long_datetime(moment: datetime, language: str) -> str:
     """'tirsdag den 21. september 2027 kl. 13.00' / 'Tuesday, 21 September 2027 at 13:00'."""
     return f"{long_date(moment, language)} {AT.get(language, AT['en'])} {clock(moment, language)}"
+
+
+def local_time(at: str, zone: ZoneInfo) -> str:
+    """A time the journal or a message gave (ISO, any offset) as the coordinator's clock shows it:
+    '2026-11-25 10:30'; '' for none, and the text as it is when it is not a time."""
+    if not at:
+        return ""
+    try:
+        moment = datetime.fromisoformat(at)
+    except ValueError:
+        return at
+    return (
+        (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+    )
 
 
 def time_span(start: date, end: date, language: str) -> str:

@@ -340,3 +340,26 @@ def test_returns_read_messages_and_imap_positions_are_kept(tmp_path: Path) -> No
         assert journal.clear_bounces("anne@roskilde.example") == 1
         assert journal.clear_bounces("anne@roskilde.example") == 0
         assert journal.returns("anne@roskilde.example")[0].cleared_at is not None
+
+
+def test_a_journal_from_before_the_inbox_kept_senders_is_read_and_then_upgraded(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "state.sqlite"
+    with Journal(path) as journal:
+        journal.mark_read("<a@x.example>", "other", "svar/1.eml", sender="Søren Ærø <s@x.example>")
+    db = sqlite3.connect(path)  # the table as the first journals that read mail made it
+    db.executescript(
+        """DROP TABLE inbox_read;
+        CREATE TABLE inbox_read (key TEXT PRIMARY KEY, kind TEXT, source TEXT, at TEXT);
+        INSERT INTO inbox_read VALUES ('<a@x.example>', 'other', 'svar/1.eml', '2027-01-02T10:00:00');"""
+    )
+    db.close()
+    with Journal(path, readonly=True) as journal:
+        assert journal.read_messages("other") == [("svar/1.eml", "2027-01-02T10:00:00", "", "", "")]
+    with Journal(path) as journal:  # a writable open adds the columns
+        journal.mark_read(
+            "<b@x.example>", "other", "svar/2.eml", sender="Mads <m@x.example>", subject="Re: møde"
+        )
+        found = {m.source: (m.sender, m.subject) for m in journal.read_messages("other")}
+        assert found == {"svar/1.eml": ("", ""), "svar/2.eml": ("Mads <m@x.example>", "Re: møde")}

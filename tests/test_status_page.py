@@ -86,8 +86,15 @@ def test_the_page_shows_totals_bars_libraries_and_what_needs_her(answered: Proje
 
         needs = page.inner_text("#needs")
         assert "anne.mette@roskilde.example: 550 5.1.10 RESOLVER.ADR.RecipientNotFound" in needs
+        assert "lookup (2026-12-01 10:02)" in needs  # the bounce's time on a Danish clock
         assert "mailer bounced --clear" in needs
-        assert "plain-reply.eml" in needs
+        # a plain reply: who wrote it, about what and when (Copenhagen time), and where it is
+        (reply,) = page.query_selector_all("ul.to-read li")
+        assert reply.inner_text().startswith(
+            "Mads Køhler <mads.kohler@koege.example>: "
+            "Re: Netværksmøde: Hvad siger brugerne? (2026-11-25 16:05, "
+        )
+        assert reply.inner_text().endswith("plain-reply.eml)")
         page.screenshot(path=str(tmp_path / "status.png"), full_page=True)
 
 
@@ -132,3 +139,14 @@ def test_in_english_the_csv_and_page_speak_english(answered: Project, tmp_path: 
 def test_csv_and_html_need_a_meeting(answered: Project, capsys: pytest.CaptureFixture[str]) -> None:
     assert answered.main("status", "--html")[0] == 2
     assert "--csv and --html are for a meeting" in capsys.readouterr().err
+
+
+def test_status_lists_the_replies_to_read_and_bounces_in_local_time(answered: Project) -> None:
+    code, out = answered.main("status", MEETING_ID)
+    assert code == 0, out
+    assert "bouncing: anne.mette@roskilde.example  2026-12-01 10:02  550 5.1.10" in out
+    assert "  1 reply to read yourself (`mailer answer` records what they say):\n" in out
+    assert (
+        "    Mads Køhler <mads.kohler@koege.example>: "
+        "Re: Netværksmøde: Hvad siger brugerne?  (2026-11-25 16:05, " in out
+    )

@@ -15,8 +15,8 @@ from mailer.errors import MailerError
 from mailer.journal import Journal
 from mailer.plan import Selection
 from mailer.run import Inputs, load_inputs, make_plan
-from mailer.status import _local, _zone
-from mailer.words import status_word, when
+from mailer.status import zone_of
+from mailer.words import local_time, status_word, when
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,7 @@ def overview(settings: Settings, now: datetime, *, last_runs: int = 8) -> Overvi
     if inputs.members.invalid:
         found.needs.append(w["invalid_n"].format(n=len(inputs.members.invalid)))
     found.runs = [
-        Run(t.campaign, t.sent, t.failed, _local(t.last, _zone(settings, t.meeting_id))) for t in totals
+        Run(t.campaign, t.sent, t.failed, local_time(t.last, zone_of(settings, t.meeting_id))) for t in totals
     ]
     return found
 
