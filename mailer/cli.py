@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, cast
 
 from mailer.errors import DeliveryError, InvalidRows, MailerError
-from mailer.words import count
+from mailer.words import count, local_time
 
 # Each command imports what it uses when it runs (Jinja2, icalendar, pydantic-settings, MSAL
 # and the rest cost a person waiting on `mailer --help` or `status` most of a second).
@@ -571,6 +571,7 @@ def _answer(args: argparse.Namespace, settings: Settings, now: datetime, out: Te
 def _bounced(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
     from mailer.bounces import bouncing
     from mailer.journal import Journal
+    from mailer.status import zone_of
 
     with Journal(settings.resolve(settings.files.state), readonly=args.clear is None) as journal:
         if args.clear:
@@ -583,9 +584,12 @@ def _bounced(args: argparse.Namespace, settings: Settings, now: datetime, out: T
         found = bouncing(journal)
     if not found:
         print("no member is bouncing", file=out)
+    else:
+        print(f"{count(len(found), 'member')} bouncing:", file=out)
+    zone = zone_of(settings, None)
     for item in found.values():
         about = f" ({item.campaign})" if item.campaign else ""
-        print(f"  {item.recipient:38} {item.at}{about}  {item.reply}", file=out)
+        print(f"  {item.recipient:38} {local_time(item.at, zone)}{about}  {item.reply}", file=out)
     if found:
         print("when an address works again: mailer bounced --clear EMAIL", file=out)
     return 0

@@ -40,7 +40,7 @@ def show(
         return 2
     sent = sum(1 for r in rows if r.status == "sent")
     print(f"{what}: {sent} sent, {len(rows) - sent} failed", file=out)
-    zone = _zone(settings, rows[0].meeting_id)
+    zone = zone_of(settings, rows[0].meeting_id)
     for row in rows:
         detail = f"  {row.code} {row.reply}" if row.status == "failed" else ""
         seq = f" seq {row.sequence}" if row.sequence is not None else ""
@@ -54,15 +54,15 @@ def _campaigns(journal: Journal, settings: Settings, out: TextIO) -> int:
     if not totals:
         print("nothing has been sent yet", file=out)
         return 0
-    print_returns(journal, out, _zone(settings, None))
+    print_returns(journal, out, zone_of(settings, None))
     for row in totals:
-        last = local_time(row.last, _zone(settings, row.meeting_id))
+        last = local_time(row.last, zone_of(settings, row.meeting_id))
         print(f"{row.campaign}: {row.sent} sent, {row.failed} failed, last {last}", file=out)
     print("each message of one: mailer status CAMPAIGN; who answered: mailer status MEETING_ID", file=out)
     return 0
 
 
-def _zone(settings: Settings, meeting_id: str | None) -> ZoneInfo:
+def zone_of(settings: Settings, meeting_id: str | None) -> ZoneInfo:
     """The meeting's own time zone; the network's for what is about no meeting."""
     meeting = next((m for m in settings.meetings if m.id == meeting_id), None)
     return ZoneInfo(meeting.timezone if meeting else DEFAULT_ZONE)
@@ -94,7 +94,7 @@ def _meeting(
         hand = " (entered by hand)" if a.by_hand else ""
         print(f"  {a.email:40} seq {a.sequence}  {a.state.lower()}{stale}{hand}  {a.name}{comment}", file=out)
     print("  " + ", ".join(f"{name.lower()}: {n}" for name, n in found.totals.items()), file=out)
-    zone = _zone(settings, meeting_id)
+    zone = zone_of(settings, meeting_id)
     print_returns(journal, out, zone, {a.email.casefold() for a in found.attendees})
     if found.to_read:
         print(
