@@ -8,20 +8,18 @@ senders; invitations never do.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import unicodedata
 from collections import deque
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import BrokenExecutor  # BrokenProcessPool's base, without the pool
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import Message
 from functools import cache, partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from mailer import forked, frames, message
@@ -35,6 +33,10 @@ from mailer.message import Attachment, CalendarPart, Draft, Envelope, calendar_p
 from mailer.plan import Campaign, Delivery
 from mailer.templates import Rendered, meeting_view
 from mailer.words import status_word, when
+
+if TYPE_CHECKING:  # asyncio and the process pool are imported by the runs that build in workers
+    import asyncio
+    from concurrent.futures import ProcessPoolExecutor
 
 
 @dataclass(frozen=True)
@@ -178,7 +180,7 @@ def _retrieved(future: asyncio.Future[list[Envelope]]) -> None:
 def _worker_failures(doing: str) -> Iterator[None]:
     try:
         yield
-    except (BrokenProcessPool, forked.ChildDied) as err:
+    except (BrokenExecutor, forked.ChildDied) as err:
         raise MailerError(
             f"a process {doing} messages stopped unexpectedly (out of memory?); what was sent is "
             "recorded: run the same command again to finish"
@@ -253,6 +255,8 @@ class Build:
             for delivery in self.deliveries[:total]:
                 yield delivery, self.composer.envelope(delivery)
             return
+        import asyncio
+
         loop = asyncio.get_running_loop()
         batches = _batches(total)
         pending: deque[tuple[int, asyncio.Future[list[Envelope]]]] = deque()
@@ -272,7 +276,7 @@ class Build:
                 with _worker_failures("building"):
                     try:
                         envelopes = await future
-                    except BrokenProcessPool:
+                    except BrokenExecutor:
                         broken = True
                         raise
                 submit()

@@ -4,17 +4,17 @@ with the run that forked it and leaves Ctrl-C to the run."""
 from __future__ import annotations
 
 import contextlib
-import ctypes
-import multiprocessing
 import os
 import pickle
 import signal
 import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from typing import Generic, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Generic, NoReturn, TypeVar
 
 from mailer.errors import MailerError
+
+if TYPE_CHECKING:  # multiprocessing is imported where a pool is made, not by every command
+    from concurrent.futures import ProcessPoolExecutor
 
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 BACKGROUND_NICE = 19  # a background worker's niceness: the sending (and the computer) first
@@ -25,11 +25,16 @@ T = TypeVar("T")
 
 def can_fork() -> bool:
     """Workers inherit what they work on; without fork they would need it pickled to them."""
+    import multiprocessing
+
     return "fork" in multiprocessing.get_all_start_methods()
 
 
 def pool(processes: int) -> ProcessPoolExecutor:
     """`processes` forked workers."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
     return ProcessPoolExecutor(
         processes,
         mp_context=multiprocessing.get_context("fork"),
@@ -133,6 +138,8 @@ def _worker_start(parent: int) -> None:
     forever, holding a copy of the run's data)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle, once
     if sys.platform.startswith("linux"):
+        import ctypes
+
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the run died before the line above took effect

@@ -4,13 +4,13 @@ recording every accepted message in the journal as it goes.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import make_msgid
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mailer.bounces import bouncing, refused_while_sending
 from mailer.compose import Build, Composer, compose_processes
@@ -20,9 +20,11 @@ from mailer.journal import Journal, Return, Sent
 from mailer.message import Envelope
 from mailer.plan import Delivery, Plan, Selection, plan_run
 from mailer.recipients import MemberList, read_members, read_suppressed
-from mailer.signin import SmtpSignIn
 from mailer.transport.outbox import Outbox
-from mailer.transport.smtp import Outcome, SmtpTransport
+
+if TYPE_CHECKING:  # the SMTP side (aiosmtplib, asyncio) is imported by the commands that send
+    from mailer.signin import SmtpSignIn
+    from mailer.transport.smtp import Outcome, SmtpTransport
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,10 @@ def preview(
     settings = inputs.settings
     composer = Composer(settings, now=now, meetings=plan.meetings)
     outbox = Outbox(
-        out or settings.resolve(settings.files.outbox), plan.campaign.key, language=settings.sender.language
+        out or settings.resolve(settings.files.outbox),
+        plan.campaign.key,
+        language=settings.sender.language,
+        plain=settings.plain,
     )
     for delivery, envelope in composer.compose(plan.deliveries):
         outbox.write(delivery, envelope)
@@ -104,6 +109,11 @@ def send(
     signin: SmtpSignIn | None = None,
 ) -> SendReport:
     """Deliver the plan over SMTP, recording each accepted message as soon as the server accepts it."""
+    import asyncio
+
+    from mailer.signin import SmtpSignIn
+    from mailer.transport.smtp import SmtpTransport
+
     settings = inputs.settings
     composer = Composer(settings, now=now, meetings=plan.meetings)
     deliveries = plan.deliveries[:limit] if limit is not None else plan.deliveries
@@ -156,6 +166,11 @@ def send_test(
     go through. The test gets its own Message-ID: with the member's, a mailbox that has the
     test (the coordinator may be a member) could drop the real message as a duplicate.
     """
+    import asyncio
+
+    from mailer.signin import SmtpSignIn
+    from mailer.transport.smtp import SmtpTransport
+
     if not plan.deliveries:
         raise MailerError("there is no message to test: every member already has it (try --resend)")
     settings = inputs.settings

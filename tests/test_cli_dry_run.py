@@ -190,6 +190,25 @@ def test_preview_writes_one_message_per_distinct_member(september: Written) -> N
         assert name in index
 
 
+@pytest.mark.parametrize("template", ["invitation", "newsletter"])
+def test_the_preview_page_is_the_same_with_each_header_parsed_once(
+    sample: Path, monkeypatch: pytest.MonkeyPatch, template: str
+) -> None:
+    """The page reads the written messages back with headers parsed once (PARSED_ONCE); with
+    MAILER_PLAIN=1, with the standard policy: the page must not tell them apart."""
+    meeting = ["--meeting", SEPTEMBER] if template == "invitation" else []
+    pages = {}
+    for plain in ("", "1"):
+        if plain:
+            monkeypatch.setenv("MAILER_PLAIN", plain)
+        folder = sample.parent / f"preview-{plain or 'fast'}"
+        assert run(sample, "preview", template, *meeting, "--out", str(folder)) == 0
+        (page,) = folder.glob("*/index.html")
+        pages[plain] = page.read_text(encoding="utf-8")
+    assert pages[""] == pages["1"]
+    assert "Content-Type: multipart/mixed" in pages[""]
+
+
 def test_each_message_is_an_imip_invitation_to_that_member_alone(september: Written) -> None:
     everyone = distinct_sample_addresses()
 

@@ -22,6 +22,8 @@ HEAVY = (
     "email_validator",
     "babel",
     "aiosmtplib",
+    "asyncio",
+    "multiprocessing",
 )
 PROBE = """
 import io, json, sys
@@ -63,6 +65,14 @@ def test_previewing_an_invitation_leaves_out_markdown_signing_in_and_environment
 
     assert {"jinja2", "icalendar", "email_validator"} <= set(used)
     assert not {"markdown_it", "msal", "pydantic_settings"} & set(used)
+    assert not {"aiosmtplib", "asyncio", "multiprocessing"} & set(used)  # nothing is sent
+
+
+def test_check_leaves_out_sending_and_worker_processes(sample: Path) -> None:
+    used = imported(sample.parent, "check")
+
+    assert {"jinja2", "icalendar", "email_validator", "babel"} <= set(used)
+    assert not {"aiosmtplib", "asyncio", "multiprocessing", "msal"} & set(used)
 
 
 @pytest.mark.parametrize("variable", ["MAILER_SMTP__HOST", "mailer_smtp__host"])

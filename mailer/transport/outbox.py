@@ -12,7 +12,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from email.headerregistry import BaseHeader, HeaderRegistry
 from email.message import EmailMessage
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,6 +35,20 @@ LARGE_MESSAGE = 10 * 1024 * 1024
 # Gmail shows only the first 102 KB of an HTML body, behind "[Message clipped]".
 GMAIL_CLIPS_HTML = 102 * 1024
 LOCAL = ZoneInfo("Europe/Copenhagen")
+
+
+class _HeadersParsedOnce(HeaderRegistry):
+    """The standard library's header classes, each header value parsed once: the page asks each
+    part of a message for its Content-Type many times (finding the bodies, the attachments, the
+    calendar), and the standard policy parses the header again on every ask (most of the page's
+    time before). A parsed header is a string that is never changed, so one serves every ask."""
+
+    @lru_cache(maxsize=4096)  # noqa: B019 - one instance, kept for the process
+    def __call__(self, name: str, value: str) -> BaseHeader:
+        return super().__call__(name, value)
+
+
+PARSED_ONCE = email.policy.default.clone(header_factory=_HeadersParsedOnce())
 
 
 def campaign_folder(outbox: Path, campaign: str) -> Path:
@@ -74,9 +90,18 @@ class Outbox:
     preview wrote there (and nothing else: the folder may hold the coordinator's own files)."""
 
     def __init__(
-        self, outbox: Path, campaign: str, *, language: str = "en", max_bytes: int = LARGE_MESSAGE
+        self,
+        outbox: Path,
+        campaign: str,
+        *,
+        language: str = "en",
+        max_bytes: int = LARGE_MESSAGE,
+        plain: bool = False,
     ) -> None:
+        """`plain`: the page's messages parsed back with the standard policy, each header
+        parsed on every ask (the path `PARSED_ONCE` must equal)."""
         self.language = language  # the coordinator's, for the page
+        self._policy = email.policy.default if plain else PARSED_ONCE
         private_folder(outbox)
         self.folder = private_folder(campaign_folder(outbox, campaign))
         self._written = self.folder / WRITTEN
@@ -109,7 +134,7 @@ class Outbox:
         return path
 
     def _entry(self, path: Path, delivery: Delivery, envelope: Envelope) -> PreviewEntry:
-        parsed = email.message_from_bytes(envelope.data, policy=email.policy.default)
+        parsed = email.message_from_bytes(envelope.data, policy=self._policy)
         assert isinstance(parsed, EmailMessage)
         text = _body(parsed, "plain") or ""
         html = _body(parsed, "html")
