@@ -81,7 +81,12 @@ def test_each_kind_is_sorted_recorded_and_reported(sent: Project) -> None:
     # Outlook's own meeting response item, which has no calendar in it
     with Journal(sent.state, readonly=True) as journal:
         answers = journal.answers(MEETING_ID)
-    assert {key: a.partstat for key, a in answers.items()} == {MADS: "ACCEPTED", MARIA: "DECLINED"}
+    assert {key: a.partstat for key, a in answers.items()} == {
+        MADS: "ACCEPTED",
+        MARIA: "DECLINED",
+        ANNE: "ACCEPTED",
+        SOREN: "TENTATIVE",
+    }
     assert answers[MADS].comment == "Jeg tager kage med til frokosten."
 
     # status says who bounces (which message, when, the server's words) and who is delayed
@@ -189,16 +194,33 @@ def test_a_bounce_for_an_address_never_mailed_is_listed_not_recorded(
     assert returns(project) == {}
 
 
-def test_an_outlook_meeting_response_without_a_calendar_counts_as_the_answer(sent: Project) -> None:
+@pytest.mark.parametrize(
+    ("file", "member", "partstat", "comment", "answered_at"),
+    [
+        ("outlook-response-declined.msg", MARIA, "DECLINED", "I am on holiday that week, sorry.", "14:05"),
+        ("outlook-response-accepted.msg", ANNE, "ACCEPTED", "", "08:30"),
+        (
+            "outlook-response-tentative.msg",
+            SOREN,
+            "TENTATIVE",
+            "Jeg skal lige have vagtplanen på plads.",
+            "07:45",
+        ),
+    ],
+)
+def test_an_outlook_meeting_response_without_a_calendar_counts_as_the_answer(
+    sent: Project, file: str, member: str, partstat: str, comment: str, answered_at: str
+) -> None:
     """Outlook keeps an answer that arrived as a meeting response item: the answer in its message
-    class (IPM.Schedule.Meeting.Resp.Neg), the meeting in its global object id, no calendar."""
-    response = INBOX / "outlook-response-declined.msg"
+    class (IPM.Schedule.Meeting.Resp.Pos, .Neg, .Tent), the meeting in its global object id, no
+    calendar."""
+    response = INBOX / file
     code, out = sent.main("inbox", str(response))
     assert code == 0, out
     assert "recorded 1 answer\n" in out
-    assert f"  {MEETING_ID}  {MARIA}" in out and "declined" in out and str(response) in out
+    assert f"  {MEETING_ID}  {member}" in out and partstat.lower() in out and str(response) in out
     with Journal(sent.state, readonly=True) as journal:
-        answer = journal.answers(MEETING_ID)[MARIA]
-    assert (answer.partstat, answer.comment) == ("DECLINED", "I am on holiday that week, sorry.")
-    assert answer.answered_at == "2026-11-26T14:05:00+00:00" and answer.sequence == 0
+        answer = journal.answers(MEETING_ID)[member]
+    assert (answer.partstat, answer.comment, answer.sequence) == (partstat, comment, 0)
+    assert answer.answered_at.endswith(f"T{answered_at}:00+00:00")
     assert sent.main("inbox", str(response))[1].startswith("read 1 message (1 read before")

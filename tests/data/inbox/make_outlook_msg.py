@@ -122,3 +122,21 @@ meeting_response(
     datetime(2026, 11, 26, 14, 5, tzinfo=UTC),
     0,
 )
+meeting_response(
+    "outlook-response-accepted.msg",
+    "Pos",
+    "Accepteret: Netværksmøde: Hvad siger brugerne?",
+    "",
+    ("anne.mette@roskilde.example", "Anne Mette Bøttcher Jensen"),
+    datetime(2026, 11, 26, 8, 30, tzinfo=UTC),
+    0,
+)
+meeting_response(
+    "outlook-response-tentative.msg",
+    "Tent",
+    "Foreløbig: Netværksmøde: Hvad siger brugerne?",
+    "Jeg skal lige have vagtplanen på plads.",
+    ("soren.aero@vordingborg.example", "Søren Ærø"),
+    datetime(2026, 11, 28, 7, 45, tzinfo=UTC),
+    0,
+)
