@@ -107,7 +107,10 @@ def postfix() -> Iterator[Postfix]:
         pytest.skip("Postfix is not installed here (apt-get install postfix)")
     if os.geteuid() != 0:
         pytest.skip("the Postfix fixture starts the mail system as root, as Postfix requires")
-    postfix_user, nobody = pwd.getpwnam("postfix"), pwd.getpwnam("nobody")
+    try:
+        postfix_user, nobody = pwd.getpwnam("postfix"), pwd.getpwnam("nobody")
+    except KeyError:
+        pytest.skip("Postfix's user 'postfix' is missing (its package did not finish installing)")
     # Postfix's daemons run as 'postfix' and deliver as 'nobody': pytest's tmp_path is private to
     # its owner, so this lives in a folder they can reach.
     with tempfile.TemporaryDirectory(prefix="mailer-postfix-") as folder:
