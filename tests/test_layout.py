@@ -111,32 +111,34 @@ def test_the_meetings_facts_stand_apart_from_its_description(browser: Any, newsl
         assert description - row >= 12, (address, row, description)  # a paragraph's gap
 
 
+def fits_a_phone_and_a_desktop(browser: Any, html: str, about: str) -> None:
+    """Nothing wider than a 375-px phone, text at its own size; the 600-px column on a desktop."""
+    page = shown(browser, html, PHONE)
+    try:
+        width = page.evaluate("document.documentElement.scrollWidth")
+        beyond = page.evaluate(
+            """limit => [...document.querySelectorAll('body *')]
+                .filter(e => e.getBoundingClientRect().right > limit + 0.5)
+                .map(e => e.tagName + '.' + e.className)""",
+            PHONE["width"],
+        )
+        size = page.evaluate("parseFloat(getComputedStyle(document.querySelector('td.content')).fontSize)")
+    finally:
+        page.close()
+    assert (width, beyond) == (PHONE["width"], []), about
+    assert size >= 15, about  # read at its own size: the phone does not zoom out
+    page = shown(browser, html, DESKTOP)
+    try:
+        column = page.evaluate("document.querySelector('table.page').getBoundingClientRect().width")
+    finally:
+        page.close()
+    assert column == 600, about
+
+
 @pytest.mark.parametrize("template", list(SHIPPED))
 def test_every_html_message_fits_a_phone_and_keeps_its_column_on_a_desktop(
     browser: Any, newsletter_folder: Path, template: str
 ) -> None:
     messages = previewed(newsletter_folder, template, *SHIPPED[template])
     for address in ("soren.aero@vordingborg.example", "maria.lohse@roskilde.example"):
-        html = html_of(messages[address])
-        page = shown(browser, html, PHONE)
-        try:
-            width = page.evaluate("document.documentElement.scrollWidth")
-            beyond = page.evaluate(
-                """limit => [...document.querySelectorAll('body *')]
-                    .filter(e => e.getBoundingClientRect().right > limit + 0.5)
-                    .map(e => e.tagName + '.' + e.className)""",
-                PHONE["width"],
-            )
-            size = page.evaluate(
-                "parseFloat(getComputedStyle(document.querySelector('td.content')).fontSize)"
-            )
-        finally:
-            page.close()
-        assert (width, beyond) == (PHONE["width"], []), (template, address)
-        assert size >= 15  # read at its own size: the phone does not zoom out
-        page = shown(browser, html, DESKTOP)
-        try:
-            column = page.evaluate("document.querySelector('table.page').getBoundingClientRect().width")
-        finally:
-            page.close()
-        assert column == 600, (template, address)
+        fits_a_phone_and_a_desktop(browser, html_of(messages[address]), f"{template} to {address}")

@@ -2,7 +2,8 @@
 cancel`. After each step every command that shows or publishes it says the same thing:
 `check`, `status`, `feed`, `ics` and a newsletter's preview (its "Kommende arrangementer" and
 its meetings.ics). Calendars are read by three parsers that share no code (icalendar,
-vobject, ical) and must agree; messages are read from the bytes the server received.
+vobject, ical) and must agree; messages are read from the bytes the server received. The
+update and the cancellation also fit a phone (the layout's check in tests/test_layout.py).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from pathlib import Path
 
 import icalendar
 import vobject
-from conftest import FIXED, MEETING, Project, SmtpServer
+from conftest import FIXED, MEETING, Project, SmtpServer, chromium
 from ical.calendar_stream import IcsCalendarStream
+from test_layout import fits_a_phone_and_a_desktop, html_of
 
 MEETING_ID = MEETING["id"]
 UID = f"{MEETING_ID}@roskilde.example"
@@ -252,3 +254,27 @@ def test_published_calendars_are_named_after_the_sender(project: Project, tmp_pa
         raw = str(icalendar.Calendar.from_ical(data)["X-WR-CALNAME"])
         assert raw == project.sender_name.replace(",", "\\,")
         assert vobject.readOne(data.decode("utf-8")).x_wr_calname.value == project.sender_name
+
+
+def test_an_update_and_a_cancellation_as_sent_fit_a_phone(project: Project, server: SmtpServer) -> None:
+    """The update and the cancellation, which only members invited before get, fit a phone as
+    the server received them (sent first: Playwright's browser runs an event loop of its own,
+    and a send needs one)."""
+    invitation = ("send", "invitation", "--meeting", MEETING["id"], "--yes")
+    code, out = project.main(*invitation)
+    assert code == 0, out
+    project.meetings[0].update(
+        start="2027-09-22T13:00:00",
+        end="2027-09-23T16:00:00",  # two days: the longest way to write when
+        location="Roskilde Bibliotek, Salen på første sal, Dronning Margrethes Vej 14, 4000 Roskilde",
+    )
+    sent = []
+    for args in (invitation, ("cancel", MEETING["id"], "--yes")):
+        before = len(server.messages)
+        code, out = project.main(*args)
+        assert code == 0, out
+        assert len(server.messages) - before == len(project.members)
+        sent += [(args[0], msg) for msg in server.messages[before:]]
+    with chromium() as browser:
+        for what, msg in sent:
+            fits_a_phone_and_a_desktop(browser, html_of(msg), f"{what} to {msg['To']}")
