@@ -165,9 +165,9 @@ class SmtpServer:
         return settings
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+        sock.bind((host, 0))
         return int(sock.getsockname()[1])
 
 
@@ -244,7 +244,8 @@ def ca_pem(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def smtp_server_factory(ca: trustme.CA, ca_pem: Path) -> Iterator[Callable[..., SmtpServer]]:
-    """Start servers: `start(security="starttls"|"tls"|"none", auth=True, faults=Faults(), cert_for=...)`."""
+    """Start servers: `start(security="starttls"|"tls"|"none", auth=True, faults=Faults(), cert_for=...,
+    host="127.0.0.1")`."""
     controllers: list[Controller] = []
 
     def start(
@@ -254,6 +255,7 @@ def smtp_server_factory(ca: trustme.CA, ca_pem: Path) -> Iterator[Callable[..., 
         faults: Faults | None = None,
         cert_for: str = "127.0.0.1",
         password: str = PASSWORD,
+        host: str = "127.0.0.1",
     ) -> SmtpServer:
         faults = faults or Faults()
         recorder = Recorder(faults)
@@ -280,10 +282,10 @@ def smtp_server_factory(ca: trustme.CA, ca_pem: Path) -> Iterator[Callable[..., 
             )
         if security == "starttls":
             kwargs.update(tls_context=context, require_starttls=True)
-        port = free_port()
+        port = free_port(host)
         controller = Controller(
             recorder,
-            hostname="127.0.0.1",
+            hostname=host,
             port=port,
             ssl_context=context if security == "tls" else None,
             server_hostname="mail.roskilde.example",
@@ -291,7 +293,7 @@ def smtp_server_factory(ca: trustme.CA, ca_pem: Path) -> Iterator[Callable[..., 
         )
         controller.start()
         controllers.append(controller)
-        return SmtpServer("127.0.0.1", port, security, ca_pem, recorder, faults)
+        return SmtpServer(host, port, security, ca_pem, recorder, faults)
 
     yield start
     for controller in controllers:

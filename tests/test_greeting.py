@@ -41,6 +41,18 @@ def test_a_machine_without_a_qualified_name_greets_with_its_address(
     assert set(server.recorder.greetings) == {"[127.0.0.1]"}  # before and after STARTTLS alike
 
 
+def test_over_ipv6_the_address_literal_says_so(
+    project: Project, smtp_server_factory: Callable[..., SmtpServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(socket, "getfqdn", lambda name="": "localhost")
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    server = smtp_server_factory("none", auth=False, faults=Faults(strict_helo=True), host="::1")
+    project.smtp = server.smtp_config(auth=False)
+    delivered_to_everyone(project, server)
+    assert set(server.recorder.greetings) == {"[IPv6:::1]"}  # RFC 5321 4.1.3
+
+
 def test_a_machine_with_a_qualified_name_greets_with_it(
     project: Project, smtp_server_factory: Callable[..., SmtpServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:
