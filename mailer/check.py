@@ -75,6 +75,13 @@ def check(
     signin = SmtpSignIn(settings)
     report.signin = signin.describe()
     report.mailbox_signin = mailbox_signin(settings)
+    if try_signin and settings.imap.host:
+        from mailer.mailboxes import try_mailbox  # imaplib only when asked to sign in
+
+        try:
+            report.mailbox_signin += f" ({try_mailbox(settings)})"
+        except MailerError as err:
+            report.problems.append(err)
     if try_signin and signin.method != "none":
         try:
             signin.secret()

@@ -41,7 +41,11 @@ def _parser() -> argparse.ArgumentParser:
 
     c = commands.add_parser("check", help="validate config, members, meetings and templates")
     c.add_argument("--skip-invalid", action="store_true", help="report invalid rows but do not fail on them")
-    c.add_argument("--signin", action="store_true", help="also check that a password or token can be had now")
+    c.add_argument(
+        "--signin",
+        action="store_true",
+        help="also check that a password or token can be had now, and sign in to the [imap] mailbox",
+    )
 
     def selection(p: argparse.ArgumentParser) -> None:
         p.add_argument("template", help="a folder in templates/ (invitation, cancellation, newsletter, ...)")

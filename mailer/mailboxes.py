@@ -100,6 +100,7 @@ class ImapMailbox:
         self.name = f"{imap.username}@{imap.host}/{imap.mailbox}"
         self.uidvalidity = 0
         self.last_uid = 0
+        self.count = 0  # messages in the mailbox when it was opened
         _require_imap(settings)
         secret = _secret(settings)  # before connecting: a sign-in to renew stops nothing half-read
         self._client = _imap_connect(settings)
@@ -112,6 +113,7 @@ class ImapMailbox:
                     path=settings.path,
                     field="imap.mailbox",
                 )
+            self.count = int(data[0]) if data and isinstance(data[0], bytes) and data[0].isdigit() else 0
             _, found = self._client.response("UIDVALIDITY")
             self.uidvalidity = int(found[0]) if found and found[0] else 0
         except (OSError, imaplib.IMAP4.error) as err:
@@ -154,6 +156,15 @@ class ImapMailbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def try_mailbox(settings: Settings) -> str:
+    """Sign in to the [imap] mailbox and open it read-only as `mailer inbox --imap` does, then
+    leave: what `mailer check --signin` says ('signed in; INBOX holds 12 messages')."""
+    from mailer.words import count
+
+    with ImapMailbox(settings) as mailbox:
+        return f"signed in; {settings.imap.mailbox} holds {count(mailbox.count, 'message')}"
 
 
 def _secret(settings: Settings) -> str:

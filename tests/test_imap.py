@@ -387,3 +387,21 @@ def test_check_says_how_the_mailbox_is_signed_in_never_the_secret(
     assert f"\nreading answers: {wanted}\n" in out
     for secret in environment.values():
         assert secret not in out + capsys.readouterr().err
+
+
+def test_check_signin_signs_in_to_the_mailbox_and_reads_nothing(
+    invited: Project, dovecot: Dovecot, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dovecot.deliver(REPLIES / "outlook.eml", REPLIES / "thunderbird.eml")
+    monkeypatch.setenv("MAILER_IMAP__PASSWORD", IMAP_PASSWORD)
+    code, out = run(invited, settings_for(dovecot), "check", "--signin")
+    assert code == 0, out + capsys.readouterr().err
+    assert "password from MAILER_IMAP__PASSWORD (set) (signed in; INBOX holds 2 messages)\n" in out
+    assert partstats(invited) == {} and all("S" not in flags for flags in dovecot.flags())
+
+    monkeypatch.setenv("MAILER_IMAP__PASSWORD", "forkert kodeord")
+    code, out = run(invited, settings_for(dovecot), "check", "--signin")
+    err = capsys.readouterr().err
+    assert code == 2 and "all good" not in out
+    assert f"the IMAP server refused the login as '{IMAP_USER}'" in err
+    assert "forkert kodeord" not in out + err
