@@ -164,7 +164,13 @@ def test_a_sign_in_saved_before_mailer_read_mail_is_asked_to_sign_in_again(
     assert len(entra.introspected) == asked  # stopped before the mailbox was even asked
     assert partstats(signed_in_project) == {}
 
+    code, _ = run(signed_in_project, xoauth2(dovecot), "check", "--signin")  # check finds it out too
+    assert code == 2 and "run `mailer login` again" in capsys.readouterr().err
+
     sign_in(signed_in_project.config, ca_pem)  # signing in again asks for both
+    code, out = run(signed_in_project, xoauth2(dovecot), "check", "--signin")
+    assert code == 0, out
+    assert "token from `mailer login` (signed in as" in out and "(signed in; INBOX holds 2 messages)" in out
     code, out = run(signed_in_project, xoauth2(dovecot), "inbox", "--imap")
     assert code == 0, out
     assert partstats(signed_in_project) == ANSWERED
