@@ -7,7 +7,7 @@ next to a bare aiosmtplib loop over the same number of connections (the ceiling)
 What it measures, in one run (see benchmarks/README.md for figures and how to read them):
 - messages/s of `mailer send invitation --meeting ID --yes` (through `mailer.cli.main`: loading
   and validating the member list, planning, composing, SMTP delivery, journal writes), of the
-  same with `Journal.append` a no-op (the journal's cost), of mailer's SMTP transport alone
+  same with `OutcomeLog.append` a no-op (the journal's cost), of mailer's SMTP transport alone
   with prebuilt messages, and of a bare aiosmtplib loop with the same prebuilt messages;
   repeated in paired rounds, medians and every figure printed;
 - µs per message of each composing step, one core, no network;
@@ -50,8 +50,9 @@ from mailer.calendar import MeetingEvent, Person, PreparedCalendar
 from mailer.compose import Composer
 from mailer.config import Settings, load_settings
 from mailer.frames import build_message
-from mailer.journal import Journal, Sent
+from mailer.journal import Journal
 from mailer.message import CalendarPart, Draft, Envelope, message_id
+from mailer.outcomes import DeliveryRecord, OutcomeLog
 from mailer.plan import Delivery, Plan, Selection
 from mailer.run import load_inputs, make_plan
 from mailer.signin import SmtpSignIn
@@ -325,14 +326,14 @@ def run_transport(settings: Settings, envelopes: list[Envelope]) -> int:
 
 @contextlib.contextmanager
 def journal_writes_off() -> Iterator[None]:
-    """`Journal.append` (how a send records each outcome) a no-op, in this process only, for
+    """`OutcomeLog.append` (how a send records each outcome) a no-op, in this process only, for
     as long as the block runs."""
-    original = Journal.append
-    Journal.append = lambda self, sent: None  # type: ignore[method-assign]
+    original = OutcomeLog.append
+    OutcomeLog.append = lambda self, record: None  # type: ignore[method-assign]
     try:
         yield
     finally:
-        Journal.append = original  # type: ignore[method-assign]
+        OutcomeLog.append = original  # type: ignore[method-assign]
 
 
 def run_mailer(settings: Settings, expected: int) -> int:
@@ -466,17 +467,16 @@ def stage_costs(settings: Settings, count: int) -> list[tuple[str, float]]:
         ("build_message (MIME, as_bytes)", each(build_only)),
         ("whole envelope (Composer.envelope)", each(lambda d, r, c: composer.envelope(d))),
     ]
-    rows.append(("journal record (SQLite WAL, one commit)", journal_cost(settings, count, "record")))
-    rows.append(("journal append (outcome log, batched)", journal_cost(settings, count, "append")))
+    rows.append(("journal append (outcome log, batched)", journal_cost(settings, count)))
     return rows
 
 
-def journal_cost(settings: Settings, count: int, how: str) -> float:
-    """One outcome recorded: `record` commits it at once, `append` (what a send uses) logs it
-    and moves it into the database in batches (the batches are in the figure)."""
+def journal_cost(settings: Settings, count: int) -> float:
+    """One outcome recorded as a send records it: appended to the outcome log and moved into
+    the database in batches (the batches are in the figure)."""
     clear_journal(settings)
     rows = [
-        Sent(
+        DeliveryRecord(
             campaign=f"invitation:{MEETING_ID}",
             recipient=f"medlem.{n}@roskilde.example",
             email=f"Medlem.{n}@roskilde.example",
@@ -498,8 +498,7 @@ def journal_cost(settings: Settings, count: int, how: str) -> float:
     ]
     pending = iter(rows)
     with Journal(settings.resolve(settings.files.state)) as journal:
-        write = getattr(journal, how)
-        cost = per_message_us(lambda: write(next(pending)), count)
+        cost = per_message_us(lambda: journal.outcomes.append(next(pending)), count)
     clear_journal(settings)
     return cost
 

@@ -27,8 +27,9 @@ from mailer.bounces import Notice, delivery_notices
 from mailer.compose import UNSUBSCRIBE_SUBJECT
 from mailer.config import Settings
 from mailer.errors import RecipientsError, ReplyError
-from mailer.journal import Journal, Return, Sent
+from mailer.journal import Journal, Return
 from mailer.mailboxes import ImapMailbox, Received, messages_at
+from mailer.outcomes import DeliveryRecord
 from mailer.recipients import add_suppressed, read_members, read_suppressed
 from mailer.rsvp import Answers, Recorded, RsvpReport, calendar_parts, replies_in
 from mailer.words import count
@@ -75,7 +76,7 @@ class Sorter:
         self.report = report
         self.dry_run = dry_run
         self.answers = Answers(settings, journal)
-        self.sent: dict[str, Sent] = {row.message_id: row for row in journal.deliveries()}
+        self.sent: dict[str, DeliveryRecord] = {row.message_id: row for row in journal.deliveries()}
         self.sent_to = {row.recipient for row in self.sent.values()}
         self.members = _member_addresses(settings)
         self.unsubscribed = settings.resolve(settings.files.unsubscribed)

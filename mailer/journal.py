@@ -1,29 +1,25 @@
-"""The journal: a SQLite record of what was sent to whom, each meeting's sequence, and answers.
+"""The journal: a SQLite record of what was sent to whom, each meeting's sequence, answers,
+and what came back.
 
 It is what makes a re-run finish a run without sending anything twice, and what lets
-updates and cancellations reach exactly the members who were invited. During a send, each
-accepted message is first appended to a small outcome log beside the database (`state.sqlite-log`),
-which a killed run cannot lose, and moved into the database in batches: a commit per
-message would cost the sending more than anything else it does per message.
+updates and cancellations reach exactly the members who were invited. A send records each
+message's outcome through the outcome log (`mailer.outcomes`), which moves it in here in batches.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sqlite3
-import sys
-import time
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from mailer.backups import FOLDER, back_up
 from mailer.errors import MailerError
+from mailer.outcomes import DeliveryRecord, OutcomeLog
 from mailer.private import private_file, private_folder
 
 SCHEMA = """
@@ -108,24 +104,6 @@ ADDED_COLUMNS = {
 }
 
 
-_RECORD = """INSERT INTO deliveries VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-   ON CONFLICT (campaign, recipient, version) DO UPDATE SET
-    status = excluded.status, code = excluded.code, reply = excluded.reply,
-    attempts = deliveries.attempts + excluded.attempts, at = excluded.at,
-    message_id = excluded.message_id
-   WHERE deliveries.status != 'sent'"""
-
-# An outcome replayed from the log may already be in the database (the run was killed
-# between moving it and emptying the log): an identical row is left as it is.
-_REPLAY = (
-    _RECORD
-    + """ AND NOT (deliveries.status = excluded.status AND deliveries.message_id = excluded.message_id
-    AND deliveries.at = excluded.at AND deliveries.reply = excluded.reply)"""
-)
-SETTLE_ROWS = 500  # outcomes moved from the log into the database at a time
-SETTLE_SECONDS = 1.0  # or this often, so `mailer status` during a send is at most this far behind
-
-
 @dataclass(frozen=True)
 class MeetingState:
     """What members were last told about a meeting."""
@@ -135,50 +113,6 @@ class MeetingState:
     sequence: int
     fingerprint: str
     snapshot: dict[str, Any]
-
-
-class Sent(NamedTuple):
-    """One journal row: a message to a member, and how it went (a tuple in the table's
-    column order: a send makes one per message)."""
-
-    campaign: str
-    recipient: str
-    email: str
-    name: str
-    language: str
-    version: str
-    message_id: str
-    meeting_id: str | None
-    method: str | None
-    sequence: int | None
-    fingerprint: str | None
-    status: str
-    code: int | None
-    reply: str
-    attempts: int
-    at: str
-
-
-def _logged_rows(data: bytes) -> tuple[list[Sent], int]:
-    """The outcome log's rows, and how many lines are not rows. The last line cut short (the
-    machine stopped mid-write, before its line break) is skipped; any other such line is not
-    mailer's writing, and counted."""
-    rows = []
-    unreadable = 0
-    for line in data.split(b"\n")[:-1]:  # the last is empty, or the line cut short
-        try:
-            values = json.loads(line)
-        except ValueError:
-            values = None
-        if isinstance(values, list) and len(values) == len(Sent._fields):
-            rows.append(Sent(*values))
-        else:
-            unreadable += 1
-    return rows, unreadable
-
-
-class UnreadableLog(MailerError):
-    """The outcome log held lines mailer did not write; it was kept aside, not used."""
 
 
 def _not_a_journal(path: Path, what: str) -> MailerError:
@@ -260,11 +194,6 @@ class Journal:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
-        self._log_path = path.with_name(path.name + "-log")
-        self._log: int | None = None  # the outcome log's descriptor, once this run writes to it
-        self._unsettled: list[Sent] = []  # in the log, not yet in the database
-        self._settled_at = time.monotonic()
-        self._refused = False  # the database refused the last move; it is tried again by time only
         existed = path.exists()
         if existed and path.stat().st_size == 0:
             raise _not_a_journal(path, "is empty (0 bytes)")
@@ -277,10 +206,11 @@ class Journal:
                 f"from {FOLDER}/ beside it (README: 'Restoring the journal')",
                 path=path,
             ) from err
+        self.outcomes = OutcomeLog(path, self._db)  # how a send records each message's outcome
         if existed:
-            self._settle_killed_run(readonly)
+            self.outcomes.settle_killed_run(readonly)
         elif not readonly:
-            self._forget_stale_log()
+            self.outcomes.forget_stale()
 
     @staticmethod
     def _open(path: Path, readonly: bool) -> sqlite3.Connection:
@@ -310,56 +240,13 @@ class Journal:
 
     def close(self) -> None:
         try:
-            self.settle()
+            self.outcomes.close()
         finally:
-            if self._log is not None:
-                os.close(self._log)
-                self._log = None
             self._db.close()
 
-    def _end_log(self) -> None:
-        """Everything logged into the database, and the log gone (only with the lock held:
-        another run may have begun its own log once the lock is free)."""
-        try:
-            self.settle()
-        except MailerError:
-            # The rows stay in the log for the next open to move; this run must not move them
-            # again once the lock is gone (a failure would count its attempts twice).
-            self._unsettled.clear()
-            raise
-        finally:
-            if self._log is not None:
-                os.close(self._log)
-                self._log = None
-        self._log_path.unlink(missing_ok=True)
-
-    @contextmanager
-    def sending(self) -> Iterator[None]:
-        """Only one run at a time may plan and send from this journal: two at once would both
-        find the same members not yet sent and both send to them. The lock is the operating
-        system's, so a run that is killed leaves none behind.
-        """
-        handle = self._lock_file()
-        try:
-            try:
-                _lock(handle)
-            except OSError as err:
-                raise MailerError(
-                    "another mailer run is sending from this journal now; wait for it to finish",
-                    path=self.path,
-                ) from err
-            # A run killed since this journal was opened left its log: move it before planning.
-            self._replay(self._db)
-            yield
-        finally:
-            try:
-                self._end_log()  # before the lock goes: the next run reads the database, not our log
-            finally:
-                _HELD.discard(handle.fileno())
-                handle.close()  # releases the lock
-
-    def _lock_file(self) -> IO[bytes]:
-        return open(private_file(self.path.with_name(self.path.name + ".lock")), "a+b")
+    def sending(self) -> AbstractContextManager[None]:
+        """The send lock, held while a run plans and sends (`OutcomeLog.sending`)."""
+        return self.outcomes.sending()
 
     def back_up(self) -> Path:
         """A consistent copy of the journal as it is now, before a send changes it."""
@@ -373,136 +260,6 @@ class Journal:
 
     # -- deliveries -------------------------------------------------------------------
 
-    def record(self, sent: Sent) -> None:
-        """Record one outcome now; a later outcome for the same message replaces a failure."""
-        self._write(_RECORD, [sent])
-
-    def append(self, sent: Sent) -> None:
-        """Record one outcome of a send under way, at a fraction of a commit's cost.
-
-        The row goes at once into the outcome log beside the journal (a plain append: once
-        written, a killed process cannot lose it) and moves into the database in batches, at
-        the end of the run, or when the next run opens the journal after a crash.
-        """
-        line = json.dumps(sent, ensure_ascii=False) + "\n"
-        data = line.encode()
-        self._unsettled.append(sent)  # should the log fail, the database may still take it
-        try:
-            if self._log is None:
-                self._log = os.open(self._log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-            while data:
-                data = data[os.write(self._log, data) :]
-        except OSError as err:
-            raise MailerError(f"cannot record what was sent: {err.strerror}", path=self._log_path) from err
-        waited = time.monotonic() - self._settled_at >= SETTLE_SECONDS
-        if waited or (len(self._unsettled) >= SETTLE_ROWS and not self._refused):
-            try:
-                self.settle()
-            except MailerError:
-                # The rows are safe in the log. Stopping now would cut the other connections off
-                # mid-message (accepted by their server, never recorded): the run goes on, the
-                # database is asked again a moment later, and the run's end says if it still refuses.
-                self._refused = True
-
-    def settle(self) -> None:
-        """Move the logged outcomes into the database (one transaction), then empty the log."""
-        self._settled_at = time.monotonic()
-        if not self._unsettled:
-            return
-        self._write(_RECORD, self._unsettled)
-        self._unsettled.clear()
-        self._refused = False
-        if self._log is not None:
-            # (should this fail, the rows are in the database: moving them again changes nothing)
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._log, 0)
-
-    def _write(self, statement: str, rows: Iterable[Sent]) -> None:
-        try:
-            with self._db:
-                self._db.executemany(statement, rows)
-        except sqlite3.Error as err:
-            raise MailerError(f"cannot record what was sent: {err}", path=self.path) from err
-
-    def _settle_killed_run(self, readonly: bool) -> None:
-        """Outcomes a killed run logged but did not move into the database are moved now,
-        unless a run is sending (its log is its own until it ends; `sending` moves it then)."""
-        if not self._log_waiting():
-            return
-        try:
-            with self._send_lock() as locked:
-                if not locked:
-                    return  # a run is sending: the database is at most a moment behind it
-                if not readonly:
-                    self._replay(self._db)
-                    return
-                db = sqlite3.connect(self.path)
-                try:
-                    self._replay(db)
-                finally:
-                    db.close()
-        except (OSError, sqlite3.Error, MailerError) as err:
-            if not readonly or isinstance(err, UnreadableLog):
-                raise
-            # Reading only (status, preview) from a journal this account cannot write: what
-            # the log holds is shown once a send has moved it.
-
-    def _forget_stale_log(self) -> None:
-        """A log beside a database that is no longer there belongs to a journal someone
-        removed to start afresh: its rows must not be taken for this one's."""
-        if self._log_waiting():
-            with self._send_lock() as locked:
-                if locked:
-                    self._log_path.unlink(missing_ok=True)
-
-    def _log_waiting(self) -> bool:
-        try:
-            return self._log_path.stat().st_size > 0
-        except FileNotFoundError:
-            return False
-
-    @contextmanager
-    def _send_lock(self) -> Iterator[bool]:
-        """The send lock for a moment, if no run holds it: True when taken."""
-        with self._lock_file() as handle:
-            try:
-                _lock(handle)
-            except OSError:
-                yield False
-                return
-            try:
-                yield True
-            finally:
-                _HELD.discard(handle.fileno())
-
-    def _replay(self, db: sqlite3.Connection) -> None:
-        """Move the log's rows into `db` and remove the log (the send lock is held)."""
-        if not self._log_waiting():
-            return
-        try:
-            rows, unreadable = _logged_rows(self._log_path.read_bytes())
-        except OSError as err:
-            message = f"the outcome log cannot be read: {err.strerror}"
-            raise MailerError(message, path=self._log_path) from err
-        if rows:
-            try:
-                with db:
-                    db.executemany(_REPLAY, rows)
-            except sqlite3.Error as err:
-                raise MailerError(f"cannot record what was sent: {err}", path=self.path) from err
-        if not unreadable:
-            self._log_path.unlink()
-            return
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
-        aside = self._log_path.with_name(f"{self._log_path.name}.unreadable-{stamp}")
-        self._log_path.rename(aside)
-        raise UnreadableLog(
-            f"{unreadable} of its lines are not what mailer writes (the {len(rows)} it could read are "
-            f"now in the journal). It may be the record of messages sent, so it is kept as "
-            f"{aside.name}: keep it for whoever helps you look at it, and run the command again",
-            path=self._log_path,
-        )
-
     def sent_versions(self, campaign: str) -> dict[str, set[str]]:
         """For each recipient, the versions of `campaign` the server accepted."""
         found: dict[str, set[str]] = {}
@@ -513,7 +270,7 @@ class Journal:
             found.setdefault(row["recipient"], set()).add(row["version"])
         return found
 
-    def deliveries(self, campaign: str | None = None, meeting_id: str | None = None) -> list[Sent]:
+    def deliveries(self, campaign: str | None = None, meeting_id: str | None = None) -> list[DeliveryRecord]:
         query = "SELECT * FROM deliveries"
         where, args = [], []
         if campaign:
@@ -525,7 +282,7 @@ class Journal:
         if where:
             query += " WHERE " + " AND ".join(where)
         query += " ORDER BY at, recipient"
-        return [Sent(**dict(row)) for row in self._db.execute(query, args)]
+        return [DeliveryRecord(**dict(row)) for row in self._db.execute(query, args)]
 
     def campaigns(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT DISTINCT campaign FROM deliveries ORDER BY campaign")]
@@ -538,15 +295,15 @@ class Journal:
         )
         return [CampaignTotals(*row) for row in rows]
 
-    def invited(self, meeting_id: str) -> dict[str, Sent]:
+    def invited(self, meeting_id: str) -> dict[str, DeliveryRecord]:
         """Members whose calendars hold the meeting: their newest accepted REQUEST or CANCEL."""
-        latest: dict[str, Sent] = {}
+        latest: dict[str, DeliveryRecord] = {}
         for row in self._db.execute(
             """SELECT * FROM deliveries WHERE meeting_id = ? AND status = 'sent'
                AND method IN ('REQUEST', 'CANCEL') ORDER BY sequence, at""",
             (meeting_id,),
         ):
-            latest[row["recipient"]] = Sent(**dict(row))
+            latest[row["recipient"]] = DeliveryRecord(**dict(row))
         return latest
 
     # -- meetings -------------------------------------------------------------------
@@ -692,34 +449,3 @@ class Journal:
     def meeting_ids(self) -> Iterator[str]:
         for row in self._db.execute("SELECT meeting_id FROM meetings ORDER BY meeting_id"):
             yield row[0]
-
-
-def _lock(handle: IO[bytes]) -> None:
-    """An exclusive lock on the open file, or OSError at once when another process has it."""
-    if sys.platform == "win32":
-        import msvcrt
-
-        handle.seek(0)
-        msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    _HELD.add(handle.fileno())
-
-
-# Lock files held by this process. A process forked while holding one (the workers that
-# build messages) closes its copy at once: a lock shared with a worker would outlive a
-# killed run and refuse every run after it.
-_HELD: set[int] = set()
-
-
-def _forget_locks() -> None:
-    for fd in _HELD:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _HELD.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_locks)

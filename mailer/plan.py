@@ -14,8 +14,9 @@ from typing import Any, Literal
 from mailer.config import Settings
 from mailer.current import CurrentMeeting, current_meetings, sequence_for, told_cancelled
 from mailer.errors import ConfigError, MailerError
-from mailer.journal import Journal, MeetingState, Sent
+from mailer.journal import Journal, MeetingState
 from mailer.meetings import Meeting
+from mailer.outcomes import DeliveryRecord
 from mailer.recipients import Member
 from mailer.templates import MessageTemplate
 from mailer.words import long_datetime
@@ -68,7 +69,7 @@ class Plan:
     deliveries: tuple[Delivery, ...]
     campaigns: tuple[Campaign, ...]
     skipped: tuple[Member, ...] = ()  # already have this very message
-    removed: tuple[Sent, ...] = ()  # invited, since taken off the list, not cancelled
+    removed: tuple[DeliveryRecord, ...] = ()  # invited, since taken off the list, not cancelled
     suppressed: tuple[Member, ...] = ()  # unsubscribed
     bouncing: tuple[Member, ...] = ()  # their address bounced; left out until put back
     meetings: tuple[CurrentMeeting, ...] | None = None  # every meeting as it stands, for the texts
@@ -125,7 +126,7 @@ def plan_invitation(
     *,
     listed: set[str] | None,
     resend: bool = False,
-) -> tuple[list[Delivery], list[Member], list[Sent]]:
+) -> tuple[list[Delivery], list[Member], list[DeliveryRecord]]:
     """REQUEST to each member: new if never invited (or since cancelled), an update if told
     another version, nothing if their calendar already shows this one.
 
@@ -151,13 +152,13 @@ def plan_invitation(
         else:
             before = journal.snapshot(campaign.meeting.id, last.fingerprint or "")
             deliveries.append(Delivery(member, campaign, "update", before))
-    removed: list[Sent] = []
+    removed: list[DeliveryRecord] = []
     if listed is not None:
         removed = [s for key, s in invited.items() if key not in listed and s.method == "REQUEST"]
     return deliveries, skipped, removed
 
 
-def above(campaign: Campaign, last: Sent) -> Campaign:
+def above(campaign: Campaign, last: DeliveryRecord) -> Campaign:
     """The campaign, with a SEQUENCE above what `last` gave the member if it is not already."""
     if last.sequence is None or campaign.sequence > last.sequence:
         return campaign
@@ -198,7 +199,7 @@ def plan_messages(
     return deliveries, skipped
 
 
-def member_from_journal(row: Sent) -> Member:
+def member_from_journal(row: DeliveryRecord) -> Member:
     """A member known only from what was sent to them (no longer on the list)."""
     return Member(email=row.email, name=row.name, language=row.language or "da", lines=())
 
@@ -283,7 +284,7 @@ def plan_run(
     wanted = [m for m in chosen if m.key not in suppressed]
     left_out = tuple(m for m in chosen if m.key in suppressed)
     campaigns = [campaign]
-    removed: list[Sent] = []
+    removed: list[DeliveryRecord] = []
     if method == "REQUEST":
         whole_list = not (selection.group or selection.only)
         deliveries, skipped, removed = plan_invitation(

@@ -18,7 +18,8 @@ from icalendar import Calendar
 
 from mailer.config import Settings
 from mailer.errors import ReplyError
-from mailer.journal import Answer, Journal, Sent
+from mailer.journal import Answer, Journal
+from mailer.outcomes import DeliveryRecord
 
 ANSWERS = ("ACCEPTED", "DECLINED", "TENTATIVE")
 CALENDAR_TYPES = ("text/calendar", "application/ics")
@@ -204,9 +205,9 @@ class Answers:
                 self.meetings[state.uid.casefold()] = meeting_id
         for meeting in settings.meetings:
             self.meetings.setdefault(meeting.uid(settings.sender.domain).casefold(), meeting.id)
-        self._invited: dict[str, dict[str, Sent]] = {}
+        self._invited: dict[str, dict[str, DeliveryRecord]] = {}
 
-    def invited(self, meeting_id: str) -> dict[str, Sent]:
+    def invited(self, meeting_id: str) -> dict[str, DeliveryRecord]:
         if meeting_id not in self._invited:
             self._invited[meeting_id] = self.journal.invited(meeting_id)
         return self._invited[meeting_id]

@@ -16,8 +16,9 @@ from mailer.bounces import bouncing, refused_while_sending
 from mailer.compose import Build, Composer, compose_processes
 from mailer.config import Settings
 from mailer.errors import MailerError
-from mailer.journal import Journal, Return, Sent
+from mailer.journal import Journal, Return
 from mailer.message import Envelope
+from mailer.outcomes import DeliveryRecord
 from mailer.plan import Delivery, Plan, Selection, plan_run
 from mailer.recipients import MemberList, read_members, read_suppressed
 from mailer.transport.outbox import Outbox
@@ -128,7 +129,7 @@ def send(
 
     def record(outcome: Outcome[Delivery]) -> None:
         row = _row(outcome, at)
-        journal.append(row)
+        journal.outcomes.append(row)
         if outcome.ok:
             report.sent += 1
         else:
@@ -149,7 +150,7 @@ def send(
         try:
             asyncio.run(transport.deliver(build.envelopes(total), record))
         finally:
-            journal.settle()
+            journal.outcomes.settle()
     return report
 
 
@@ -196,11 +197,11 @@ def _marked_test(data: bytes, message_id: str) -> bytes:
     return b"X-Mailer-Test: this is a test; members were not sent anything\r\n" + head + blank + body
 
 
-def _row(outcome: Outcome[Delivery], at: str) -> Sent:
+def _row(outcome: Outcome[Delivery], at: str) -> DeliveryRecord:
     delivery = outcome.item
     campaign = delivery.campaign
     member = delivery.member
-    return Sent(
+    return DeliveryRecord(
         campaign=campaign.key,
         recipient=member.key,
         email=member.email,

@@ -22,7 +22,8 @@ from ical.calendar_stream import IcsCalendarStream
 
 from mailer.cli import main
 from mailer.config import load_settings
-from mailer.journal import Journal, MeetingState, Sent
+from mailer.journal import Journal, MeetingState
+from mailer.outcomes import DeliveryRecord
 
 # What members receive is the same on the fast path and the plain one (MAILER_PLAIN=1).
 pytestmark = pytest.mark.usefixtures("plain")
@@ -568,8 +569,8 @@ def record_invited(config: Path, meeting_id: str, people: list[tuple[str, str, s
     with Journal(settings.resolve(settings.files.state)) as journal:
         journal.record_meeting(MeetingState(meeting_id, uid, 0, meeting.fingerprint(), meeting.snapshot()))
         for address, name, language in people:
-            journal.record(
-                Sent(
+            journal.outcomes.append(
+                DeliveryRecord(
                     campaign=f"invitation:{meeting_id}",
                     recipient=address.casefold(),
                     email=address,

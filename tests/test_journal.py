@@ -13,14 +13,15 @@ from types import SimpleNamespace
 import pytest
 from conftest import FIXED, MEETING, Project
 
-from mailer import journal as journal_module
+from mailer import outcomes as outcome_log
 from mailer import run
 from mailer.errors import MailerError
-from mailer.journal import Journal, MeetingState, Sent
+from mailer.journal import Journal, MeetingState
 from mailer.message import message_id
+from mailer.outcomes import DeliveryRecord
 from mailer.transport.smtp import Outcome
 
-SENT = Sent(
+SENT = DeliveryRecord(
     campaign="newsletter",
     recipient="soren.aero@vordingborg.example",
     email="soren.aero@vordingborg.example",
@@ -41,6 +42,12 @@ SENT = Sent(
 FAILED = SENT._replace(status="failed", code=451, reply="4.3.0 Mailbox busy", attempts=3)
 
 
+def record(journal: Journal, row: DeliveryRecord) -> None:
+    """One outcome into the database now, as a send's outcome log moves it there."""
+    journal.outcomes.append(row)
+    journal.outcomes.settle()
+
+
 def rows(path: Path) -> list[tuple[str, str, int | None, int]]:
     with sqlite3.connect(path) as db:
         return db.execute("SELECT recipient, status, code, attempts FROM deliveries").fetchall()
@@ -49,9 +56,9 @@ def rows(path: Path) -> list[tuple[str, str, int | None, int]]:
 def test_a_later_success_replaces_a_failure_and_attempts_add_up(tmp_path: Path) -> None:
     path = tmp_path / "state.sqlite"
     with Journal(path) as journal:
-        journal.record(FAILED)
+        record(journal, FAILED)
         assert journal.sent_versions("newsletter") == {}
-        journal.record(SENT)
+        record(journal, SENT)
         assert journal.sent_versions("newsletter") == {SENT.recipient: {"0"}}
     assert rows(path) == [(SENT.recipient, "sent", 250, 4)]
 
@@ -60,17 +67,20 @@ def test_a_failure_never_overwrites_a_success(tmp_path: Path) -> None:
     """A --resend that fails must not make the journal forget the member already has it."""
     path = tmp_path / "state.sqlite"
     with Journal(path) as journal:
-        journal.record(SENT)
-        journal.record(FAILED)
+        record(journal, SENT)
+        record(journal, FAILED)
         assert journal.sent_versions("newsletter") == {SENT.recipient: {"0"}}
     assert rows(path) == [(SENT.recipient, "sent", 250, 1)]
 
 
-def test_each_record_is_on_disk_at_once_in_wal_mode(tmp_path: Path) -> None:
-    """What a kill -9 relies on: a recorded message is committed before the next one is sent."""
+def test_each_outcome_is_on_disk_at_once(tmp_path: Path) -> None:
+    """What a kill -9 relies on: an outcome is in the log before the next message is sent, and
+    a settled one is committed in WAL mode."""
     path = tmp_path / "state.sqlite"
     journal = Journal(path)
-    journal.record(SENT)
+    journal.outcomes.append(SENT)
+    assert json.loads(path.with_name("state.sqlite-log").read_bytes()) == list(SENT)
+    journal.outcomes.settle()
     with sqlite3.connect(path) as other:  # another process's view, while the run is still going
         assert other.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         assert other.execute("SELECT status FROM deliveries").fetchall() == [("sent",)]
@@ -83,11 +93,11 @@ def test_readonly_journal_neither_creates_nor_writes(tmp_path: Path) -> None:
         assert journal.campaigns() == []
     assert not path.exists()
     with Journal(path) as journal:
-        journal.record(SENT)
+        record(journal, SENT)
     with Journal(path, readonly=True) as journal:
         assert journal.campaigns() == ["newsletter"]
-        with pytest.raises(MailerError, match="cannot record what was sent: attempt to write a readonly"):
-            journal.record(FAILED)
+        with pytest.raises(sqlite3.OperationalError, match="attempt to write a readonly database"):
+            journal.record_meeting(MeetingState("m", "m@roskilde.example", 0, "fp", {}))
 
 
 def test_meeting_sequence_never_goes_down(tmp_path: Path) -> None:
@@ -135,7 +145,7 @@ def test_journal_writes_cost_little_per_message(tmp_path: Path) -> None:
     with Journal(tmp_path / "state.sqlite") as journal:
         started = time.perf_counter()
         for n in range(count):
-            journal.record(SENT._replace(recipient=f"medlem{n}@greve.example"))
+            record(journal, SENT._replace(recipient=f"medlem{n}@greve.example"))
         per_record = (time.perf_counter() - started) / count
         assert len(journal.deliveries()) == count
     assert per_record < 0.002, f"{per_record * 1e6:.0f} µs per journal write"
@@ -215,7 +225,7 @@ def test_an_outcome_that_cannot_be_logged_stops_the_send_at_once(
     assert got == Counter(m[1].lower() for m in project.members)  # everyone once
 
 
-@pytest.mark.parametrize("settle_rows", [1, journal_module.SETTLE_ROWS], ids=["during", "at-the-end"])
+@pytest.mark.parametrize("settle_rows", [1, outcome_log.SETTLE_ROWS], ids=["during", "at-the-end"])
 def test_outcomes_the_database_refused_are_kept_in_the_log_and_recorded_later(
     project: Project,
     server,
@@ -225,7 +235,7 @@ def test_outcomes_the_database_refused_are_kept_in_the_log_and_recorded_later(
 ) -> None:
     """Refused while the run goes on (moved after each message) or at its end: either way every
     member gets the message once, and the log keeps what was sent until the database takes it."""
-    monkeypatch.setattr(journal_module, "SETTLE_ROWS", settle_rows)
+    monkeypatch.setattr(outcome_log, "SETTLE_ROWS", settle_rows)
     project.write()
     command = ("send", "invitation", "--meeting", MEETING["id"], "--yes")
     with Journal(project.state):
@@ -259,17 +269,17 @@ def test_a_log_left_by_a_run_killed_after_the_next_one_opened_is_moved_before_it
     Journal(path).close()
     killed = Journal(path)
     with killed.sending():
-        killed.append(SENT)  # logged, not yet moved, when the run is killed
+        killed.outcomes.append(SENT)  # logged, not yet moved, when the run is killed
         later = Journal(path)  # the next run opens the journal meanwhile (the lock is busy)
-        os.close(killed._log)  # type: ignore[arg-type]  # kill -9: nothing more from this run
-        killed._log, killed._unsettled = None, []
+        os.close(killed.outcomes._fd)  # type: ignore[arg-type]  # kill -9: nothing more from this run
+        killed.outcomes._fd, killed.outcomes._unsettled = None, []
         with pytest.raises(MailerError, match="another mailer run is sending"), later.sending():
             pass
     # (the killed run's lock is gone with it; its log is still there)
     path.with_name("state.sqlite-log").write_text(json.dumps(SENT) + "\n", encoding="utf-8")
     with later.sending():
         assert later.sent_versions("newsletter") == {SENT.recipient: {"0"}}
-        later.append(SENT._replace(recipient="other@x.example", email="other@x.example"))
+        later.outcomes.append(SENT._replace(recipient="other@x.example", email="other@x.example"))
     later.close()
     assert sorted(rows(path)) == [("other@x.example", "sent", 250, 1), (SENT.recipient, "sent", 250, 1)]
 
@@ -278,7 +288,7 @@ def test_outcomes_left_in_the_log_when_the_database_refused_are_counted_once(tmp
     path = tmp_path / "state.sqlite"
     run = Journal(path)
     with pytest.raises(MailerError, match="cannot record what was sent: busy"), run.sending():
-        run.append(FAILED)  # attempts=3
+        run.outcomes.append(FAILED)  # attempts=3
         with sqlite3.connect(path) as db:  # the database refuses for a moment
             db.execute("CREATE TRIGGER t BEFORE INSERT ON deliveries BEGIN SELECT RAISE(ABORT, 'busy'); END")
     with sqlite3.connect(path) as db:
