@@ -144,8 +144,3 @@ def bouncing(journal: Journal) -> dict[str, Return]:
         if item.kind == "bounce" and item.cleared_at is None:
             found[item.recipient] = item  # oldest first: the latest wins
     return found
-
-
-def refused_while_sending(code: int | None) -> bool:
-    """A 5xx reply to one message during `send`: the address counts as bouncing, as a report would."""
-    return code is not None and 500 <= code < 600

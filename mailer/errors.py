@@ -82,18 +82,9 @@ class DeliveryError(MailerError):
         self.reply = reply
         super().__init__(message, field=recipient)
 
-    @property
-    def transient(self) -> bool:
-        """4xx replies and lost connections are worth another try; 5xx are not."""
-        return self.code is None or 400 <= self.code < 500
-
 
 class AuthenticationError(DeliveryError):
     """The server refused our credentials; retrying would only hammer it."""
-
-    @property
-    def transient(self) -> bool:
-        return False
 
 
 class UnreachableError(DeliveryError):
@@ -103,14 +94,6 @@ class UnreachableError(DeliveryError):
     take minutes to say the same); once one has, a failed connection is retried like any other.
     """
 
-    @property
-    def transient(self) -> bool:
-        return False
-
 
 class SecurityError(DeliveryError):
     """TLS could not be set up or verified; nothing may be sent in the clear."""
-
-    @property
-    def transient(self) -> bool:
-        return False

@@ -12,7 +12,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from mailer.bounces import bouncing, refused_while_sending
+from mailer.bounces import bouncing
 from mailer.compose import Build, Composer, compose_processes
 from mailer.config import Settings
 from mailer.errors import MailerError
@@ -134,7 +134,7 @@ def send(
             report.sent += 1
         else:
             report.failed.append(outcome)
-            if refused_while_sending(outcome.code):
+            if outcome.permanent:  # the address counts as bouncing, as a report of it would
                 journal.record_return(
                     Return(row.recipient, "bounce", row.message_id, row.campaign, at, row.reply, f"smtp {at}")
                 )

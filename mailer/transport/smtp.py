@@ -20,6 +20,7 @@ import aiosmtplib
 from mailer.config import SmtpSettings
 from mailer.errors import AuthenticationError, ConfigError, DeliveryError, SecurityError, UnreachableError
 from mailer.message import Envelope
+from mailer.transport import retry
 from mailer.transport.tls import client_context, is_loopback
 
 T = TypeVar("T")
@@ -52,14 +53,13 @@ class Outcome(Generic[T]):
 
     @property
     def permanent(self) -> bool:
-        """A 5xx ("User unknown"): the same address will be refused again; 4xx and lost
-        connections are worth another run."""
-        return not self.ok and self.code is not None and self.code >= 500
+        """Refused for good ("User unknown"): the same address will be refused again."""
+        return not self.ok and retry.permanent(self.code)
 
 
 @dataclass
-class _Line:
-    """One worker's connection, kept where an interrupted send cannot lose it."""
+class _Connection:
+    """One worker's connection (none until opened), kept where an interrupted send cannot lose it."""
 
     client: aiosmtplib.SMTP | None = None
 
@@ -208,7 +208,7 @@ class SmtpTransport:
                 if method == "xoauth2" and not renew:
                     continue  # the token may have expired during the run: get a fresh one once
                 await _quit(client)  # politely: the server closes its side first
-                if 400 <= err.code < 500:  # e.g. 454 temporary authentication failure: worth a retry
+                if retry.temporary(err.code):  # e.g. 454 temporary authentication failure
                     raise DeliveryError(
                         f"{self.settings.host} could not sign in just now", code=err.code, reply=err.message
                     ) from err
@@ -291,16 +291,16 @@ class SmtpTransport:
         queue: asyncio.Queue[tuple[T, Envelope] | None],
         report: Callable[[Outcome[T]], None],
     ) -> None:
-        line = _Line()
+        connection = _Connection()
         try:
             while (entry := await queue.get()) is not None:
                 item, envelope = entry
-                report(await self._send_one(line, item, envelope))
+                report(await self._send_one(connection, item, envelope))
         finally:
-            if line.client is not None:
-                await _quit(line.client)
+            if connection.client is not None:
+                await _quit(connection.client)
 
-    async def _send_one(self, line: _Line, item: T, envelope: Envelope) -> Outcome[T]:
+    async def _send_one(self, connection: _Connection, item: T, envelope: Envelope) -> Outcome[T]:
         """Send one message over the worker's connection (opened, or opened again, as needed)."""
         code: int | None = None
         reply = ""
@@ -308,12 +308,12 @@ class SmtpTransport:
         for attempt in range(1, attempts + 1):
             await self.limiter.wait()
             try:
-                if line.client is None or not line.client.is_connected:
-                    line.client = await self.connect()
+                if connection.client is None or not connection.client.is_connected:
+                    connection.client = await self.connect()
                 # One deadline for the whole transaction instead of aiosmtplib's timer per
                 # command: as long in the worst case, at a fraction of the cost per message.
                 async with asyncio.timeout(self._deadline):
-                    reply = await _transaction(line.client, envelope)
+                    reply = await _transaction(connection.client, envelope)
                 return Outcome(item, envelope, True, 250, reply, attempt)
             except aiosmtplib.SMTPResponseException as err:
                 code, reply = err.code, err.message
@@ -322,18 +322,17 @@ class SmtpTransport:
             except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError, OSError) as err:
                 code, reply = None, str(err) or type(err).__name__
             except DeliveryError as err:
-                if not err.transient:
+                if not retry.worth_another_try(err):
                     raise
                 code, reply = err.code, err.message
-            if code is not None and code >= 500:
+            if retry.permanent(code):
                 return Outcome(item, envelope, False, code, reply, attempt)
-            client = line.client
-            if client is not None and (code is None or code == 421 or not client.is_connected):
-                _close(client)  # lost, timed out or closing: start clean
-                line.client = None
-            # else a 4xx for this message: the transaction was reset and the connection stays usable
+            client = connection.client
+            if client is not None and retry.start_afresh(code, client.is_connected):
+                _close(client)
+                connection.client = None
             if attempt < attempts:
-                await self._sleep(self.settings.backoff * 2 ** (attempt - 1))
+                await self._sleep(retry.wait_before(attempt, self.settings.backoff))
         return Outcome(item, envelope, False, code, reply, attempts)
 
 
