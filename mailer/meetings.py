@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
@@ -202,8 +201,3 @@ def changed_fields(before: dict[str, Any] | None, meeting: Meeting) -> list[str]
         return []
     now = meeting.snapshot()
     return [name for name in SIGNIFICANT if before.get(name) != now.get(name)]
-
-
-def upcoming_meetings(meetings: Iterable[Meeting], now: datetime) -> list[Meeting]:
-    """Meetings not yet over and not cancelled, soonest first."""
-    return sorted((m for m in meetings if not m.cancelled and m.ends > now), key=lambda m: m.begins)

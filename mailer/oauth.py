@@ -132,14 +132,6 @@ class SavedSignIn:
         )
 
 
-def cached_token(settings: Settings, *, renew: bool = False) -> str:
-    """A freshly refreshed access token from the saved sign-in (one request to the service).
-
-    `renew` is accepted for symmetry with `SmtpSignIn.secret()`: every call here is fresh.
-    """
-    return SavedSignIn(settings).token(renew=renew)
-
-
 def application(settings: Settings, cache: msal.SerializableTokenCache) -> msal.PublicClientApplication:
     """MSAL's public client for `[smtp.oauth]`, keeping its tokens in `cache`.
 

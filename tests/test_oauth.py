@@ -35,7 +35,7 @@ import trustme
 from mailer.cli import main
 from mailer.config import load_settings
 from mailer.errors import ConfigError
-from mailer.oauth import SavedSignIn, cache_path, cached_token
+from mailer.oauth import SavedSignIn, cache_path
 from mailer.signin import SmtpSignIn
 
 REPO = Path(__file__).resolve().parents[1]
@@ -422,7 +422,7 @@ def test_each_run_gets_a_fresh_token_silently_and_keeps_the_rotated_refresh_toke
     assert renewed not in (token, first_token) and entra.is_valid(renewed)
 
     # A later run starts from the file: the single-use refresh token it holds must be the newest.
-    assert entra.is_valid(cached_token(settings))
+    assert entra.is_valid(SavedSignIn(settings).token())
     assert entra.grants.count("refresh_token:ok") == 3
     assert entra.grants[2] == "device_code:ok"  # nobody was asked to sign in again
     assert stat.S_IMODE(cache_path(settings).stat().st_mode) == 0o600
@@ -441,7 +441,7 @@ def test_a_revoked_sign_in_asks_to_sign_in_again(
     assert "sign in again with `mailer login`" in err
     assert "invalid_grant: AADSTS50173" in err and "Trace ID" not in err
     with pytest.raises(ConfigError, match="cannot be renewed"):
-        cached_token(load_settings(config))
+        SavedSignIn(load_settings(config)).token()
 
 
 def test_check_says_how_it_will_sign_in(
@@ -468,7 +468,7 @@ def test_logout_forgets_the_sign_in(config: Path, ca_file: Path) -> None:
     assert "signed out" in out.getvalue()
     assert not (config.parent / ".mailer" / "signin.json").exists()
     with pytest.raises(ConfigError, match="not signed in"):
-        cached_token(load_settings(config))
+        SavedSignIn(load_settings(config)).token()
     out = io.StringIO()
     assert main(["--config", str(config), "logout"], out=out) == 0
     assert "nothing to forget" in out.getvalue()
