@@ -27,7 +27,10 @@ from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Se
 
 ROOT = Path(__file__).resolve().parent.parent
 NEWSLETTER = ROOT / "tests" / "data" / "newsletter"
-FIXED = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
+FIXED = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)  # the clock of a `project`'s runs
+# The clock of runs on the repository's sample data (config.toml and tests/data/): after the May
+# meeting some of them hold, before September's.
+SAMPLE_NOW = datetime(2027, 8, 2, 8, 15, 30, tzinfo=UTC)
 USER = "brugernesrum@roskilde.example"
 PASSWORD = "korrekt hest batteri hæfteklamme"
 
@@ -124,6 +127,48 @@ class Recorder:
         self.received.append((envelope.mail_from, list(envelope.rcpt_tos), bytes(envelope.content)))  # type: ignore[arg-type]
         self.mail_options.append(list(envelope.mail_options))
         return "250 2.0.0 Message accepted"
+
+
+class RefusingRecorder(Recorder):
+    """A server that answers every sign-in with 535, as a relay does for a revoked account."""
+
+    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]) -> Any:
+        self.auth_attempts += 1
+        return "535 5.7.8 Authentication credentials invalid"
+
+
+class RevokedRecorder(Recorder):
+    """Takes the first sign-in and refuses every later one: the password was changed mid-run."""
+
+    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]) -> Any:
+        self.auth_attempts += 1
+        return MISSING if self.auth_attempts == 1 else "535 5.7.8 Authentication credentials invalid"
+
+
+class BusyRecorder(Recorder):
+    """Answers 451 to one address every time: a temporary failure that never clears."""
+
+    busy = "mads.kohler@koege.example"
+
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
+    ) -> str:
+        if address.casefold() == self.busy:
+            self.tried[self.busy] = self.tried.get(self.busy, 0) + 1
+            return "451 4.3.0 Mailbox busy, try again later"
+        return await super().handle_RCPT(server, session, envelope, address, options)
+
+
+class StallingRecorder(Recorder):
+    """Never answers the first message's data (a server that hangs); answers the rest."""
+
+    stalled = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        if not self.stalled:
+            self.stalled += 1
+            await asyncio.Event().wait()  # until the client gives up and the server is stopped
+        return await super().handle_DATA(server, session, envelope)
 
 
 @dataclass
@@ -244,8 +289,9 @@ def ca_pem(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def smtp_server_factory(ca: trustme.CA, ca_pem: Path) -> Iterator[Callable[..., SmtpServer]]:
-    """Start servers: `start(security="starttls"|"tls"|"none", auth=True, faults=Faults(), cert_for=...,
-    host="127.0.0.1")`."""
+    """Start servers: `start(security="starttls"|"tls"|"none", auth=True, faults=Faults(),
+    handler=Recorder, cert_for=..., host="127.0.0.1")`; `handler` is the aiosmtpd handler class
+    (a fault server: `BusyRecorder`, `RefusingRecorder`, ...)."""
     controllers: list[Controller] = []
 
     def start(
@@ -253,12 +299,13 @@ def smtp_server_factory(ca: trustme.CA, ca_pem: Path) -> Iterator[Callable[..., 
         *,
         auth: bool = True,
         faults: Faults | None = None,
+        handler: type[Recorder] = Recorder,
         cert_for: str = "127.0.0.1",
         password: str = PASSWORD,
         host: str = "127.0.0.1",
     ) -> SmtpServer:
         faults = faults or Faults()
-        recorder = Recorder(faults)
+        recorder = handler(faults)
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ca.issue_cert(cert_for).configure_cert(context)
 
@@ -310,8 +357,10 @@ def toml_value(value: Any) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+# The repository's sample meeting in September, which the test projects share.
+MEETING_ID = "2027-09-21-hvad-siger-brugerne"
 MEETING = {
-    "id": "2027-09-21-hvad-siger-brugerne",
+    "id": MEETING_ID,
     "title": "Netværksmøde: Hvad siger brugerne?",
     "start": "2027-09-21T13:00:00",
     "end": "2027-09-21T16:00:00",
@@ -385,9 +434,13 @@ class Project:
 
 
 @pytest.fixture
-def server(project: Project, smtp_server_factory: Callable[..., SmtpServer]) -> SmtpServer:
-    """A STARTTLS + AUTH server on loopback, already in the project's config."""
-    started = smtp_server_factory("starttls")
+def server(
+    request: pytest.FixtureRequest, project: Project, smtp_server_factory: Callable[..., SmtpServer]
+) -> SmtpServer:
+    """A STARTTLS + AUTH server on loopback, already in the project's config; a test marked
+    `@pytest.mark.smtp_fault(BusyRecorder)` gets that fault server instead."""
+    marker = request.node.get_closest_marker("smtp_fault")
+    started = smtp_server_factory("starttls", handler=marker.args[0] if marker else Recorder)
     project.smtp = started.smtp_config()
     return started
 

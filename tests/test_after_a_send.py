@@ -11,8 +11,7 @@ from collections.abc import Callable
 
 import conftest
 import pytest
-from conftest import MEETING, Faults, Project, SmtpServer
-from test_send import BusyRecorder
+from conftest import MEETING, BusyRecorder, Faults, Project, SmtpServer
 
 from mailer.cli import main
 
@@ -30,8 +29,9 @@ class Terminal(io.StringIO):
 def test_refused_addresses_are_told_apart_from_ones_to_try_again(
     project: Project, smtp_server_factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(conftest, "Recorder", BusyRecorder)  # 451 for LATER, every time
-    server = smtp_server_factory("starttls", faults=Faults(reject={REFUSED}))
+    server = smtp_server_factory(
+        "starttls", faults=Faults(reject={REFUSED}), handler=BusyRecorder
+    )  # 451 for LATER
     project.smtp = {**server.smtp_config(), "max_attempts": 1}
 
     code, out = project.main(*SEND)

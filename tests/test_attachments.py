@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
-from test_oauth import FIXED, write_config
+from conftest import MEETING_ID, SAMPLE_NOW
+from test_oauth import write_config
 
 from mailer.cli import main
 from mailer.compose import Composer
@@ -30,7 +31,6 @@ from mailer.run import load_inputs, make_plan
 DATA = Path(__file__).parent / "data" / "attachments"
 PDF = "Program 21. september.pdf"
 CSV = "Deltagere – Køge, Ærø og Åbyhøj.csv"
-MEETING = "2027-09-21-hvad-siger-brugerne"
 MEMBERS = 4
 
 
@@ -108,8 +108,8 @@ def assert_carries_both_files(raw: bytes) -> None:
 def test_every_member_gets_the_files_byte_identical_in_the_preview(tmp_path: Path) -> None:
     config = project(tmp_path)
     out = io.StringIO()
-    argv = ["--config", str(config), "preview", "invitation", "--meeting", MEETING]
-    assert main(argv, clock=lambda: FIXED, out=out) == 0
+    argv = ["--config", str(config), "preview", "invitation", "--meeting", MEETING_ID]
+    assert main(argv, clock=lambda: SAMPLE_NOW, out=out) == 0
 
     written = sorted((tmp_path / "outbox").rglob("*.eml"))
     assert len(written) == MEMBERS
@@ -125,8 +125,8 @@ def test_every_member_gets_the_files_byte_identical_over_smtp(
 ) -> None:
     port, keeper = relay
     config = project(tmp_path, smtp={"host": "127.0.0.1", "port": port, "security": "none", "backoff": 0})
-    argv = ["--config", str(config), "send", "invitation", "--meeting", MEETING, "--yes"]
-    assert main(argv, clock=lambda: FIXED, out=io.StringIO()) == 0
+    argv = ["--config", str(config), "send", "invitation", "--meeting", MEETING_ID, "--yes"]
+    assert main(argv, clock=lambda: SAMPLE_NOW, out=io.StringIO()) == 0
 
     assert len(keeper.received) == MEMBERS
     for raw in keeper.received:
@@ -136,8 +136,8 @@ def test_every_member_gets_the_files_byte_identical_over_smtp(
 def planned(config: Path) -> tuple[Composer, list[Delivery], Campaign]:
     settings = load_settings(config)
     with Journal(settings.resolve(settings.files.state)) as journal:
-        plan = make_plan(load_inputs(settings), journal, Selection("invitation", meeting_id=MEETING))
-    return Composer(settings, now=FIXED), list(plan.deliveries), plan.campaign
+        plan = make_plan(load_inputs(settings), journal, Selection("invitation", meeting_id=MEETING_ID))
+    return Composer(settings, now=SAMPLE_NOW), list(plan.deliveries), plan.campaign
 
 
 def test_shared_files_are_encoded_once_and_reused_for_every_member(tmp_path: Path) -> None:
@@ -167,7 +167,7 @@ def test_shared_files_are_read_once_per_run_whatever_the_members_languages(tmp_p
 
 def test_check_refuses_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = project(tmp_path, meeting_files=["filer/Program 22. september.pdf"])
-    assert main(["--config", str(config), "check"], clock=lambda: FIXED, out=io.StringIO()) == 2
+    assert main(["--config", str(config), "check"], clock=lambda: SAMPLE_NOW, out=io.StringIO()) == 2
     err = capsys.readouterr().err
     assert "Program 22. september.pdf: attachment cannot be read: No such file or directory" in err
 
@@ -176,7 +176,7 @@ def test_check_refuses_a_message_over_the_size_limit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     config = project(tmp_path, smtp={"host": "127.0.0.1", "max_message_mb": 0.001})
-    assert main(["--config", str(config), "check"], clock=lambda: FIXED, out=io.StringIO()) == 2
+    assert main(["--config", str(config), "check"], clock=lambda: SAMPLE_NOW, out=io.StringIO()) == 2
     err = capsys.readouterr().err
     found = re.search(
         r"invitation: a message is \d+\.\d\d MB \(([\d,]+) bytes\), over smtp\.max_message_mb", err
@@ -187,13 +187,17 @@ def test_check_refuses_a_message_over_the_size_limit(
 def test_check_lists_every_file_where_it_really_is(tmp_path: Path) -> None:
     config = project(tmp_path)
     out = io.StringIO()
-    assert main(["--config", str(config), "check"], clock=lambda: FIXED, out=out) == 0
+    assert main(["--config", str(config), "check"], clock=lambda: SAMPLE_NOW, out=out) == 0
     folder = tmp_path.resolve()
     template_file = folder / "templates" / "invitation" / "attachments" / CSV
     meeting_file = folder / "filer" / PDF
     listed = out.getvalue()
-    assert f"invitation:{MEETING}: {CSV}: {template_file}, {template_file.stat().st_size:,} bytes\n" in listed
-    assert f"invitation:{MEETING}: {PDF}: {meeting_file}, {meeting_file.stat().st_size:,} bytes\n" in listed
+    assert (
+        f"invitation:{MEETING_ID}: {CSV}: {template_file}, {template_file.stat().st_size:,} bytes\n" in listed
+    )
+    assert (
+        f"invitation:{MEETING_ID}: {PDF}: {meeting_file}, {meeting_file.stat().st_size:,} bytes\n" in listed
+    )
 
 
 def test_a_link_out_of_the_template_folder_is_refused(
@@ -206,8 +210,8 @@ def test_a_link_out_of_the_template_folder_is_refused(
     link = tmp_path / "templates" / "invitation" / "attachments" / "Program.txt"
     link.symlink_to(secret)
 
-    for command in (["check"], ["preview", "invitation", "--meeting", MEETING]):
-        assert main(["--config", str(config), *command], clock=lambda: FIXED, out=io.StringIO()) == 2
+    for command in (["check"], ["preview", "invitation", "--meeting", MEETING_ID]):
+        assert main(["--config", str(config), *command], clock=lambda: SAMPLE_NOW, out=io.StringIO()) == 2
         err = capsys.readouterr().err
         assert f"Program.txt: is a link to {secret.resolve()}, outside the template's folder" in err
     assert not list((tmp_path / "outbox").rglob("*.eml"))
@@ -220,7 +224,10 @@ def test_a_link_inside_the_template_folder_keeps_its_name(tmp_path: Path) -> Non
     (folder / "attachments" / "Program.pdf").symlink_to(folder / "program-v3.pdf")
 
     assert (
-        main(["--config", str(config), "preview", "invitation", "--meeting", MEETING], clock=lambda: FIXED)
+        main(
+            ["--config", str(config), "preview", "invitation", "--meeting", MEETING_ID],
+            clock=lambda: SAMPLE_NOW,
+        )
         == 0
     )
 
@@ -236,7 +243,7 @@ def test_a_relative_path_out_of_the_project_is_refused(
     shutil.copy(DATA / PDF, outside)
     config = project(tmp_path / "netværk", meeting_files=["../andet/Program.pdf"])
 
-    assert main(["--config", str(config), "check"], clock=lambda: FIXED, out=io.StringIO()) == 2
+    assert main(["--config", str(config), "check"], clock=lambda: SAMPLE_NOW, out=io.StringIO()) == 2
 
     err = capsys.readouterr().err
     assert (
@@ -252,14 +259,17 @@ def test_an_absolute_path_out_of_the_project_is_taken_and_check_says_so(tmp_path
     config = project(tmp_path / "netværk", meeting_files=[str(outside)])
     out = io.StringIO()
 
-    assert main(["--config", str(config), "check"], clock=lambda: FIXED, out=out) == 0
+    assert main(["--config", str(config), "check"], clock=lambda: SAMPLE_NOW, out=out) == 0
 
     assert (
         f"Program.pdf: {outside}, {outside.stat().st_size:,} bytes (outside the project folder"
         in out.getvalue()
     )
     assert (
-        main(["--config", str(config), "preview", "invitation", "--meeting", MEETING], clock=lambda: FIXED)
+        main(
+            ["--config", str(config), "preview", "invitation", "--meeting", MEETING_ID],
+            clock=lambda: SAMPLE_NOW,
+        )
         == 0
     )
     for eml in (tmp_path / "netværk" / "outbox").rglob("*.eml"):

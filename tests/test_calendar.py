@@ -11,6 +11,7 @@ from typing import Any
 import icalendar
 import pytest
 import vobject
+from conftest import MEETING_ID
 from ical.calendar_stream import IcsCalendarStream
 
 from mailer.calendar import (
@@ -32,7 +33,7 @@ STAMP = datetime(2027, 8, 2, 10, 15, 30, tzinfo=timezone(timedelta(hours=2)))
 
 def meeting(start: datetime, end: datetime, tz: str = "Europe/Copenhagen", **more: Any) -> Meeting:
     fields: dict[str, Any] = {
-        "id": "2027-09-21-hvad-siger-brugerne",
+        "id": MEETING_ID,
         "title": "Netværksmøde: Hvad siger brugerne?",
         "location": "Roskilde Bibliotek, Dronning Margrethes Vej 14, 4000 Roskilde",
         "description": "Roskilde Bibliotekerne fortæller om en større undersøgelse.",

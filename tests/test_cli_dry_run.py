@@ -18,6 +18,7 @@ from pathlib import Path
 import icalendar
 import pytest
 import vobject
+from conftest import MEETING_ID, SAMPLE_NOW
 from ical.calendar_stream import IcsCalendarStream
 
 from mailer.cli import main
@@ -30,8 +31,6 @@ pytestmark = pytest.mark.usefixtures("plain")
 
 ROOT = Path(__file__).parents[1]
 DATA = Path(__file__).parent / "data"
-FIXED = datetime(2027, 8, 2, 8, 15, 30, tzinfo=UTC)  # before every sample meeting
-SEPTEMBER = "2027-09-21-hvad-siger-brugerne"
 NOVEMBER = "2027-11-16-samskabelse"
 ACROSS_DST = "2027-10-30-overnatning"
 SENDER = "brugernesrum@roskilde.example"
@@ -67,17 +66,17 @@ def september(tmp_path_factory: pytest.TempPathFactory) -> Written:
     shutil.copytree(ROOT / "templates", root / "templates")
     printed = io.StringIO()
     code = main(
-        ["--config", str(root / "config.toml"), "preview", "invitation", "--meeting", SEPTEMBER],
-        clock=lambda: FIXED,
+        ["--config", str(root / "config.toml"), "preview", "invitation", "--meeting", MEETING_ID],
+        clock=lambda: SAMPLE_NOW,
         out=printed,
     )
     assert code == 0
-    folder = outbox(root / "config.toml", f"invitation:{SEPTEMBER}")
+    folder = outbox(root / "config.toml", f"invitation:{MEETING_ID}")
     raw = {p.name: p.read_bytes() for p in sorted(folder.glob("*.eml"))}
     return Written(folder, printed.getvalue(), raw, messages(folder))
 
 
-def run(config: Path, *args: str, now: datetime = FIXED) -> int:
+def run(config: Path, *args: str, now: datetime = SAMPLE_NOW) -> int:
     return main(["--config", str(config), *args], clock=lambda: now)
 
 
@@ -184,7 +183,7 @@ def test_preview_writes_one_message_per_distinct_member(september: Written) -> N
 
     assert len(found) == len(expected) == 25
     assert {the_one(m, "To")[1].casefold() for m in found.values()} == expected
-    assert f"campaign invitation:{SEPTEMBER}: 25 new" in september.out
+    assert f"campaign invitation:{MEETING_ID}: 25 new" in september.out
     assert f"wrote {len(expected)} messages to {september.folder}" in september.out
     index = (september.folder / "index.html").read_text(encoding="utf-8")
     for name in found:
@@ -197,7 +196,7 @@ def test_the_preview_page_is_the_same_with_each_header_parsed_once(
 ) -> None:
     """The page reads the written messages back with headers parsed once (PARSED_ONCE); with
     MAILER_PLAIN=1, with the standard policy: the page must not tell them apart."""
-    meeting = ["--meeting", SEPTEMBER] if template == "invitation" else []
+    meeting = ["--meeting", MEETING_ID] if template == "invitation" else []
     pages = {}
     for plain in ("", "1"):
         if plain:
@@ -233,16 +232,16 @@ def test_each_message_is_an_imip_invitation_to_that_member_alone(september: Writ
             assert other.encode() not in raw.lower(), (name, other)
         assert the_one(msg, "From") == ("Brugernes Rum", SENDER)
         assert msg["Reply-To"] == "koordinator@roskilde.example"
-        assert msg["Date"].datetime == FIXED
+        assert msg["Date"].datetime == SAMPLE_NOW
         assert msg["Message-ID"].endswith("@roskilde.example>")
         # The calendar: the same inline and attached, addressed to this member.
         inline, attached = calendars(msg)
         assert inline == attached
         cal, event = event_of(inline)
         assert str(cal["method"]) == "REQUEST"
-        assert str(event["uid"]) == f"{SEPTEMBER}@roskilde.example"
+        assert str(event["uid"]) == f"{MEETING_ID}@roskilde.example"
         assert event["sequence"] == 0
-        assert event.decoded("dtstamp") == FIXED
+        assert event.decoded("dtstamp") == SAMPLE_NOW
         assert str(event["organizer"]) == f"mailto:{SENDER}"
         attendee = event["attendee"]
         assert not isinstance(attendee, list)
@@ -294,9 +293,9 @@ def test_preview_is_deterministic(sample: Path, tmp_path: Path, september: Writt
     """The same input previewed again (here into --out) gives the same ids and the same bytes."""
     again = tmp_path / "kig"
 
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--out", str(again)) == 0
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID, "--out", str(again)) == 0
 
-    written = {p.name: p.read_bytes() for p in (again / f"invitation_{SEPTEMBER}").glob("*.eml")}
+    written = {p.name: p.read_bytes() for p in (again / f"invitation_{MEETING_ID}").glob("*.eml")}
     assert not (sample.parent / "outbox").exists()  # --out was honoured
     ids = [msg["Message-ID"] for msg in september.messages.values()]
     assert len(set(ids)) == len(ids)  # one id per member
@@ -327,10 +326,10 @@ def test_danish_characters_end_to_end(september: Written) -> None:
 
 def test_internationalised_domain_is_sent_in_ascii_form(sample: Path) -> None:
     assert (
-        run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--only", "MADS.kohler@køge.example")
+        run(sample, "preview", "invitation", "--meeting", MEETING_ID, "--only", "MADS.kohler@køge.example")
         == 0
     )
-    (msg,) = messages(outbox(sample, f"invitation:{SEPTEMBER}")).values()
+    (msg,) = messages(outbox(sample, f"invitation:{MEETING_ID}")).values()
 
     assert the_one(msg, "To") == ("Mads Køhler", "mads.kohler@xn--kge-0na.example")
     assert str(event_of(calendars(msg)[0])[1]["attendee"]) == "mailto:mads.kohler@xn--kge-0na.example"
@@ -338,10 +337,12 @@ def test_internationalised_domain_is_sent_in_ascii_form(sample: Path) -> None:
 
 def test_english_member_gets_the_english_text(sample: Path) -> None:
     assert (
-        run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--only", "lars.brondum@horsens.example")
+        run(
+            sample, "preview", "invitation", "--meeting", MEETING_ID, "--only", "lars.brondum@horsens.example"
+        )
         == 0
     )
-    (msg,) = messages(outbox(sample, f"invitation:{SEPTEMBER}")).values()
+    (msg,) = messages(outbox(sample, f"invitation:{MEETING_ID}")).values()
 
     assert msg["Subject"] == "Netværksmøde: Hvad siger brugerne? – Tuesday, 21 September 2027"
     assert "Dear Lars Brøndum" in body_text(msg, "plain")
@@ -355,9 +356,9 @@ def test_group_selects_members_with_the_tag_after_merging(sample: Path) -> None:
         rows = list(csv.DictReader(handle, delimiter=";"))
     steering = {ascii_address(r["E-mail"]) for r in rows if "styregruppe" in r["Grupper"].split(";")}
 
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--group", "styregruppe") == 0
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID, "--group", "styregruppe") == 0
 
-    found = messages(outbox(sample, f"invitation:{SEPTEMBER}"))
+    found = messages(outbox(sample, f"invitation:{MEETING_ID}"))
     assert {the_one(m, "To")[1].casefold() for m in found.values()} == steering
     # Jonas is tagged only on his duplicate row (line 5): merging kept the tag.
     assert "jonas.friis@faxe.example" in steering
@@ -370,19 +371,21 @@ def test_only_selects_one_member_in_any_case(sample: Path) -> None:
             "preview",
             "invitation",
             "--meeting",
-            SEPTEMBER,
+            MEETING_ID,
             "--only",
             "Soren.Aero@Vordingborg.example",
         )
         == 0
     )
 
-    (msg,) = messages(outbox(sample, f"invitation:{SEPTEMBER}")).values()
+    (msg,) = messages(outbox(sample, f"invitation:{MEETING_ID}")).values()
     assert the_one(msg, "To")[1] == "soren.aero@vordingborg.example"
 
 
 def test_only_an_unknown_address_is_an_error(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--only", "nobody@skive.example") == 2
+    assert (
+        run(sample, "preview", "invitation", "--meeting", MEETING_ID, "--only", "nobody@skive.example") == 2
+    )
     assert "nobody@skive.example" in capsys.readouterr().err
 
 
@@ -393,7 +396,7 @@ def test_invitation_without_a_meeting_is_an_error(sample: Path, capsys: pytest.C
 
 def test_unknown_meeting_is_an_error(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert run(sample, "preview", "invitation", "--meeting", "2027-09-20") == 2
-    assert SEPTEMBER in capsys.readouterr().err  # the known ids are listed
+    assert MEETING_ID in capsys.readouterr().err  # the known ids are listed
 
 
 # -- member lists from real exports ----------------------------------------------------------
@@ -413,9 +416,9 @@ def test_preview_from_each_real_export(sample: Path, export: str, to: tuple[str,
     use_members(sample, export)
 
     assert run(sample, "check") == 0
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER) == 0
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID) == 0
 
-    found = list(messages(outbox(sample, f"invitation:{SEPTEMBER}")).values())
+    found = list(messages(outbox(sample, f"invitation:{MEETING_ID}")).values())
     assert the_one(found[0], "To") == to
     names = {the_one(m, "To")[0] for m in found}
     assert all("\ufffd" not in n and "Ã" not in n for n in names)  # no mojibake
@@ -430,8 +433,8 @@ def test_duplicates_are_reported_by_check_and_sent_once(
     out = capsys.readouterr().out
     assert "members: 2 distinct" in out
     assert "duplicate: tina.hove@roskilde.example appears on lines 2, 4, 5; merged into one member" in out
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER) == 0
-    assert len(messages(outbox(sample, f"invitation:{SEPTEMBER}"))) == 2
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID) == 0
+    assert len(messages(outbox(sample, f"invitation:{MEETING_ID}"))) == 2
 
 
 def test_invalid_rows_stop_check_with_every_line_named(
@@ -463,8 +466,8 @@ def test_control_characters_stop_check_naming_row_and_column(
     assert "recipients.csv:5: telefon: an invisible control character (U+001D)" in out
     assert "retype the cell in the spreadsheet" in out
     # A tab is text, not a control character to refuse.
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--skip-invalid") == 0
-    sent = messages(outbox(sample, f"invitation:{SEPTEMBER}")).values()
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID, "--skip-invalid") == 0
+    sent = messages(outbox(sample, f"invitation:{MEETING_ID}")).values()
     assert {msg["To"].addresses[0].addr_spec for msg in sent} == {
         "soren.aero@vordingborg.example",
         "tina.hove@roskilde.example",
@@ -474,7 +477,7 @@ def test_control_characters_stop_check_naming_row_and_column(
 def test_invalid_rows_stop_preview(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
     use_members(sample, "invalid_rows.csv")
 
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER) == 2
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID) == 2
 
     assert "recipients.csv:2: email: 'anna@'" in capsys.readouterr().err
     assert not (sample.parent / "outbox").exists()
@@ -486,12 +489,12 @@ def test_skip_invalid_leaves_the_rows_out_and_says_so(
     use_members(sample, "invalid_rows.csv")
 
     assert run(sample, "check", "--skip-invalid") == 0
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--skip-invalid") == 0
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID, "--skip-invalid") == 0
 
     out = capsys.readouterr().out
     for line in (2, 3, 4, 5):
         assert f"skipped invalid row: recipients.csv:{line}: " in out
-    found = messages(outbox(sample, f"invitation:{SEPTEMBER}"))
+    found = messages(outbox(sample, f"invitation:{MEETING_ID}"))
     assert sorted(the_one(m, "To")[1] for m in found.values()) == [
         "camilla.lund@guldborgsund.example",
         "ida.strand@koege.example",
@@ -512,7 +515,7 @@ def test_missing_email_column_stops_check_and_preview(
     use_members(sample, "no_email_column.csv")
 
     assert run(sample, "check") == 2
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--skip-invalid") == 2
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID, "--skip-invalid") == 2
 
     err = capsys.readouterr().err
     assert (
@@ -524,11 +527,11 @@ def test_missing_email_column_stops_check_and_preview(
 def test_header_injection_from_the_member_list(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
     use_members(sample, "header_injection.csv")
 
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER) == 2
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID) == 2
     assert "recipients.csv:2: name: line breaks are not allowed" in capsys.readouterr().err
 
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--skip-invalid") == 0
-    folder = outbox(sample, f"invitation:{SEPTEMBER}")
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID, "--skip-invalid") == 0
+    folder = outbox(sample, f"invitation:{MEETING_ID}")
     found = messages(folder)
     assert len(found) == 2
     for name, msg in found.items():
@@ -539,9 +542,9 @@ def test_header_injection_from_the_member_list(sample: Path, capsys: pytest.Capt
 def test_markup_in_a_name_is_escaped_in_html_and_kept_in_text(sample: Path) -> None:
     use_members(sample, "markup_in_name.csv")
 
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER) == 0
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID) == 0
 
-    (msg,) = messages(outbox(sample, f"invitation:{SEPTEMBER}")).values()
+    (msg,) = messages(outbox(sample, f"invitation:{MEETING_ID}")).values()
     html = body_text(msg, "html")
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
@@ -594,14 +597,14 @@ def record_invited(config: Path, meeting_id: str, people: list[tuple[str, str, s
 def test_cancelled_meeting_with_nobody_invited_sends_nothing(
     sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    cancel_in_config(sample, SEPTEMBER)
+    cancel_in_config(sample, MEETING_ID)
 
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER) == 0
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID) == 0
 
     out = capsys.readouterr().out
-    assert f"campaign cancellation:{SEPTEMBER}: nothing to send" in out
+    assert f"campaign cancellation:{MEETING_ID}: nothing to send" in out
     assert "wrote 0 messages" in out
-    assert messages(outbox(sample, f"cancellation:{SEPTEMBER}")) == {}
+    assert messages(outbox(sample, f"cancellation:{MEETING_ID}")) == {}
 
 
 def test_cancelled_meeting_cancels_for_everyone_invited(sample: Path) -> None:
@@ -610,12 +613,12 @@ def test_cancelled_meeting_cancels_for_everyone_invited(sample: Path) -> None:
         ("lars.brondum@horsens.example", "Lars Brøndum", "en"),
         ("tidligere.medlem@sorø.example", "Tidligere Medlem", "da"),  # since taken off the list
     ]
-    record_invited(sample, SEPTEMBER, invited)
-    cancel_in_config(sample, SEPTEMBER)
+    record_invited(sample, MEETING_ID, invited)
+    cancel_in_config(sample, MEETING_ID)
 
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER) == 0
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID) == 0
 
-    found = messages(outbox(sample, f"cancellation:{SEPTEMBER}"))
+    found = messages(outbox(sample, f"cancellation:{MEETING_ID}"))
     by_address = {the_one(m, "To")[1]: m for m in found.values()}
     assert set(by_address) == {
         "soren.aero@vordingborg.example",
@@ -634,7 +637,7 @@ def test_cancelled_meeting_cancels_for_everyone_invited(sample: Path) -> None:
         cal, event = event_of(inline)
         assert str(cal["method"]) == "CANCEL"
         assert str(event["status"]) == "CANCELLED"
-        assert str(event["uid"]) == f"{SEPTEMBER}@roskilde.example"  # the same event, removed
+        assert str(event["uid"]) == f"{MEETING_ID}@roskilde.example"  # the same event, removed
         assert event["sequence"] == 1  # higher than the invitation's 0
         assert str(event["organizer"]) == f"mailto:{SENDER}"
         assert str(event["attendee"]) == f"mailto:{address}"
@@ -645,17 +648,17 @@ def test_cancelled_meeting_cancels_for_everyone_invited(sample: Path) -> None:
 def test_cancelled_meeting_with_group_cancels_only_for_those_invited_in_it(sample: Path) -> None:
     record_invited(
         sample,
-        SEPTEMBER,
+        MEETING_ID,
         [
             ("tina.hove@roskilde.example", "Tina Marie Hove", "da"),  # styregruppe
             ("soren.aero@vordingborg.example", "Søren Ærø", "da"),
         ],
     )
-    cancel_in_config(sample, SEPTEMBER)
+    cancel_in_config(sample, MEETING_ID)
 
-    assert run(sample, "preview", "invitation", "--meeting", SEPTEMBER, "--group", "styregruppe") == 0
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID, "--group", "styregruppe") == 0
 
-    found = messages(outbox(sample, f"cancellation:{SEPTEMBER}"))
+    found = messages(outbox(sample, f"cancellation:{MEETING_ID}"))
     assert [the_one(m, "To")[1] for m in found.values()] == ["tina.hove@roskilde.example"]
 
 
@@ -665,16 +668,16 @@ def test_cancelled_meeting_with_group_cancels_only_for_those_invited_in_it(sampl
 def test_ics_publishes_one_meeting(sample: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "møde.ics"
 
-    assert run(sample, "ics", SEPTEMBER, "-o", str(target)) == 0
+    assert run(sample, "ics", MEETING_ID, "-o", str(target)) == 0
 
     assert f"wrote {target}" in capsys.readouterr().out
     data = target.read_bytes()
     cal, event = event_of(data)
     assert str(cal["method"]) == "PUBLISH"
     assert b"ATTENDEE" not in data
-    assert str(event["uid"]) == f"{SEPTEMBER}@roskilde.example"
+    assert str(event["uid"]) == f"{MEETING_ID}@roskilde.example"
     assert str(event["summary"]) == "Netværksmøde: Hvad siger brugerne?"
-    assert event.decoded("dtstamp") == FIXED
+    assert event.decoded("dtstamp") == SAMPLE_NOW
     assert len(cal.walk("VTIMEZONE")) == 1
     for parser, events in utc_instants(data).items():
         assert events == [(utc(2027, 9, 21, 11), utc(2027, 9, 21, 14))], parser
@@ -691,7 +694,7 @@ def test_ics_for_an_unknown_meeting(sample: Path, tmp_path: Path) -> None:
         # Before everything: all, soonest first (the cancelled one as cancelled).
         (
             datetime(2027, 6, 1, tzinfo=UTC),
-            ["2027-06-08-sommermoede", SEPTEMBER, ACROSS_DST, NOVEMBER, CANCELLED_IN_CONFIG],
+            ["2027-06-08-sommermoede", MEETING_ID, ACROSS_DST, NOVEMBER, CANCELLED_IN_CONFIG],
         ),
         # Between meetings: June and September are over.
         (datetime(2027, 10, 1, tzinfo=UTC), [ACROSS_DST, NOVEMBER, CANCELLED_IN_CONFIG]),

@@ -20,7 +20,6 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import conftest
 import pytest
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from conftest import MEETING, ROOT, Faults, Project, Recorder, SmtpServer
@@ -74,9 +73,8 @@ def holding(
     servers: list[SmtpServer] = []
 
     def start(keep_held: bool) -> SmtpServer:
-        recorder_class = type("Holding", (HoldingRecorder,), {"keep_held": keep_held})
-        monkeypatch.setattr(conftest, "Recorder", recorder_class)
-        server = smtp_server_factory("starttls")
+        handler = type("Holding", (HoldingRecorder,), {"keep_held": keep_held})
+        server = smtp_server_factory("starttls", handler=handler)
         servers.append(server)
         return server
 

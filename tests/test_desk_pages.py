@@ -6,9 +6,9 @@ from __future__ import annotations
 import html
 import re
 
-from conftest import FIXED, Project
+from conftest import FIXED, MEETING_ID, Project
 from desk_client import DeskClient, running_desk
-from test_status_page import MEETING_ID, answered
+from test_status_page import answered
 
 __all__ = ["answered"]  # the fixture: invited, and answers of every kind read
 

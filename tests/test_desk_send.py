@@ -14,13 +14,12 @@ from urllib.parse import urlencode
 
 import pytest
 from aiosmtpd.controller import Controller
-from conftest import FIXED, USER, Project, SmtpServer, free_port
+from conftest import FIXED, MEETING_ID, USER, Project, SmtpServer, free_port
 from desk_client import DeskClient, running_desk
 from test_desk_pages import text_of
 
 from mailer.journal import Journal
 
-MEETING_ID = "2027-09-21-hvad-siger-brugerne"
 INVITATION = {"template": "invitation", "meeting": MEETING_ID}
 
 

@@ -20,13 +20,12 @@ from pathlib import Path
 
 import pytest
 import trustme
-from conftest import ROOT, Project, fixed_clock, free_port
+from conftest import MEETING_ID, ROOT, Project, fixed_clock, free_port
 
 from mailer.cli import main
 from mailer.journal import Journal
 
 DOVECOT = Path("/usr/sbin/dovecot")
-MEETING_ID = "2027-09-21-hvad-siger-brugerne"
 REPLIES = ROOT / "tests" / "data" / "replies"
 IMAP_USER = "brugernesrum"
 IMAP_PASSWORD = "svar-på-invitationer æøå"

@@ -14,11 +14,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from conftest import FIXED, ROOT, Project, SmtpServer
+from conftest import FIXED, MEETING_ID, ROOT, Project, SmtpServer
 
 from mailer.journal import Journal
 
-MEETING_ID = "2027-09-21-hvad-siger-brugerne"
 INBOX = ROOT / "tests" / "data" / "inbox"
 REPLIES = ROOT / "tests" / "data" / "replies"
 ANNE, SOREN = "anne.mette@roskilde.example", "soren.aero@vordingborg.example"

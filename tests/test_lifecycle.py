@@ -16,7 +16,7 @@ from pathlib import Path
 import icalendar
 import pytest
 import vobject
-from conftest import FIXED, ROOT, Project, SmtpServer
+from conftest import FIXED, MEETING_ID, ROOT, Project, SmtpServer
 from ical.calendar_stream import IcsCalendarStream
 
 from mailer.cli import main
@@ -24,7 +24,6 @@ from mailer.cli import main
 # What members receive is the same on the fast path and the plain one (MAILER_PLAIN=1).
 pytestmark = pytest.mark.usefixtures("plain")
 
-MEETING_ID = "2027-09-21-hvad-siger-brugerne"
 UID = f"{MEETING_ID}@roskilde.example"
 REPLIES = ROOT / "tests" / "data" / "replies"
 LISE = ("Lise Grøn", "lise.gron@greve.example", "Greve Bibliotek", "da")

@@ -9,11 +9,11 @@ import email.policy
 import io
 import re
 import shutil
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+from conftest import MEETING_ID, NEWSLETTER, SAMPLE_NOW
 
 from mailer.cli import main
 from mailer.compose import list_headers, list_id, unsubscribe_for
@@ -26,27 +26,20 @@ from mailer.templates import MessageTemplate
 pytestmark = pytest.mark.usefixtures("plain")
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = Path(__file__).resolve().parent / "data" / "newsletter"
-# Between the May meeting (past) and the September one.
-FIXED = datetime(2027, 8, 2, 8, 0, tzinfo=UTC)
 LIST_HEADERS = ("List-Id", "List-Unsubscribe", "List-Unsubscribe-Post", "Precedence", "Auto-Submitted")
 SENDER = {"name": "Brugernes Rum", "email": "brugernesrum@roskilde.example"}
 
 
 @pytest.fixture
-def folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A coordinator's folder: the test config and members, the shipped templates plus `kitchen`."""
-    monkeypatch.delenv("MAILER_CONFIG", raising=False)
-    shutil.copy(DATA / "config.toml", tmp_path / "config.toml")
-    shutil.copy(DATA / "recipients.csv", tmp_path / "recipients.csv")
-    shutil.copytree(ROOT / "templates", tmp_path / "templates")
-    shutil.copytree(DATA / "templates" / "kitchen", tmp_path / "templates" / "kitchen")
-    return tmp_path
+def folder(newsletter_folder: Path) -> Path:
+    """The newsletter project plus the template `kitchen` (every Markdown feature a newsletter uses)."""
+    shutil.copytree(NEWSLETTER / "templates" / "kitchen", newsletter_folder / "templates" / "kitchen")
+    return newsletter_folder
 
 
 def run(folder: Path, *args: str) -> tuple[int, str]:
     out = io.StringIO()
-    code = main(["--config", str(folder / "config.toml"), *args], clock=lambda: FIXED, out=out)
+    code = main(["--config", str(folder / "config.toml"), *args], clock=lambda: SAMPLE_NOW, out=out)
     return code, out.getvalue()
 
 
@@ -67,7 +60,7 @@ def part(msg: EmailMessage, subtype: str) -> str:
 
 
 def kitchen(member: dict[str, object] | None = None) -> tuple[str, str, str | None]:
-    template = MessageTemplate(DATA / "templates", "kitchen", "da")
+    template = MessageTemplate(NEWSLETTER / "templates", "kitchen", "da")
     context = {
         "recipient": member or {"name": "Søren Ærø"},
         "sender": {**SENDER, "reply_to": "koordinator@roskilde.example"},
@@ -129,14 +122,14 @@ def test_markup_in_member_data_is_shown_as_text_not_html() -> None:
 
 
 def test_body_md_beside_body_txt_is_refused(tmp_path: Path) -> None:
-    shutil.copytree(DATA / "templates", tmp_path / "templates")
+    shutil.copytree(NEWSLETTER / "templates", tmp_path / "templates")
     (tmp_path / "templates" / "kitchen" / "da" / "body.txt").write_text("Hej\n", encoding="utf-8")
     with pytest.raises(TemplateError, match=r"body.txt: body.md makes this part"):
         MessageTemplate(tmp_path / "templates", "kitchen", "da")
 
 
 def test_a_template_error_in_body_md_names_the_file_and_line(tmp_path: Path) -> None:
-    shutil.copytree(DATA / "templates", tmp_path / "templates")
+    shutil.copytree(NEWSLETTER / "templates", tmp_path / "templates")
     body = tmp_path / "templates" / "kitchen" / "da" / "body.md"
     body.write_text("# Hej\n\n{{ recipient.navn }}\n", encoding="utf-8")
     template = MessageTemplate(tmp_path / "templates", "kitchen", "da")
@@ -202,9 +195,9 @@ def test_newsletters_carry_list_unsubscribe_and_bulk_headers(folder: Path) -> No
 
 
 def test_invitations_carry_no_list_headers(folder: Path) -> None:
-    code, _ = run(folder, "preview", "invitation", "--meeting", "2027-09-21-hvad-siger-brugerne")
+    code, _ = run(folder, "preview", "invitation", "--meeting", MEETING_ID)
     assert code == 0
-    messages = outbox(folder, "invitation_2027-09-21-hvad-siger-brugerne")
+    messages = outbox(folder, f"invitation_{MEETING_ID}")
     assert len(messages) == 5
     for msg in messages.values():
         assert [h for h in LIST_HEADERS if h in msg] == []
@@ -212,9 +205,9 @@ def test_invitations_carry_no_list_headers(folder: Path) -> None:
 
 
 def test_cancellations_carry_no_list_headers(folder: Path) -> None:
-    code, _ = run(folder, "preview", "cancellation", "--meeting", "2027-09-21-hvad-siger-brugerne")
+    code, _ = run(folder, "preview", "cancellation", "--meeting", MEETING_ID)
     assert code == 0
-    for msg in outbox(folder, "cancellation_2027-09-21-hvad-siger-brugerne").values():
+    for msg in outbox(folder, f"cancellation_{MEETING_ID}").values():
         assert [h for h in LIST_HEADERS if h in msg] == []
 
 

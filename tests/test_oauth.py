@@ -23,7 +23,6 @@ import threading
 import time
 import urllib.request
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from urllib.parse import parse_qs, urlencode
 
 import pytest
 import trustme
+from conftest import MEETING_ID, SAMPLE_NOW
 
 from mailer.cli import main
 from mailer.config import load_settings
@@ -39,7 +39,6 @@ from mailer.oauth import SavedSignIn, cache_path
 from mailer.signin import SmtpSignIn
 
 REPO = Path(__file__).resolve().parents[1]
-FIXED = datetime(2027, 8, 20, 9, 0, tzinfo=UTC)
 CLIENT_ID = "5f1d7c2e-0b7a-4c1e-9d3f-6a2b8e4c1f07"  # made up, as IT would paste it
 SCOPE = "https://outlook.office.com/SMTP.Send"
 IMAP_SCOPE = "https://outlook.office.com/IMAP.AccessAsUser.All"
@@ -335,7 +334,7 @@ def write_config(folder: Path, *, smtp: dict[str, Any], oauth: dict[str, Any] | 
         '[sender]\nname = "Brugernes Rum"\nemail = "brugernesrum@roskilde.example"\n\n'
         f"[smtp]\n{table(smtp)}\n"
         + (f"[smtp.oauth]\n{table(oauth)}\n" if oauth is not None else "")
-        + '[[meetings]]\nid = "2027-09-21-hvad-siger-brugerne"\n'
+        + f'[[meetings]]\nid = "{MEETING_ID}"\n'
         'title = "Netværksmøde: Hvad siger brugerne?"\n'
         "start = 2027-09-21T13:00:00\nend = 2027-09-21T16:00:00\n"
         'location = "Roskilde Bibliotek, Dronning Margrethes Vej 14, 4000 Roskilde"\n'
@@ -376,7 +375,7 @@ def config(tmp_path: Path, entra: EntraStub, ca_file: Path) -> Path:
 def sign_in(config: Path, ca_file: Path) -> Coordinator:
     """`mailer login` as the coordinator does it; returns what she saw."""
     screen = Coordinator(ca_file)
-    assert main(["--config", str(config), "login"], clock=lambda: FIXED, out=screen) == 0
+    assert main(["--config", str(config), "login"], clock=lambda: SAMPLE_NOW, out=screen) == 0
     return screen
 
 
@@ -432,11 +431,11 @@ def test_a_revoked_sign_in_asks_to_sign_in_again(
     config: Path, entra: EntraStub, ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     sign_in(config, ca_file)
-    assert main(["--config", str(config), "check", "--signin"], clock=lambda: FIXED) == 0
+    assert main(["--config", str(config), "check", "--signin"], clock=lambda: SAMPLE_NOW) == 0
     capsys.readouterr()
     entra.revoke()  # the coordinator changed her password
 
-    assert main(["--config", str(config), "check", "--signin"], clock=lambda: FIXED) == 2
+    assert main(["--config", str(config), "check", "--signin"], clock=lambda: SAMPLE_NOW) == 2
     err = capsys.readouterr().err
     assert "sign in again with `mailer login`" in err
     assert "invalid_grant: AADSTS50173" in err and "Trace ID" not in err
@@ -447,14 +446,14 @@ def test_a_revoked_sign_in_asks_to_sign_in_again(
 def test_check_says_how_it_will_sign_in(
     config: Path, entra: EntraStub, ca_file: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["--config", str(config), "check"], clock=lambda: FIXED) == 0
+    assert main(["--config", str(config), "check"], clock=lambda: SAMPLE_NOW) == 0
     assert "xoauth2 as brugernesrum@roskilde.example" in capsys.readouterr().out
     assert "NOT signed in: run `mailer login`" in SmtpSignIn(load_settings(config)).describe()
-    assert main(["--config", str(config), "check", "--signin"], clock=lambda: FIXED) == 2
+    assert main(["--config", str(config), "check", "--signin"], clock=lambda: SAMPLE_NOW) == 2
     assert "not signed in" in capsys.readouterr().err
 
     sign_in(config, ca_file)
-    assert main(["--config", str(config), "check", "--signin"], clock=lambda: FIXED) == 0
+    assert main(["--config", str(config), "check", "--signin"], clock=lambda: SAMPLE_NOW) == 0
     out = capsys.readouterr().out
     assert f"signed in as {USER}; renewed before each run" in out
     assert "a secret can be had now" in out

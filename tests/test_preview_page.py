@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import io
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MEETING_ID, SAMPLE_NOW
 
 from mailer.cli import main
 
@@ -20,7 +20,6 @@ from mailer.cli import main
 pytestmark = pytest.mark.usefixtures("plain")
 
 ROOT = Path(__file__).resolve().parent.parent
-FIXED = datetime(2027, 8, 2, 8, 0, tzinfo=UTC)
 MEMBERS = {
     "soren.aero@vordingborg.example": "Søren Ærø",
     "aase.bogh@soroe.example": "Åse Bøgh",
@@ -37,7 +36,9 @@ def folder(newsletter_folder: Path) -> Path:
 
 def preview(folder: Path, *args: str) -> Path:
     out = io.StringIO()
-    code = main(["--config", str(folder / "config.toml"), "preview", *args], clock=lambda: FIXED, out=out)
+    code = main(
+        ["--config", str(folder / "config.toml"), "preview", *args], clock=lambda: SAMPLE_NOW, out=out
+    )
     assert code == 0, out.getvalue()
     page = Path(out.getvalue().rsplit("preview page: ", 1)[1].strip())
     assert page.is_file()
@@ -93,7 +94,7 @@ def frame_text(page: Any, number: int) -> str:
 def test_invitation_preview_shows_the_event_in_danish_time(
     browser: Any, folder: Path, tmp_path: Path
 ) -> None:
-    index = preview(folder, "invitation", "--meeting", "2027-09-21-hvad-siger-brugerne")
+    index = preview(folder, "invitation", "--meeting", MEETING_ID)
     page = browser.new_page()
     try:
         page.goto(index.as_uri())
@@ -114,8 +115,6 @@ def test_invitation_preview_shows_the_event_in_danish_time(
 
 # -- the page in the coordinator's language ------------------------------------------------
 
-SEPTEMBER = "2027-09-21-hvad-siger-brugerne"
-
 
 @pytest.fixture
 def sample_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -134,7 +133,7 @@ def visible(page: Any, selector: str) -> str:
 def test_the_page_speaks_danish_without_calendar_terms_and_shows_addresses_as_written(
     browser: Any, sample_folder: Path
 ) -> None:
-    index = preview(sample_folder, "invitation", "--meeting", SEPTEMBER)
+    index = preview(sample_folder, "invitation", "--meeting", MEETING_ID)
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
     try:
         page.goto(index.as_uri())
@@ -163,7 +162,7 @@ def test_the_page_opens_with_what_changed_for_members_told_before(browser: Any, 
         ("birgitte.holm@odsherred.example", "Birgitte Holm", "da"),
         ("jonas.friis@faxe.example", "Jonas Friis", "da"),
     ]
-    record_invited(config, SEPTEMBER, told)
+    record_invited(config, MEETING_ID, told)
     text = config.read_text(encoding="utf-8")
     text = text.replace("start = 2027-09-21T13:00:00", "start = 2027-09-21T14:00:00")
     text = text.replace(
@@ -171,7 +170,7 @@ def test_the_page_opens_with_what_changed_for_members_told_before(browser: Any, 
     )
     config.write_text(text, encoding="utf-8")
 
-    index = preview(sample_folder, "invitation", "--meeting", SEPTEMBER)
+    index = preview(sample_folder, "invitation", "--meeting", MEETING_ID)
     page = browser.new_page(viewport={"width": 1280, "height": 1600})
     try:
         page.goto(index.as_uri())
@@ -202,7 +201,7 @@ def test_the_page_speaks_english_for_an_english_coordinator(browser: Any, sample
         config.read_text(encoding="utf-8").replace('language = "da"', 'language = "en"', 1), "utf-8"
     )
 
-    index = preview(sample_folder, "invitation", "--meeting", SEPTEMBER)
+    index = preview(sample_folder, "invitation", "--meeting", MEETING_ID)
     page = browser.new_page()
     try:
         page.goto(index.as_uri())

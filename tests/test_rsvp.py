@@ -8,14 +8,13 @@ import mailbox
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, Project, SmtpServer
+from conftest import MEETING_ID, ROOT, Project, SmtpServer
 from test_status_page import excel_rows
 
 from mailer.errors import ReplyError
 from mailer.journal import Journal
 from mailer.rsvp import calendar_address, replies_in
 
-MEETING_ID = "2027-09-21-hvad-siger-brugerne"
 REPLIES = ROOT / "tests" / "data" / "replies"
 FILES = sorted(REPLIES.glob("*.eml"))
 BENTE = ("Bente Kjær", "bente.kjaer@greve.example", "Greve Bibliotek", "da")  # delegates to Ole Ørsted

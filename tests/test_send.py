@@ -23,8 +23,17 @@ from typing import Any
 
 import conftest
 import pytest
-from aiosmtpd.smtp import MISSING, SMTP, Envelope, Session
-from conftest import MEETING, PASSWORD, Faults, Project, Recorder, SmtpServer
+from conftest import (
+    MEETING,
+    PASSWORD,
+    BusyRecorder,
+    Faults,
+    Project,
+    RefusingRecorder,
+    RevokedRecorder,
+    SmtpServer,
+    StallingRecorder,
+)
 
 from mailer import compose, forked
 from mailer.cli import main
@@ -67,20 +76,6 @@ def journal_rows(project: Project) -> dict[str, tuple[str, int | None, str]]:
 def journal_attempts(project: Project) -> dict[str, int]:
     with sqlite3.connect(project.state) as db:
         return dict(db.execute("SELECT recipient, attempts FROM deliveries").fetchall())
-
-
-class RefusingRecorder(Recorder):
-    """A server that answers every sign-in with 535, as a relay does for a revoked account."""
-
-    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]) -> Any:
-        self.auth_attempts += 1
-        return "535 5.7.8 Authentication credentials invalid"
-
-
-@pytest.fixture
-def refusing(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Servers started in this test refuse every sign-in."""
-    monkeypatch.setattr(conftest, "Recorder", RefusingRecorder)
 
 
 # -- security modes ---------------------------------------------------------------------
@@ -167,9 +162,9 @@ def test_certificate_failure_refused(
 
 
 def test_wrong_password_stops_at_once(
-    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str], refusing: None
+    project: Project, smtp_server_factory: Factory, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    server = smtp_server_factory("starttls")
+    server = smtp_server_factory("starttls", handler=RefusingRecorder)
     project.smtp = {**server.smtp_config(), "concurrency": 4, "max_attempts": 5}
     code, out = project.main(*SEND, "--yes")
     err = capsys.readouterr().err
@@ -181,22 +176,13 @@ def test_wrong_password_stops_at_once(
     assert journal_rows(project) == {}
 
 
-class RevokedRecorder(Recorder):
-    """Takes the first sign-in and refuses every later one: the password was changed mid-run."""
-
-    async def handle_AUTH(self, server: SMTP, session: Session, envelope: Envelope, args: list[str]) -> Any:
-        self.auth_attempts += 1
-        return MISSING if self.auth_attempts == 1 else "535 5.7.8 Authentication credentials invalid"
-
-
 def test_sign_in_refused_mid_run_stops_and_says_how_far_it_got(
     project: Project,
     smtp_server_factory: Factory,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(conftest, "Recorder", RevokedRecorder)
-    server = smtp_server_factory("starttls", faults=Faults(drop_after=2))  # so it must sign in again
+    # (the connection dropped after two messages, so that it must sign in again)
+    server = smtp_server_factory("starttls", faults=Faults(drop_after=2), handler=RevokedRecorder)
     project.smtp = {**server.smtp_config(), "concurrency": 1}
     code, out = project.main(*SEND, "--yes")
     err = capsys.readouterr().err
@@ -207,7 +193,6 @@ def test_sign_in_refused_mid_run_stops_and_says_how_far_it_got(
     assert len(server.recorder.received) == 2
     assert [status for status, _, _ in journal_rows(project).values()] == ["sent", "sent"]
 
-    monkeypatch.setattr(conftest, "Recorder", Recorder)
     fixed = smtp_server_factory("starttls")
     project.smtp = fixed.smtp_config()
     code, out = project.main(*SEND, "--yes")
@@ -632,7 +617,6 @@ def test_password_never_printed_or_stored(
     project: Project,
     smtp_server_factory: Factory,
     capsys: pytest.CaptureFixture[str],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     server = smtp_server_factory("starttls", faults=Faults(reject={"mads.kohler@koege.example"}))
     project.smtp = server.smtp_config()
@@ -640,8 +624,7 @@ def test_password_never_printed_or_stored(
     outputs.append(project.main("--debug", *SEND, "--yes", "--resend")[1])
     outputs.append(project.main("status")[1])
     assert len(server.recorder.received) == 6
-    monkeypatch.setattr(conftest, "Recorder", RefusingRecorder)
-    project.smtp = smtp_server_factory("starttls").smtp_config()
+    project.smtp = smtp_server_factory("starttls", handler=RefusingRecorder).smtp_config()
     code, out = project.main("--debug", *SEND, "--yes", "--resend")  # with a traceback
     assert code == 2
     outputs.append(out)
@@ -739,26 +722,11 @@ def test_rate_per_minute_is_honoured_by_the_transport(project: Project, smtp_ser
         assert n * 0.5 - elapsed <= seconds <= n * 0.5
 
 
-class BusyRecorder(Recorder):
-    """Answers 451 to one address every time: a transient failure that never clears."""
-
-    busy = "mads.kohler@koege.example"
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list[str]
-    ) -> str:
-        if address.casefold() == self.busy:
-            self.tried[self.busy] = self.tried.get(self.busy, 0) + 1
-            return "451 4.3.0 Mailbox busy, try again later"
-        return await super().handle_RCPT(server, session, envelope, address, options)
-
-
+@pytest.mark.smtp_fault(BusyRecorder)
 def test_transient_failures_back_off_exponentially_then_are_reported(
-    project: Project, smtp_server_factory: Factory, monkeypatch: pytest.MonkeyPatch
+    project: Project, server: SmtpServer
 ) -> None:
-    monkeypatch.setattr(conftest, "Recorder", BusyRecorder)
-    server = smtp_server_factory("starttls")
-    settings = {**server.smtp_config(), "backoff": 1.5, "max_attempts": 4, "concurrency": 1}
+    settings = {**project.smtp, "backoff": 1.5, "max_attempts": 4, "concurrency": 1}
     report, slept, _ = run_pipeline(project, settings)
     assert report.sent == 3
     (failed,) = report.failed
@@ -769,24 +737,11 @@ def test_transient_failures_back_off_exponentially_then_are_reported(
     assert journal_rows(project)[BusyRecorder.busy][:2] == ("failed", 451)
 
 
-class StallingRecorder(Recorder):
-    """Never answers the first message's data (a server that hangs); answers the rest."""
-
-    stalled = 0
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        if not self.stalled:
-            self.stalled += 1
-            await asyncio.Event().wait()  # until the client gives up and the server is stopped
-        return await super().handle_DATA(server, session, envelope)
-
-
+@pytest.mark.smtp_fault(StallingRecorder)
 def test_a_server_that_stops_answering_is_given_up_on_and_the_message_tried_again(
-    project: Project, smtp_server_factory: Factory, monkeypatch: pytest.MonkeyPatch
+    project: Project, server: SmtpServer
 ) -> None:
-    monkeypatch.setattr(conftest, "Recorder", StallingRecorder)
-    server = smtp_server_factory("starttls")
-    settings = {**server.smtp_config(), "timeout": 0.25, "concurrency": 1}
+    settings = {**project.smtp, "timeout": 0.25, "concurrency": 1}
     report, slept, elapsed = run_pipeline(project, settings)
     assert (report.sent, report.failed) == (len(project.members), [])
     assert len(slept) == 1  # one back-off, before the second attempt

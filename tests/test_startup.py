@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import MEETING_ID
 
 HEAVY = (
     "jinja2",
@@ -61,7 +62,7 @@ def test_status_reads_the_config_and_journal_only(sample: Path) -> None:
 def test_previewing_an_invitation_leaves_out_markdown_signing_in_and_environment_settings(
     sample: Path,
 ) -> None:
-    used = imported(sample.parent, "preview", "invitation", "--meeting", "2027-09-21-hvad-siger-brugerne")
+    used = imported(sample.parent, "preview", "invitation", "--meeting", MEETING_ID)
 
     assert {"jinja2", "icalendar", "email_validator"} <= set(used)
     assert not {"markdown_it", "msal", "pydantic_settings"} & set(used)

@@ -11,9 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, Project, SmtpServer, chromium
+from conftest import MEETING_ID, ROOT, Project, SmtpServer, chromium
 
-MEETING_ID = "2027-09-21-hvad-siger-brugerne"
 DATA = ROOT / "tests" / "data"
 
 

@@ -5,10 +5,10 @@ languages and Danish dates.
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import MEETING_ID, SAMPLE_NOW
 
 from mailer.cli import main
 from mailer.compose import Composer
@@ -20,12 +20,10 @@ from mailer.templates import MessageTemplate, Rendered, meeting_view
 from mailer.words import long_datetime
 
 ROOT = Path(__file__).parents[1]
-FIXED = datetime(2027, 8, 2, 8, 15, 30, tzinfo=UTC)
-MEETING_ID = "2027-09-21-hvad-siger-brugerne"
 
 
 def run(config: Path, *args: str) -> int:
-    return main(["--config", str(config), *args], clock=lambda: FIXED)
+    return main(["--config", str(config), *args], clock=lambda: SAMPLE_NOW)
 
 
 def render(
@@ -41,7 +39,7 @@ def render(
         f"{template}:{MEETING_ID}", chosen, meeting, method, 0, meeting.uid("roskilde.example")
     )
     member = Member(email="soren.aero@vordingborg.example", name=name, language=language, lines=(2,))
-    return Composer(settings, now=FIXED).rendered(Delivery(member, campaign, "new"))
+    return Composer(settings, now=SAMPLE_NOW).rendered(Delivery(member, campaign, "new"))
 
 
 def line_of(path: Path, needle: str) -> int:
@@ -165,7 +163,7 @@ def test_preview_stops_on_a_template_error_before_writing_anything(
     body = sample.parent / "templates" / "invitation" / "da" / "body.txt"
     body.write_text(body.read_text(encoding="utf-8").replace("sender.name", "sender.navn"), "utf-8")
 
-    assert run(sample, "preview", "invitation", "--meeting", "2027-09-21-hvad-siger-brugerne") == 2
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID) == 2
 
     assert "navn" in capsys.readouterr().err
 

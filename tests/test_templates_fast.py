@@ -6,11 +6,11 @@ raised for the member it happens to.
 from __future__ import annotations
 
 import shutil
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import MEETING_ID, SAMPLE_NOW
 
 from mailer.compose import Composer
 from mailer.config import Settings, load_settings
@@ -21,8 +21,6 @@ from mailer.shapes import ShapedParts
 from mailer.templates import MessageTemplate
 
 ROOT = Path(__file__).parents[1]
-FIXED = datetime(2027, 8, 2, 8, 15, 30, tzinfo=UTC)
-MEETING_ID = "2027-09-21-hvad-siger-brugerne"
 NAMES = [
     "Søren Ærø",
     "Anne Mette Bøttcher Jensen",
@@ -99,7 +97,7 @@ def test_shipped_templates_give_every_member_the_ordinary_page(
     slow = ordinary(fast)
     meeting = settings.meeting(MEETING_ID)
     before = meeting.snapshot() | {"title": "Old & <odd> 'title'", "location": ""}
-    composer = Composer(settings, now=FIXED)
+    composer = Composer(settings, now=SAMPLE_NOW)
     for kind, previous in (("new", None), ("update", before)):
         for member in members():
             got, want = (

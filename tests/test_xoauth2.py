@@ -22,8 +22,8 @@ import pytest
 import trustme
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
+from conftest import SAMPLE_NOW
 from test_oauth import (  # the Entra ID stand-in and its fixtures
-    FIXED,
     USER,
     EntraStub,
     ca,  # noqa: F401 - a fixture
@@ -159,7 +159,7 @@ def smtp_settings(relay: Relay, ca_file: Path, **extra: Any) -> dict[str, Any]: 
 
 
 def send(config: Path, out: io.StringIO | None = None) -> int:
-    return main(["--config", str(config), "send", "newsletter", "--yes"], clock=lambda: FIXED, out=out)
+    return main(["--config", str(config), "send", "newsletter", "--yes"], clock=lambda: SAMPLE_NOW, out=out)
 
 
 def token_script(folder: Path, tokens: list[str]) -> str:
