@@ -9,7 +9,6 @@ import argparse
 import io
 import os
 import sys
-import time
 import traceback
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -24,8 +23,7 @@ from mailer.words import count, local_time
 if TYPE_CHECKING:
     from mailer.calendar import Person
     from mailer.config import Settings
-    from mailer.plan import Plan, Selection
-    from mailer.run import Inputs, SendReport
+    from mailer.plan import Selection
 
 Clock = Callable[[], datetime]
 
@@ -259,13 +257,14 @@ def _write_preview(
     folder: Path | None = None,
     open_page: bool = False,
 ) -> int:
+    from mailer import send_output
     from mailer.journal import Journal
     from mailer.run import load_inputs, preview
 
     inputs = load_inputs(settings, skip_invalid=skip_invalid)
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         result = preview(inputs, journal, selection, now=now, out=folder)
-    _print_plan(result.plan, inputs, out)
+    send_output.print_plan(result.plan, inputs, out)
     print(f"wrote {count(result.count, 'message')} to {result.folder}", file=out)
     print(f"preview page: {result.index}", file=out)
     if open_page:
@@ -273,52 +272,6 @@ def _write_preview(
 
         webbrowser.open(result.index.resolve().as_uri())
     return 0
-
-
-# What each kind of delivery is called in the plan's summary, one and many.
-KIND_WORDS = {
-    "new": ("new", "new"),
-    "update": ("update", "updates"),
-    "cancel": ("cancellation", "cancellations"),
-    "message": ("message", "messages"),
-}
-
-
-def _print_plan(plan: Plan, inputs: Inputs, out: TextIO) -> None:
-    kinds: dict[str, int] = {}
-    for delivery in plan.deliveries:
-        kinds[delivery.kind] = kinds.get(delivery.kind, 0) + 1
-    summary = ", ".join(count(n, *KIND_WORDS[k]) for k, n in sorted(kinds.items())) or "nothing to send"
-    print(f"campaign {plan.campaign.key}: {summary}", file=out)
-    if plan.campaign.method:
-        print(f"  calendar: {plan.campaign.method}, sequence {plan.campaign.sequence}", file=out)
-    if plan.skipped:
-        have = "has" if len(plan.skipped) == 1 else "have"
-        print(f"  {count(len(plan.skipped), 'member')} already {have} it (not sent again)", file=out)
-        if not plan.deliveries and plan.campaign.method is None:
-            print(
-                f"  a new issue? give it a campaign key of its own: --campaign {plan.campaign.key}-2",
-                file=out,
-            )
-    if plan.suppressed:
-        print(f"  {count(len(plan.suppressed), 'unsubscribed member')} left out", file=out)
-    if plan.bouncing:
-        print(f"  {count(len(plan.bouncing), 'member')} left out because their address bounced:", file=out)
-        for member in plan.bouncing:
-            print(f"    {member.email}", file=out)
-        print("  (when an address works again: mailer bounced --clear EMAIL)", file=out)
-    for err in inputs.members.invalid:
-        print(f"  skipped invalid row: {err}", file=out)
-    if plan.removed:
-        were = "was" if len(plan.removed) == 1 else "were"
-        are = "is" if len(plan.removed) == 1 else "are"
-        print(
-            f"  {count(len(plan.removed), 'member')} {were} invited but {are} no longer on the list:",
-            file=out,
-        )
-        for row in plan.removed:
-            print(f"    {row.email}", file=out)
-        print("  (send with --cancel-removed to cancel it in their calendars)", file=out)
 
 
 def _send(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
@@ -347,6 +300,7 @@ def _deliver(
     limit: int | None = None,
     skip_invalid: bool | None = None,
 ) -> int:
+    from mailer import send_output
     from mailer.journal import Journal
     from mailer.run import load_inputs, make_plan, send, send_test
     from mailer.signin import SmtpSignIn
@@ -354,7 +308,7 @@ def _deliver(
     inputs = load_inputs(settings, skip_invalid=args.skip_invalid if skip_invalid is None else skip_invalid)
     with Journal(settings.resolve(settings.files.state)) as journal, journal.sending():
         plan = make_plan(inputs, journal, selection, now=now)
-        _print_plan(plan, inputs, out)
+        send_output.print_plan(plan, inputs, out)
         if test_to:
             envelope = send_test(inputs, plan, test_to, now=now)
             print(f"test message '{envelope.subject}' sent to {test_to}; nothing recorded", file=out)
@@ -372,11 +326,11 @@ def _deliver(
         )
         signin = SmtpSignIn(settings)
         signin.secret()  # no password or token: say so before asking, not after
-        if not args.yes and not _confirm(out):
+        if not args.yes and not send_output.confirm(out):
             return 2
         copy = journal.back_up()
         print(f"the journal as it was is copied to {copy} (README: 'Restoring the journal')", file=out)
-        shown = _progress(out)
+        shown = send_output.progress(out)
         done = 0
 
         def progress(sent: int, failed: int, total: int) -> None:
@@ -395,7 +349,7 @@ def _deliver(
                 code=err.code,
                 reply=err.reply,
             ) from err
-    _print_report(report, out)
+    send_output.print_report(report, out)
     return 1 if report.failed else 0
 
 
@@ -408,79 +362,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of messages (1 or more)")
     return value
-
-
-def _confirm(out: TextIO) -> bool:
-    """Ask on the terminal; piped input is never taken as an answer."""
-    if not sys.stdin.isatty():
-        print("error: no terminal to confirm on; add --yes to send", file=sys.stderr)
-        return False
-    print("send now? [y/N] ", end="", file=out, flush=True)
-    answer = sys.stdin.readline().strip().casefold()
-    if answer not in ("y", "yes", "j", "ja"):
-        print("nothing sent", file=out)
-        return False
-    return True
-
-
-def _progress(out: TextIO) -> Callable[[int, int, int], None]:
-    """A bar redrawn a few times a second on a terminal; otherwise a line per tenth of the run.
-    Failed messages count as failed, not sent (`!` in the bar)."""
-    started = time.monotonic()
-    terminal = out.isatty()
-    step = 1
-    drawn = 0.0
-
-    def show(sent: int, failed: int, total: int) -> None:
-        nonlocal step, drawn
-        done = sent + failed
-        if terminal:
-            now = time.monotonic()
-            if done < total and now - drawn < 0.2:
-                return
-            drawn = now
-        elif done < total and done % step:
-            return
-        elapsed = max(time.monotonic() - started, 1e-6)
-        rate = done / elapsed
-        left = (total - done) / rate if rate else 0
-        failures = f", {failed} failed" if failed else ""
-        line = f"{sent}/{total} sent{failures} · {rate:.1f}/s · {left:.0f}s left"
-        if terminal:
-            width = 30
-            ok, bad = int(width * sent / total), int(width * done / total) - int(width * sent / total)
-            bar = "#" * ok + "!" * bad + "-" * (width - ok - bad)
-            print(f"\r[{bar}] {line}", end="" if done < total else "\n", file=out, flush=True)
-        else:
-            print(line, file=out)
-            step = max(1, total // 10)
-
-    return show
-
-
-def _print_report(report: SendReport, out: TextIO) -> None:
-    """What was sent; failures told apart: refused for good (fix the address) or for now (run again)."""
-    print(
-        f"sent: {report.sent}, skipped (already sent): {report.skipped}, failed: {len(report.failed)}",
-        file=out,
-    )
-    refused = [outcome for outcome in report.failed if outcome.permanent]
-    later = [outcome for outcome in report.failed if not outcome.permanent]
-    if refused:
-        print(f"refused by the server ({count(len(refused), 'address', 'addresses')}):", file=out)
-        for outcome in refused:
-            print(f"  failed: {outcome.envelope.rcpt_to}: {outcome.code} {outcome.reply}", file=out)
-        print(
-            "  check these addresses in the member list (or ask the members): they are left out of "
-            "later sends (when one works again: mailer bounced --clear EMAIL)",
-            file=out,
-        )
-    if later:
-        print(f"not delivered this time ({count(len(later), 'message')}):", file=out)
-        for outcome in later:
-            code = outcome.code if outcome.code is not None else "no answer:"
-            print(f"  failed: {outcome.envelope.rcpt_to}: {code} {outcome.reply}", file=out)
-        print(f"run the same command again to send {'it' if len(later) == 1 else 'them'}", file=out)
 
 
 def _status(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
