@@ -45,7 +45,7 @@ from pathlib import Path
 
 import aiosmtplib
 
-from mailer import cli
+from mailer import cli, recipients
 from mailer.calendar import MeetingEvent, Person, PreparedCalendar
 from mailer.compose import Composer
 from mailer.config import Settings, load_settings
@@ -56,7 +56,8 @@ from mailer.outcomes import DeliveryRecord, OutcomeLog
 from mailer.plan import Delivery, Plan, Selection
 from mailer.run import load_inputs, make_plan
 from mailer.signin import SmtpSignIn
-from mailer.templates import Rendered
+from mailer.templates import MessageTemplate, Rendered
+from mailer.transport import smtp
 from mailer.transport.smtp import Outcome, SmtpTransport
 
 REPO = Path(__file__).resolve().parent.parent
@@ -336,6 +337,71 @@ def journal_writes_off() -> Iterator[None]:
         OutcomeLog.append = original  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def patched(owner: object, name: str, value: object) -> Iterator[None]:
+    """`owner.name` replaced by `value`, in this process (and the builders it forks), for as long
+    as the block runs."""
+    original = getattr(owner, name)
+    setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+@contextlib.contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Settings from the environment (`MAILER_PLAIN`, `MAILER_SMTP__...`) for as long as the block runs."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def shapes_off() -> contextlib.AbstractContextManager[None]:
+    """Every template part run by Jinja2 for every member (`Parts`), the rest as it is."""
+    original = MessageTemplate.__init__
+
+    def plain_parts(
+        self: MessageTemplate, folder: Path, name: str, language: str, *, plain: bool = False
+    ) -> None:
+        original(self, folder, name, language, plain=True)
+
+    return patched(MessageTemplate, "__init__", plain_parts)
+
+
+def commit_per_message() -> contextlib.AbstractContextManager[None]:
+    """Each outcome committed to SQLite as it comes, instead of the outcome log's batches."""
+    original = OutcomeLog.append
+
+    def append_and_commit(self: OutcomeLog, record: DeliveryRecord) -> None:
+        original(self, record)
+        self.settle()
+
+    return patched(OutcomeLog, "append", append_and_commit)
+
+
+async def _sendmail(client: aiosmtplib.SMTP, envelope: Envelope) -> str:
+    return (await client.sendmail(envelope.mail_from, [envelope.rcpt_to], envelope.data))[1]
+
+
+# Each speed path, and how the benchmark turns it off (and only it) for a full send.
+TRICKS: list[tuple[str, Callable[[], contextlib.AbstractContextManager[None]]]] = [
+    ("builders in forked processes", lambda: environment(MAILER_SMTP__COMPOSE_PROCESSES="0")),
+    ("template parts once per shape", shapes_off),
+    ("address check in a forked child", lambda: patched(recipients, "PARALLEL_CHECK_FROM", sys.maxsize)),
+    ("outcome log, moved in batches", commit_per_message),
+    ("MAIL, RCPT and DATA without sendmail", lambda: patched(smtp, "_transaction", _sendmail)),
+]
+PLAIN = "mailer send, MAILER_PLAIN=1"
+
+
 def run_mailer(settings: Settings, expected: int) -> int:
     """`mailer send invitation --meeting ID --yes`, the whole command, from a fresh journal."""
     clear_journal(settings)
@@ -358,11 +424,20 @@ def paired_rounds(
         with journal_writes_off():
             return run_mailer(settings, n)
 
+    def without(trick: Callable[[], contextlib.AbstractContextManager[None]]) -> Callable[[], int]:
+        def send() -> int:
+            with trick():
+                return run_mailer(settings, n)
+
+        return send
+
     variants: list[tuple[str, Callable[[], int]]] = [
         ("bare aiosmtplib loop (ceiling)", lambda: run_ceiling(envelopes, port, concurrency)),
         ("mailer transport only, prebuilt", lambda: run_transport(settings, envelopes)),
         ("mailer send (full)", lambda: run_mailer(settings, n)),
         ("mailer send, journal writes off", without_journal),
+        (PLAIN, without(lambda: environment(MAILER_PLAIN="1"))),
+        *((f"  without: {name}", without(trick)) for name, trick in TRICKS),
     ]
     series = [Series(name) for name, _ in variants]
     for round_ in range(repeats):
@@ -617,11 +692,12 @@ def print_rounds(series: list[Series], n: int, concurrency: int) -> None:
     ceiling = series[0].median()
     print(f"\nmessages/s, {n} messages, concurrency {concurrency} (wall clock of the whole run):")
     head = "".join(f"{'run ' + str(i + 1):>9}" for i in range(len(series[0].timings)))
-    print(f"  {'sender':<34}{head}{'median':>9}{'÷ceiling':>10}{'cpu µs/msg':>12}{'sink µs/msg':>12}")
+    width = max(len(s.name) for s in series) + 2
+    print(f"  {'sender':<{width}}{head}{'median':>9}{'÷ceiling':>10}{'cpu µs/msg':>12}{'sink µs/msg':>12}")
     for s in series:
         runs = "".join(f"{r:9.0f}" for r in s.rates())
         print(
-            f"  {s.name:<34}{runs}{s.median():9.0f}{s.median() / ceiling:10.2f}"
+            f"  {s.name:<{width}}{runs}{s.median():9.0f}{s.median() / ceiling:10.2f}"
             f"{s.cpu_us():12.0f}{s.receiver_us():12.1f}"
         )
     full, bare = series[2], series[0]
@@ -648,6 +724,21 @@ def print_rounds(series: list[Series], n: int, concurrency: int) -> None:
         f"  journal: with / without writes: {full.median() / off.median():.2f}; "
         f"per round: {', '.join(f'{p:.2f}' for p in journal_pairs)}"
     )
+    plain = series[4]
+    print(
+        f"  plain path (MAILER_PLAIN=1, every speed path off) / ceiling: {plain.median() / ceiling:.2f}; "
+        f"the full send is {full.median() / plain.median():.2f} times as fast"
+    )
+    print("\nwhat each speed path buys: the full send's rate ÷ its rate with only that path off")
+    print("(a path that buys less than 5 % is not worth its code):")
+    for trick in series[5:]:
+        pairs = [a.rate / b.rate for a, b in zip(full.timings, trick.timings, strict=True)]
+        gain = statistics.median(pairs)
+        verdict = "keep" if gain >= 1.05 else "below 5 %"
+        print(
+            f"  {trick.name.removeprefix('  without: '):<40}{gain:6.2f}  {verdict:<10}"
+            f"per round: {', '.join(f'{p:.2f}' for p in pairs)}"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
