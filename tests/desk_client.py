@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import re
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -84,6 +85,23 @@ class DeskClient:
             data["csrf"] = self.csrf
         body = urlencode(data).encode()
         return self.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+
+    def post_files(self, path: str, fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> Reply:
+        """A multipart form as a browser sends one: `files` are (field, file name, content)."""
+        boundary = "desk-test-" + uuid.uuid4().hex
+        parts: list[bytes] = []
+        for name, value in {**fields, "csrf": self.csrf}.items():
+            parts.append(
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+            )
+        for name, filename, data in files:
+            head = (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                "Content-Type: application/octet-stream\r\n\r\n"
+            )
+            parts.append(head.encode() + data + b"\r\n")
+        body = b"".join(parts) + f"--{boundary}--\r\n".encode()
+        return self.request("POST", path, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
 
 @contextmanager

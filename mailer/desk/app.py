@@ -4,9 +4,11 @@ Jinja2 (autoescaped: member data is always text, never markup)."""
 
 from __future__ import annotations
 
+import io
 import re
+import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -15,15 +17,20 @@ import jinja2
 from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from mailer.answers import record_by_hand
+from mailer.attendance import STATE_WORDS
 from mailer.config import Settings, load_settings
+from mailer.current import current_meetings
+from mailer.desk.editing import MeetingForm, replace_member_list, save_meeting
 from mailer.desk.jobs import Jobs
 from mailer.desk.members import member_view
-from mailer.desk.overview import overview
+from mailer.desk.overview import coming_meeting, overview
 from mailer.desk.sending import (
     CANCEL,
     Choice,
@@ -34,8 +41,12 @@ from mailer.desk.sending import (
 )
 from mailer.desk.words import words
 from mailer.errors import MailerError
+from mailer.inbox import read_inbox
+from mailer.journal import Journal
+from mailer.private import write_private
 from mailer.templates import available_templates
 from mailer.transport.outbox import WRITTEN
+from mailer.words import status_word
 
 Clock = Callable[[], datetime]
 Form = dict[str, str]
@@ -105,9 +116,14 @@ def page(handler: Handler) -> Callable[[Pages], Endpoint]:
     def bind(pages: Pages) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             form: Form = dict(request.query_params)
+            uploads: dict[str, list[tuple[str, bytes]]] = {}
             if request.method == "POST":
                 async with request.form() as posted:
                     form = {k: v for k, v in posted.items() if isinstance(v, str)}
+                    for key, value in posted.multi_items():
+                        if isinstance(value, UploadFile) and value.filename:
+                            uploads.setdefault(key, []).append((value.filename, await value.read()))
+            request.state.uploads = uploads
             return await run_in_threadpool(_answer, pages, handler, request, form)
 
         return endpoint
@@ -133,6 +149,161 @@ def members_page(pages: Pages, request: Request, settings: Settings, form: Form)
     query = form.get("q", "")
     view = member_view(settings, query)
     return pages.render("members.html", settings.sender.language, active="members", view=view, query=query)
+
+
+@page
+def members_upload(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    """A new member list in place of the old, once it reads without an invalid row."""
+    w = words(settings.sender.language)
+    files = request.state.uploads.get("file", [])
+    try:
+        if not files:
+            raise MailerError("choose the file to upload", field="file")
+        name, data = files[0]
+        current = settings.resolve(settings.files.recipients)
+        replaced = replace_member_list(pages.config, current, name, data, pages.clock())
+    except MailerError as err:
+        view = member_view(settings, "")
+        return pages.render(
+            "members.html", settings.sender.language, active="members", view=view, query="", problem=str(err)
+        )
+    settings = pages.settings()
+    note = w["uploaded"].format(n=len(replaced.members.members))
+    if replaced.kept is not None:
+        note += " " + w["kept_copy"].format(name=replaced.kept.name)
+    view = member_view(settings, "")
+    return pages.render(
+        "members.html",
+        settings.sender.language,
+        active="members",
+        view=view,
+        query="",
+        note=note,
+        warnings=replaced.warnings,
+    )
+
+
+@page
+def meetings_page(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    return _meetings(pages, settings)
+
+
+def _meetings(
+    pages: Pages, settings: Settings, note: str = "", warnings: list[str] | None = None
+) -> Response:
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        found = [(c, coming_meeting(c, journal, settings)) for c in current_meetings(settings, journal)]
+    return pages.render(
+        "meetings.html",
+        settings.sender.language,
+        active="meetings",
+        meetings=found,
+        note=note,
+        warnings=warnings or [],
+        cancel_choice=CANCEL,
+    )
+
+
+@page
+def meeting_form(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    meeting_id = form.get("id", "")
+    values: dict[str, str] = {"timezone": "Europe/Copenhagen", "status": "tentative"}
+    if meeting_id:
+        meeting = settings.meeting(meeting_id)
+        values = {
+            "id": meeting.id,
+            "title": meeting.title,
+            "start": _form_time(meeting.start),
+            "end": _form_time(meeting.end) if meeting.end else "",
+            "timezone": meeting.timezone,
+            "location": meeting.location,
+            "description": meeting.description,
+            "agenda": "\n".join(meeting.agenda),
+            "status": meeting.status,
+            "all_day": "on" if meeting.all_day else "",
+        }
+    return _meeting_form(pages, settings, values, new=not meeting_id)
+
+
+def _form_time(moment: date | datetime) -> str:
+    if isinstance(moment, datetime):
+        return moment.replace(tzinfo=None).isoformat(timespec="minutes")  # as config.toml writes it
+    return moment.isoformat()
+
+
+def _meeting_form(
+    pages: Pages, settings: Settings, values: Form, *, new: bool, problem: str = ""
+) -> Response:
+    language = settings.sender.language
+    return pages.render(
+        "meeting_edit.html",
+        language,
+        active="meetings",
+        values=values,
+        new=new,
+        problem=problem,
+        statuses=[(s, status_word(s, language)) for s in ("tentative", "confirmed", "cancelled")],
+    )
+
+
+@page
+def meeting_save(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    new = form.get("new") == "1"
+    try:
+        warnings = save_meeting(pages.config, MeetingForm.read(form), new=new, now=pages.clock())
+    except MailerError as err:
+        return _meeting_form(pages, settings, form, new=new, problem=str(err))
+    settings = pages.settings()
+    return _meetings(pages, settings, words(settings.sender.language)["saved"], warnings)
+
+
+@page
+def inbox_page(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    return _inbox(pages, settings, form)
+
+
+def _inbox(pages: Pages, settings: Settings, form: Form, report: str = "", note: str = "") -> Response:
+    language = settings.sender.language
+    return pages.render(
+        "inbox.html",
+        language,
+        active="inbox",
+        form=form,
+        report=report,
+        note=note,
+        imap=bool(settings.imap.host),
+        meetings=[(m.id, m.title) for m in settings.meetings],
+        answers=[(a, STATE_WORDS[language][a.upper()]) for a in ("accepted", "declined", "tentative")],
+    )
+
+
+@page
+def inbox_read(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    """`mailer inbox`: what came back, read, sorted and recorded; its report by kind."""
+    out = io.StringIO()
+    paths = [Path(form["path"]).expanduser()] if form.get("path", "").strip() else []
+    with tempfile.TemporaryDirectory(prefix="mailer-desk-") as folder:
+        for number, (name, data) in enumerate(request.state.uploads.get("files", []), 1):
+            saved = Path(folder) / f"{number:03d}{Path(name).suffix.lower()}"
+            write_private(saved, data)
+            paths.append(saved)
+        read_inbox(settings, paths, imap=form.get("imap") == "on", out=out)
+    return _inbox(pages, settings, form, report=out.getvalue())
+
+
+@page
+def inbox_answer(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    """`mailer answer`: an answer given by phone, in person or in a plain reply."""
+    language = settings.sender.language
+    meeting_id, address, answer = form.get("meeting", ""), form.get("email", ""), form.get("answer", "")
+    if answer not in ("accepted", "declined", "tentative"):
+        raise MailerError("choose the answer: accepted, declined or tentative", field="answer")
+    with Journal(settings.resolve(settings.files.state)) as journal:
+        record_by_hand(settings, journal, meeting_id, address, answer, form.get("note", ""), pages.clock())
+    note = words(language)["recorded"].format(
+        email=address, answer=STATE_WORDS[language][answer.upper()], meeting=meeting_id
+    )
+    return _inbox(pages, settings, {}, note=note)
 
 
 def _choices(settings: Settings) -> dict[str, Any]:
@@ -286,6 +457,13 @@ def create_app(config: Path, *, csrf: str, clock: Clock) -> Starlette:
     routes = [
         Route("/", overview_page(pages)),
         Route("/members", members_page(pages)),
+        Route("/members/upload", members_upload(pages), methods=["POST"]),
+        Route("/meetings", meetings_page(pages)),
+        Route("/meetings/edit", meeting_form(pages)),
+        Route("/meetings/edit", meeting_save(pages), methods=["POST"]),
+        Route("/inbox", inbox_page(pages)),
+        Route("/inbox", inbox_read(pages), methods=["POST"]),
+        Route("/inbox/answer", inbox_answer(pages), methods=["POST"]),
         Route("/preview", preview_form(pages)),
         Route("/preview", preview_build(pages), methods=["POST"]),
         Route("/preview/show/{folder}", preview_show(pages)),

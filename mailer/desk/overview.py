@@ -57,7 +57,7 @@ def overview(settings: Settings, now: datetime, *, last_runs: int = 8) -> Overvi
         for current in current_meetings(settings, journal):
             if current.over(now):
                 continue
-            found.meetings.append(_coming(current, journal, settings))
+            found.meetings.append(coming_meeting(current, journal, settings))
             found.needs += _meeting_needs(current, inputs, journal, now)
         to_read = len(journal.read_messages("other"))
         bounced = len(bouncing(journal))
@@ -74,7 +74,8 @@ def overview(settings: Settings, now: datetime, *, last_runs: int = 8) -> Overvi
     return found
 
 
-def _coming(current: CurrentMeeting, journal: Journal, settings: Settings) -> ComingMeeting:
+def coming_meeting(current: CurrentMeeting, journal: Journal, settings: Settings) -> ComingMeeting:
+    """The meeting as members know it now, and who is coming."""
     language = settings.sender.language
     meeting = current.meeting
     counts = attendance(journal, settings, meeting.id).totals

@@ -1,0 +1,197 @@
+"""Changes the desk makes to the coordinator's files: a meeting added or changed in config.toml
+(with tomlkit, so her comments and layout stay), and a new member list in place of the old one
+(the old kept as a dated copy). Each change is checked first as `mailer check` checks it, and
+nothing is replaced when the check fails."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.items import AoT, Table
+
+from mailer.check import Report, check
+from mailer.config import load_settings
+from mailer.errors import ConfigError, MailerError
+from mailer.private import write_private
+from mailer.recipients import MemberList, read_members
+
+FORM_FIELDS = ("title", "start", "end", "timezone", "location", "description", "agenda", "status")
+OPTIONAL = ("end", "timezone", "location", "description", "agenda")
+SHEETS = (".csv", ".txt", ".xlsx", ".ods", ".xls")
+
+
+@dataclass
+class MeetingForm:
+    """A meeting as the form gives it (text), read into what config.toml holds."""
+
+    id: str
+    values: dict[str, Any] = field(default_factory=dict)
+    all_day: bool = False
+
+    @classmethod
+    def read(cls, form: Mapping[str, str]) -> MeetingForm:
+        meeting_id = form.get("id", "").strip()
+        if not meeting_id:
+            raise ConfigError("give the meeting an id, e.g. 2027-11-16-samskabelse", field="id")
+        found = cls(meeting_id, all_day=form.get("all_day") == "on")
+        for key in FORM_FIELDS:
+            text = form.get(key, "").replace("\r\n", "\n").strip()
+            if key in ("start", "end"):
+                found.values[key] = _moment(text, key, found.all_day, meeting_id) if text else None
+            elif key == "agenda":
+                found.values[key] = [line.strip() for line in text.splitlines() if line.strip()]
+            else:
+                found.values[key] = text
+        if found.values["start"] is None:
+            raise ConfigError("the meeting needs a start", field=f"{meeting_id}.start")
+        return found
+
+
+def _moment(text: str, key: str, all_day: bool, meeting_id: str) -> date | datetime:
+    try:
+        return date.fromisoformat(text[:10]) if all_day else datetime.fromisoformat(text)
+    except ValueError as err:
+        form = "2027-09-21" if all_day else "2027-09-21T13:00"
+        raise ConfigError(
+            f"{text!r} is not a {'date' if all_day else 'time'}: write it as {form}",
+            field=f"{meeting_id}.{key}",
+        ) from err
+
+
+def save_meeting(config: Path, meeting: MeetingForm, *, new: bool, now: datetime) -> list[str]:
+    """Write the meeting into config.toml, keeping everything else as it is; its warnings."""
+    document = tomlkit.parse(config.read_text(encoding="utf-8"))
+    meetings = document.get("meetings")
+    if meetings is None:
+        meetings = tomlkit.aot()
+        document.append("meetings", meetings)
+    assert isinstance(meetings, AoT)
+    table = next((t for t in meetings if t.get("id") == meeting.id), None)
+    if new and table is not None:
+        raise ConfigError(f"there is a meeting {meeting.id} already: choose another id", field="id")
+    if table is None:
+        if not new:
+            raise ConfigError(f"there is no meeting {meeting.id} in config.toml", field="id")
+        table = tomlkit.table()
+        table["id"] = meeting.id
+        meetings.append(table)
+    _fill(table, meeting)
+    return replace_checked(config, tomlkit.dumps(document), now)
+
+
+def _fill(table: Table, meeting: MeetingForm) -> None:
+    for key, value in meeting.values.items():
+        if key in OPTIONAL and not value:
+            table.pop(key, None)
+        elif table.get(key) != value:  # what did not change keeps its layout
+            if key == "agenda":
+                agenda = tomlkit.array()
+                agenda.extend(value)
+                agenda.multiline(True)
+                table[key] = agenda
+            else:
+                table[key] = value
+    if meeting.all_day:
+        table["all_day"] = True
+    else:
+        table.pop("all_day", None)
+
+
+def set_recipients_file(config: Path, name: str, now: datetime) -> list[str]:
+    """`[files] recipients = name` in config.toml."""
+    document = tomlkit.parse(config.read_text(encoding="utf-8"))
+    files = document.get("files")
+    if files is None:
+        files = tomlkit.table()
+        document.append("files", files)
+    files["recipients"] = name
+    return replace_checked(config, tomlkit.dumps(document), now)
+
+
+def replace_checked(config: Path, text: str, now: datetime) -> list[str]:
+    """config.toml replaced by `text` once it passes `mailer check` (the member list's invalid
+    rows aside: they are the Members page's business); check's warnings."""
+    trial = config.with_name(f".{config.name}.desk-trial")
+    trial.write_text(text, encoding="utf-8")
+    try:
+        report = _checked(trial, config, now)
+        os.replace(trial, config)
+    finally:
+        trial.unlink(missing_ok=True)
+    return report.warnings
+
+
+def _checked(trial: Path, config: Path, now: datetime) -> Report:
+    try:
+        report = check(load_settings(trial), now=now, skip_invalid=True)
+    except MailerError as err:
+        raise ConfigError(_named(str(err), trial, config)) from err
+    if report.problems:
+        raise ConfigError("; ".join(_named(str(p), trial, config) for p in report.problems))
+    return report
+
+
+def _named(text: str, trial: Path, config: Path) -> str:
+    """A message about the trial file, about config.toml (where the change would go)."""
+    return text.replace(str(trial), str(config)).replace(trial.name, config.name)
+
+
+@dataclass(frozen=True)
+class Replaced:
+    path: Path
+    kept: Path | None  # the old list's dated copy
+    members: MemberList
+    warnings: list[str]
+
+
+def replace_member_list(
+    config: Path, current: Path, upload_name: str, data: bytes, now: datetime
+) -> Replaced:
+    """The uploaded list in place of `current`, once it reads without an invalid row; the old
+    file kept beside it as `<name>-<date>T<time><suffix>`. A list saved in another format
+    (Excel in place of CSV) gets the current name with its own suffix, and config.toml says so."""
+    suffix = Path(upload_name).suffix.lower()
+    if suffix not in SHEETS:
+        raise ConfigError(
+            f"{upload_name}: not a member list: save it from Excel or LibreOffice as .xlsx, .ods or CSV",
+            field="file",
+        )
+    target = current.with_suffix(suffix)
+    trial = current.with_name(f".{current.stem}.desk-upload{suffix}")
+    write_private(trial, data)
+    try:
+        members = read_members(trial)
+        if members.invalid or not members.members:
+            problems = [_named(str(err), trial, Path(upload_name)) for err in members.invalid]
+            raise ConfigError(
+                "the list was not replaced: "
+                + ("; ".join(problems) if problems else f"{upload_name} has no members")
+                + ". Correct the rows in the file and upload it again.",
+                field="file",
+            )
+        kept = None
+        if current.exists():
+            kept = current.with_name(f"{current.stem}-{now.strftime('%Y-%m-%dT%H%M%S')}{current.suffix}")
+            shutil.copy2(current, kept)
+        os.replace(trial, target)
+    finally:
+        trial.unlink(missing_ok=True)
+    warnings: list[str] = []
+    if target != current:
+        warnings = set_recipients_file(config, _relative(target, config), now)
+        current.unlink(missing_ok=True)  # its dated copy is kept
+    return Replaced(target, kept, read_members(target), warnings)
+
+
+def _relative(path: Path, config: Path) -> str:
+    try:
+        return path.relative_to(config.parent).as_posix()
+    except ValueError:
+        return str(path)
