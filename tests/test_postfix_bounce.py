@@ -1,7 +1,9 @@
-"""A real bounce: mailer sends through a real Postfix on loopback (Debian's package, `.ci/run`
-installs it) with its own configuration and queue, Postfix's local delivery finds no such user
-for one member, writes its own delivery status notification (RFC 3464) back to the coordinator's
-Maildir, and `mailer inbox` reads it from there and marks the member as bouncing.
+"""A real bounce and a real delay warning: mailer sends through a real Postfix on loopback
+(Debian's package, `.ci/run` installs it) with its own configuration and queue. Postfix's local
+delivery finds no such user for one member and writes its own delivery status notification
+(RFC 3464) back to the coordinator's Maildir; another member's server refuses connections, so
+Postfix keeps trying and, after a while, writes a delay warning there too. `mailer inbox` reads
+both from the Maildir: the first member is marked bouncing, the second is only warned about.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from mailer.journal import Journal
 
 POSTFIX = shutil.which("postfix", path="/usr/sbin:/usr/bin:/sbin:/bin")
 ANNE = "anne.mette@roskilde.example"  # no such user on this Postfix
-DELIVERED = ("soren.aero", "maria.lohse", "mads.kohler")  # the others have a mailbox
+MADS = "mads.kohler@koege.example"  # koege.example's server refuses connections: delayed
+DELIVERED = ("soren.aero", "maria.lohse")  # the others have a mailbox
 
 MAIN_CF = """\
 compatibility_level = 3.6
@@ -34,7 +37,14 @@ setgid_group = postdrop
 myhostname = mail.roskilde.example
 mydomain = roskilde.example
 myorigin = roskilde.example
-mydestination = roskilde.example, vordingborg.example, koege.example
+mydestination = roskilde.example, vordingborg.example
+# koege.example's mail goes to a port nobody listens on: deferred, tried again every second, and
+# a delay warning once it has waited a second.
+transport_maps = inline:{{ koege.example=smtp:[127.0.0.1]:{closed} }}
+delay_warning_time = 1s
+queue_run_delay = 1s
+minimal_backoff_time = 1s
+maximal_backoff_time = 1s
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
@@ -63,6 +73,7 @@ verify    unix  -       -       n       -       1       verify
 flush     unix  n       -       n       1000?   0       flush
 proxymap  unix  -       -       n       -       -       proxymap
 proxywrite unix -       -       n       -       1       proxymap
+smtp      unix  -       -       n       -       -       smtp
 showq     unix  n       -       n       -       -       showq
 error     unix  -       -       n       -       -       error
 retry     unix  -       -       n       -       -       error
@@ -125,7 +136,9 @@ def postfix() -> Iterator[Postfix]:
         aliases += [f"{name} = {members}/" for name in DELIVERED]
         port = free_port()
         (root / "etc" / "main.cf").write_text(
-            MAIN_CF.format(root=root, port=port, aliases=", ".join(f"{{ {a} }}" for a in aliases)),
+            MAIN_CF.format(
+                root=root, port=port, closed=free_port(), aliases=", ".join(f"{{ {a} }}" for a in aliases)
+            ),
             encoding="utf-8",
         )
         (root / "etc" / "master.cf").write_text(MASTER_CF.format(port=port), encoding="utf-8")
@@ -140,29 +153,34 @@ def postfix() -> Iterator[Postfix]:
                 time.sleep(0.05)  # its children leave with the master; the folder goes after
 
 
-def test_a_real_postfix_bounce_marks_the_member(project: Project, postfix: Postfix) -> None:
+def test_a_real_bounce_marks_the_member_and_a_real_delay_warning_does_not(
+    project: Project, postfix: Postfix
+) -> None:
     project.smtp = {"host": "127.0.0.1", "port": postfix.port, "security": "none", "backoff": 0.0}
     code, out = project.main("send", "invitation", "--meeting", MEETING["id"], "--yes")
-    assert code == 0, out  # Postfix takes every message: the bounce comes later, by mail
+    assert code == 0, out  # Postfix takes every message: the bounce and the warning come by mail
     assert len(postfix.wait_for(postfix.members, len(DELIVERED))) == len(DELIVERED)
-    (report,) = postfix.wait_for(postfix.coordinator, 1)
-    assert b"multipart/report" in report.read_bytes()  # Postfix's own DSN, not one of ours
+    reports = postfix.wait_for(postfix.coordinator, 2)
+    assert all(b"multipart/report" in r.read_bytes() for r in reports)  # Postfix's own, not ours
 
     code, out = project.main("inbox", str(postfix.coordinator))
     assert code == 0, out
     assert "bounces (the address no longer takes mail; later sends leave the member out): 1" in out
-    assert ANNE in out and f"about invitation:{MEETING['id']}" in out
+    assert "delay warnings (the server is still trying: not a bounce): 1" in out
+    assert f"about invitation:{MEETING['id']}" in out
     with Journal(project.state, readonly=True) as journal:
-        (bounce,) = journal.returns()
+        returns = {r.recipient: r for r in journal.returns()}
         sent = {row.recipient: row.message_id for row in journal.deliveries()}
-    assert (bounce.recipient, bounce.kind) == (ANNE, "bounce")
-    assert bounce.message_id == sent[ANNE]  # matched by the Message-ID Postfix returned
-    assert 'unknown user: "anne.mette"' in bounce.reply
+    assert {key: r.kind for key, r in returns.items()} == {ANNE: "bounce", MADS: "delay"}
+    assert returns[ANNE].message_id == sent[ANNE]  # matched by the Message-ID Postfix returned
+    assert returns[MADS].message_id == sent[MADS]
+    assert 'unknown user: "anne.mette"' in returns[ANNE].reply
+    assert "Connection refused" in returns[MADS].reply
 
     code, out = project.main("status")
-    assert f"bouncing: {ANNE}" in out
+    assert f"bouncing: {ANNE}" in out and f"delay warning (the server is still trying): {MADS}" in out
 
     code, out = project.main("inbox", str(postfix.coordinator))  # read again: nothing twice
-    assert "(1 read before: not counted again)" in out
+    assert "(2 read before: not counted again)" in out
     with Journal(project.state, readonly=True) as journal:
-        assert len(journal.returns()) == 1
+        assert len(journal.returns()) == 2
