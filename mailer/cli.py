@@ -21,7 +21,6 @@ from mailer.words import count, local_time
 # Each command imports what it uses when it runs (Jinja2, icalendar, pydantic-settings, MSAL
 # and the rest cost a person waiting on `mailer --help` or `status` most of a second).
 if TYPE_CHECKING:
-    from mailer.calendar import Person
     from mailer.config import Settings
     from mailer.plan import Selection
 
@@ -381,42 +380,25 @@ def _status(args: argparse.Namespace, settings: Settings, now: datetime, out: Te
 
 
 def _ics(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
-    from mailer.calendar import publish_calendar
-    from mailer.current import current_meeting
     from mailer.journal import Journal
+    from mailer.publish import meeting_file
 
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
-        meeting = current_meeting(settings, journal, args.meeting)
-    data = publish_calendar(
-        [meeting.listing()], organizer=_organizer(settings), dtstamp=now, language=settings.sender.language
-    )
+        data, meeting = meeting_file(settings, journal, args.meeting, now)
     cancelled = " (cancelled: calendars that have it drop it)" if meeting.meeting.cancelled else ""
     return _write_calendar(data, args.output or Path(f"{meeting.meeting.id}.ics"), out, cancelled)
 
 
 def _feed(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
-    from mailer.calendar import publish_calendar
-    from mailer.current import current_meetings, published
     from mailer.journal import Journal
+    from mailer.publish import feed
 
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
-        meetings = published(current_meetings(settings, journal), now)
-    data = publish_calendar(
-        [m.listing() for m in meetings],
-        organizer=_organizer(settings),
-        dtstamp=now,
-        language=settings.sender.language,
-    )
+        data, meetings = feed(settings, journal, now)
     on = sum(1 for m in meetings if not m.meeting.cancelled)
     note = f" ({count(on, 'upcoming meeting')}"
     note += f", {count(len(meetings) - on, 'cancelled meeting')})" if len(meetings) > on else ")"
     return _write_calendar(data, args.output or Path("meetings.ics"), out, note)
-
-
-def _organizer(settings: Settings) -> Person:
-    from mailer.calendar import Person
-
-    return Person(settings.sender.email, settings.sender.name)
 
 
 def _write_calendar(data: bytes, path: Path, out: TextIO, note: str = "") -> int:
