@@ -1,4 +1,5 @@
-"""Copies of the journal, made before each send changes it: a mistake, a full disk or a
+"""Copies of the journal, made before a command changes it (send, cancel, inbox, answer,
+bounced --clear): a mistake, a full disk or a
 damaged file never loses the record of what was sent to whom.
 
 Made with SQLite's backup API (a consistent copy, also of a journal in WAL mode) into
@@ -30,6 +31,11 @@ def backups(journal: Path) -> list[Path]:
         return []
     found = list(folder.glob(f"{journal.stem}-*{journal.suffix}"))
     return sorted(found, key=lambda p: (p.stat().st_mtime_ns, p.name), reverse=True)
+
+
+def told(copy: Path) -> str:
+    """What a command that changed the journal says about the copy it made first."""
+    return f"the journal as it was is copied to {copy} (README: 'Restoring the journal')"
 
 
 def back_up(db: sqlite3.Connection, journal: Path) -> Path:

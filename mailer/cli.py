@@ -300,6 +300,7 @@ def _deliver(
     skip_invalid: bool | None = None,
 ) -> int:
     from mailer import send_output
+    from mailer.backups import told
     from mailer.journal import Journal
     from mailer.run import load_inputs, make_plan, send, send_test
     from mailer.signin import SmtpSignIn
@@ -327,8 +328,7 @@ def _deliver(
         signin.secret()  # no password or token: say so before asking, not after
         if not args.yes and not send_output.confirm(out):
             return 2
-        copy = journal.back_up()
-        print(f"the journal as it was is copied to {copy} (README: 'Restoring the journal')", file=out)
+        print(told(journal.back_up()), file=out)
         shown = send_output.progress(out)
         done = 0
 
@@ -426,29 +426,34 @@ def _inbox(args: argparse.Namespace, settings: Settings, now: datetime, out: Tex
 
 def _answer(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
     from mailer.answers import record_by_hand
+    from mailer.backups import told
     from mailer.journal import Journal
 
     with Journal(settings.resolve(settings.files.state)) as journal:
         answer = record_by_hand(settings, journal, args.meeting, args.email, args.answer, args.note, now)
+        print(told(journal.back_up()), file=out)  # the copy, made before the answer was recorded
     note = f' ("{answer.comment}")' if answer.comment else ""
     print(f"{args.meeting}: {args.email} {args.answer}{note}, entered by hand", file=out)
     return 0
 
 
 def _bounced(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.backups import told
     from mailer.bounces import bouncing
     from mailer.journal import Journal
     from mailer.status import zone_of
 
     with Journal(settings.resolve(settings.files.state), readonly=args.clear is None) as journal:
+        found = bouncing(journal)
         if args.clear:
-            cleared = journal.clear_bounces(args.clear.strip().casefold())
-            if not cleared:
+            key = args.clear.strip().casefold()
+            if key not in found:
                 print(f"{args.clear} is not marked as bouncing: nothing to do", file=out)
                 return 0
+            print(told(journal.back_up()), file=out)
+            journal.clear_bounces(key)
             print(f"{args.clear} gets messages again from the next send on", file=out)
             return 0
-        found = bouncing(journal)
     if not found:
         print("no member is bouncing", file=out)
     else:

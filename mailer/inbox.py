@@ -23,6 +23,7 @@ from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import Path
 from typing import TextIO
 
+from mailer.backups import told
 from mailer.bounces import Notice, delivery_notices
 from mailer.compose import UNSUBSCRIBE_SUBJECT
 from mailer.config import Settings
@@ -65,6 +66,7 @@ class InboxReport:
     unsubscribed: list[Listed] = field(default_factory=list)
     auto_replies: list[Listed] = field(default_factory=list)
     to_read: list[Listed] = field(default_factory=list)
+    copy: Path | None = None  # of the journal, made before this run recorded anything
 
 
 class Sorter:
@@ -181,6 +183,8 @@ def read_inbox(
                 if journal.was_read(mail.key):
                     report.again += 1
                     continue
+                if not dry_run:
+                    report.copy = journal.back_up()
                 msg = email.message_from_bytes(mail.raw, policy=email.policy.default)
                 kind = sorter.sort(mail, msg)
                 journal.mark_read(
@@ -192,7 +196,10 @@ def read_inbox(
                     written=_date(msg),
                 )
             if mailbox is not None:
-                journal.set_imap_position(mailbox.name, mailbox.uidvalidity, mailbox.last_uid)
+                position = (mailbox.uidvalidity, mailbox.last_uid)
+                if not dry_run and journal.imap_position(mailbox.name) != position:
+                    report.copy = journal.back_up()
+                journal.set_imap_position(mailbox.name, *position)
     finally:
         if mailbox is not None:
             mailbox.close()
@@ -279,6 +286,8 @@ def print_report(report: InboxReport, out: TextIO, *, dry_run: bool = False) -> 
         for listed in items:
             note = f"  ({listed.note})" if listed.note else ""
             print(f"  {listed.sender:38} {listed.subject}  {listed.source}{note}", file=out)
+    if report.copy is not None:
+        print(told(report.copy), file=out)
     if dry_run:
         print("dry run: nothing was recorded", file=out)
     elif report.bounces:

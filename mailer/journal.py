@@ -194,6 +194,7 @@ class Journal:
 
     def __init__(self, path: Path, *, readonly: bool = False) -> None:
         self.path = path
+        self._copy: Path | None = None  # the copy made before this command changed the journal
         existed = path.exists()
         if existed and path.stat().st_size == 0:
             raise _not_a_journal(path, "is empty (0 bytes)")
@@ -249,8 +250,11 @@ class Journal:
         return self.outcomes.sending()
 
     def back_up(self) -> Path:
-        """A consistent copy of the journal as it is now, before a send changes it."""
-        return back_up(self._db, self.path)
+        """A consistent copy of the journal as it is now, before this command changes it: made
+        once (a later call gives the same copy), so each command that changes it leaves one."""
+        if self._copy is None:
+            self._copy = back_up(self._db, self.path)
+        return self._copy
 
     def __enter__(self) -> Journal:
         return self

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from mailer.backups import backups
 from mailer.bounces import bouncing
 from mailer.config import Settings
 from mailer.current import current_meeting
@@ -59,6 +61,14 @@ def _campaigns(journal: Journal, settings: Settings, out: TextIO) -> int:
         last = local_time(row.last, zone_of(settings, row.meeting_id))
         print(f"{row.campaign}: {row.sent} sent, {row.failed} failed, last {last}", file=out)
     print("each message of one: mailer status CAMPAIGN; who answered: mailer status MEETING_ID", file=out)
+    copies = backups(journal.path)
+    if copies:
+        made = datetime.fromtimestamp(copies[0].stat().st_mtime, UTC).isoformat()
+        print(
+            f"last copy of the journal: {local_time(made, zone_of(settings, None))}, {copies[0]} "
+            "(README: 'Restoring the journal')",
+            file=out,
+        )
     return 0
 
 

@@ -133,7 +133,8 @@ def test_a_dry_run_reports_the_same_and_records_nothing(sent: Project) -> None:
         assert journal.answers(MEETING_ID) == {}
     code, real = sent.main("inbox", *map(str, EVERYTHING))
     assert code == 0, real
-    assert real.splitlines()[:-1] == dry.splitlines()[:-1]  # what the dry run said is what happened
+    said = [line for line in real.splitlines() if not line.startswith("the journal as it was is copied")]
+    assert said[:-1] == dry.splitlines()[:-1]  # what the dry run said is what happened
     assert len(returns(sent)) == 4
 
 

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import MEETING, ROOT, Project, SmtpServer
+from conftest import FIXED, MEETING, ROOT, Project, SmtpServer
 
-from mailer.backups import KEEP
+from mailer.backups import KEEP, backups
 
 SEND = ("send", "invitation", "--meeting", MEETING["id"], "--yes")
 PREVIEW = ("preview", "invitation", "--meeting", MEETING["id"])
@@ -27,12 +27,16 @@ def mode(path: Path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def sent_rows(path: Path) -> int:
+def rows_in(path: Path, table: str = "deliveries") -> int:
     db = sqlite3.connect(path)
     try:
-        return int(db.execute("SELECT count(*) FROM deliveries").fetchone()[0])
+        return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
     finally:
         db.close()
+
+
+def answers_in(path: Path) -> int:
+    return rows_in(path, "answers")
 
 
 @pytest.fixture
@@ -82,11 +86,11 @@ def test_each_send_copies_the_journal_first_and_a_few_copies_are_kept(
 ) -> None:
     code, out = project.main(*SEND)
     assert code == 0, out
-    sent = sent_rows(project.state)
+    sent = rows_in(project.state)
     assert sent == len(project.members)
     backups = project.state.parent / "backups"
     (first,) = backups.iterdir()
-    assert sent_rows(first) == 0  # the journal as it was before this send
+    assert rows_in(first) == 0  # the journal as it was before this send
     assert f"the journal as it was is copied to {first}" in out
 
     for number in range(KEEP + 2):
@@ -97,7 +101,7 @@ def test_each_send_copies_the_journal_first_and_a_few_copies_are_kept(
     copies = sorted(backups.iterdir(), key=lambda p: p.stat().st_mtime_ns)
     assert len(copies) == KEEP
     # the newest copy is the journal just before the last send: all but its one new member
-    assert sent_rows(copies[-1]) == sent_rows(project.state) - 1
+    assert rows_in(copies[-1]) == rows_in(project.state) - 1
     assert all(mode(copy) == 0o600 for copy in copies) and mode(backups) == 0o700
 
 
@@ -265,3 +269,61 @@ def test_a_suppression_list_mailer_starts_is_the_owners_only(project: Project, o
     code, out = project.main("unsubscribe", "mads.kohler@koege.example")
     assert code == 0, out
     assert mode(project.root / "unsubscribed.csv") == 0o600
+
+
+# -- copies before every change -----------------------------------------------------------
+
+DATA = ROOT / "tests" / "data"
+
+
+def copies(project: Project) -> list[Path]:
+    return backups(project.state)
+
+
+def test_answer_inbox_and_bounced_clear_copy_the_journal_before_they_change_it(
+    project: Project, server: SmtpServer
+) -> None:
+    assert project.main(*SEND)[0] == 0
+    assert len(copies(project)) == 1
+
+    code, out = project.main("answer", MEETING["id"], "maria.lohse@roskilde.example", "declined")
+    assert code == 0, out
+    newest = copies(project)[0]
+    assert f"the journal as it was is copied to {newest}" in out
+    assert len(copies(project)) == 2 and answers_in(newest) == 0 and answers_in(project.state) == 1
+
+    reply, bounce = str(DATA / "replies/outlook.eml"), str(DATA / "inbox/m365-ndr.eml")
+    code, out = project.main("inbox", "--dry-run", reply, bounce)
+    assert code == 0, out
+    assert len(copies(project)) == 2 and "copied" not in out  # a dry run changes nothing
+
+    code, out = project.main("inbox", reply, bounce)
+    assert code == 0, out
+    newest = copies(project)[0]
+    assert len(copies(project)) == 3 and f"the journal as it was is copied to {newest}" in out
+    assert answers_in(newest) == 1 and answers_in(project.state) == 2  # one copy for the whole run
+
+    code, out = project.main("inbox", reply, bounce)  # read before: nothing is recorded
+    assert code == 0, out
+    assert len(copies(project)) == 3 and "copied" not in out
+
+    code, out = project.main("bounced", "--clear", "soren.aero@vordingborg.example")
+    assert code == 0, out
+    assert len(copies(project)) == 3 and "copied" not in out  # not bouncing: nothing changes
+    code, out = project.main("bounced")
+    (bouncing,) = [line.split()[0] for line in out.splitlines() if line.startswith("  ")]
+    code, out = project.main("bounced", "--clear", bouncing)
+    assert code == 0, out
+    assert len(copies(project)) == 4 and f"the journal as it was is copied to {copies(project)[0]}" in out
+
+
+def test_status_says_when_and_where_the_last_copy_was_made(project: Project, server: SmtpServer) -> None:
+    assert project.main(*SEND)[0] == 0
+    (copy,) = copies(project)
+    made = FIXED.timestamp()  # 09:30 UTC: 10:30 in Copenhagen in November
+    os.utime(copy, (made, made))
+
+    code, out = project.main("status")
+
+    assert code == 0, out
+    assert f"last copy of the journal: 2026-11-25 10:30, {copy} (README: 'Restoring the journal')" in out
