@@ -302,6 +302,7 @@ def _deliver(
     from mailer import send_output
     from mailer.backups import told
     from mailer.journal import Journal
+    from mailer.previewed import since_preview
     from mailer.run import load_inputs, make_plan, send, send_test
     from mailer.signin import SmtpSignIn
 
@@ -309,6 +310,8 @@ def _deliver(
     with Journal(settings.resolve(settings.files.state)) as journal, journal.sending():
         plan = make_plan(inputs, journal, selection, now=now)
         send_output.print_plan(plan, inputs, out)
+        for line in since_preview(plan, settings, selection, journal.path, now):
+            print(f"  {line}", file=out)
         if test_to:
             envelope = send_test(inputs, plan, test_to, now=now)
             print(f"test message '{envelope.subject}' sent to {test_to}; nothing recorded", file=out)

@@ -20,6 +20,7 @@ from mailer.journal import Journal, Return
 from mailer.message import Envelope
 from mailer.outcomes import DeliveryRecord
 from mailer.plan import Delivery, Plan, Selection, plan_run
+from mailer.previewed import keep, previewed
 from mailer.recipients import MemberList, read_members, read_suppressed
 from mailer.transport.outbox import Outbox
 
@@ -86,6 +87,7 @@ def preview(
         outbox.write(delivery, envelope)
     removed = [s.email for s in plan.removed]
     index = outbox.write_index(plan.campaign.key, now, skipped=len(plan.skipped), removed=removed)
+    keep(previewed(plan, settings, selection, now), journal.path)  # for `send` to compare with
     return Preview(outbox.folder, index, plan, len(outbox.entries))
 
 
