@@ -100,9 +100,21 @@ def _binary_kind(raw: bytes) -> str | None:
     for magic, kind in _MAGIC:
         if raw.startswith(magic):
             return kind
-    if b"\x00" in raw[:4096] and not raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+    head = raw[:4096]
+    utf16 = raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE))
+    # UTF-8 text with a stray NUL in a cell is still a member list: its row is refused by name.
+    if b"\x00" in head and not utf16 and (head.count(b"\x00") * 100 > len(head) or not _utf8(head)):
         return "not a text file (nor a spreadsheet mailer can read)"
     return None
+
+
+def _utf8(head: bytes) -> bool:
+    """The start of a file is UTF-8 (a character cut off at its end is not held against it)."""
+    try:
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 _MAGIC = (

@@ -474,6 +474,23 @@ def test_control_characters_stop_check_naming_row_and_column(
     }
 
 
+def test_a_nul_or_form_feed_in_a_cell_is_refused_by_row_and_column(
+    sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_members(sample, "nul_and_form_feed.csv")
+
+    assert run(sample, "check") == 2
+
+    out = capsys.readouterr().out
+    assert "invalid rows: 2" in out
+    assert "recipients.csv:3: name: an invisible control character (U+0000)" in out
+    assert "recipients.csv:4: organization: an invisible control character (U+000C)" in out
+    # A file that is no text at all is still told as such, not read as a list.
+    (sample.parent / "recipients.csv").write_bytes(bytes(range(256)) * 4)
+    assert run(sample, "check") == 2
+    assert "recipients.csv: this is not a text file" in capsys.readouterr().err
+
+
 def test_invalid_rows_stop_preview(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
     use_members(sample, "invalid_rows.csv")
 
