@@ -310,8 +310,6 @@ def _deliver(
     with Journal(settings.resolve(settings.files.state)) as journal, journal.sending():
         plan = make_plan(inputs, journal, selection, now=now)
         send_output.print_plan(plan, inputs, out)
-        for line in since_preview(plan, settings, selection, journal.path, now):
-            print(f"  {line}", file=out)
         if test_to:
             envelope = send_test(inputs, plan, test_to, now=now)
             print(f"test message '{envelope.subject}' sent to {test_to}; nothing recorded", file=out)
@@ -320,6 +318,8 @@ def _deliver(
         if not total:
             print("nothing to send", file=out)
             return 0
+        for line in since_preview(plan, settings, selection, journal.path, now):
+            print(f"  {line}", file=out)
         smtp = settings.smtp
         who = f" as {smtp.username}" if smtp.username else ""
         print(
