@@ -120,8 +120,8 @@ def changes_since(before: Previewed | None, now: Previewed, already: Iterable[st
         lines.append(f"{count(len(gone), 'member')} in the preview left out now: {_some(gone)}")
     if changed:
         lines.append(
-            f"{count(len(changed), 'member')} changed in the list (name, library, language or "
-            f"another column) or get another kind of message: {_some(changed)}"
+            f"{count(len(changed), 'member')} changed (a name, library, language or other column in "
+            f"the list, or the kind of message): {_some(changed)}"
         )
     for part, words in (
         ("template", "the template changed (its texts or template.toml)"),

@@ -75,8 +75,8 @@ def test_send_names_what_changed_since_the_preview_before_it_asks(
         f"  changed since the preview of {WHEN}:",
         "    1 member added since, not in the preview: ida.ny@greve.example",
         "    1 member in the preview left out now: anne.mette@roskilde.example",
-        "    1 member changed in the list (name, library, language or another column) or get another "
-        "kind of message: maria.lohse@roskilde.example",
+        "    1 member changed (a name, library, language or other column in the list, or the kind of "
+        "message): maria.lohse@roskilde.example",
         "    the template changed (its texts or template.toml)",
         "    a meeting changed (config.toml, or `mailer cancel`)",
     ]
