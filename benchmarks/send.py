@@ -46,7 +46,7 @@ from pathlib import Path
 
 import aiosmtplib
 
-from mailer import cli, recipients
+from mailer import cli
 from mailer.calendar import MeetingEvent, Person, PreparedCalendar
 from mailer.compose import Composer
 from mailer.config import Settings, load_settings
@@ -417,7 +417,6 @@ async def _sendmail(client: aiosmtplib.SMTP, envelope: Envelope) -> str:
 TRICKS: list[tuple[str, Callable[[], contextlib.AbstractContextManager[None]]]] = [
     ("builders in forked processes", lambda: environment(MAILER_SMTP__COMPOSE_PROCESSES="0")),
     ("template parts once per shape", shapes_off),
-    ("address check in a forked child", lambda: patched(recipients, "PARALLEL_CHECK_FROM", sys.maxsize)),
     ("outcome log, moved in batches", commit_per_message),
     ("MAIL, RCPT and DATA without sendmail", lambda: patched(smtp, "_transaction", _sendmail)),
 ]

@@ -47,9 +47,7 @@ def check(
     settings: Settings, *, now: datetime, skip_invalid: bool = False, try_signin: bool = False
 ) -> Report:
     report = Report(skip_invalid=skip_invalid)
-    members = read_members(
-        settings.resolve(settings.files.recipients), settings.sender.language, plain=settings.plain
-    )
+    members = read_members(settings.resolve(settings.files.recipients), settings.sender.language)
     report.members = len(members.members)
     report.duplicates = list(members.duplicates)
     report.invalid = list(members.invalid)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -15,10 +14,9 @@ from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
-from mailer import forked
 from mailer.config import LANGUAGES
-from mailer.errors import InvalidRows, MailerError, RecipientsError
-from mailer.exports import Table, csv_delimiter, decode_export, read_table
+from mailer.errors import InvalidRows, RecipientsError
+from mailer.exports import csv_delimiter, decode_export, read_table
 from mailer.private import new_private
 
 # Header spellings seen in real exports (Danish and English Excel, address books).
@@ -134,9 +132,9 @@ def canonical_column(header: str) -> str:
     return re.sub(r"\W+", "_", header.strip().casefold()).strip("_") or "column"
 
 
-def read_members(path: Path, default_language: str = "da", *, plain: bool = False) -> MemberList:
+def read_members(path: Path, default_language: str = "da") -> MemberList:
     """Read, validate and merge a member list (CSV or spreadsheet); invalid rows are collected,
-    not raised. `plain`: every address checked in this process (no forked checker)."""
+    not raised."""
     table = read_table(path)
     columns = [canonical_column(h) for h in table.header]
     if "email" not in columns:
@@ -148,20 +146,17 @@ def read_members(path: Path, default_language: str = "da", *, plain: bool = Fals
         )
     members: dict[str, Member] = {}
     invalid: list[RecipientsError] = []
-    with _Checker(table, columns, forked_from=None if plain else PARALLEL_CHECK_FROM) as checker:
-        for line, row in table.rows():
-            values = {name: (value or "").strip() for name, value in zip(columns, row, strict=False)}
-            try:
-                member = _member(
-                    values, checker.verdict(line, values.get("email", "")), line, path, default_language
-                )
-            except RecipientsError as err:
-                invalid.append(err)
-                continue
-            if member.key in members:
-                members[member.key] = _merge(members[member.key], member)
-            else:
-                members[member.key] = member
+    for line, row in table.rows():
+        values = {name: (value or "").strip() for name, value in zip(columns, row, strict=False)}
+        try:
+            member = _member(values, _check(values.get("email", "")), line, path, default_language)
+        except RecipientsError as err:
+            invalid.append(err)
+            continue
+        if member.key in members:
+            members[member.key] = _merge(members[member.key], member)
+        else:
+            members[member.key] = member
     duplicates = tuple(Duplicate(m.email, m.lines) for m in members.values() if len(m.lines) > 1)
     return MemberList(path, tuple(members.values()), duplicates, tuple(invalid))
 
@@ -169,55 +164,6 @@ def read_members(path: Path, default_language: str = "da", *, plain: bool = Fals
 # An address's verdict: None when it is valid as written, (the address as it is to be
 # written, its ASCII form for SMTP or "") when it is valid otherwise, or why it is not one.
 Verdict = tuple[str, str] | str | None
-PARALLEL_CHECK_FROM = 2000  # lines: shorter lists are checked here, a worker's start costs more
-# The share of the lines whose addresses this process checks: less than half, since it also
-# makes every row's member, the worker's rows' once their verdicts are in: so the worker's
-# verdicts arrive about when this process wants them.
-CHECKED_HERE = 0.47
-
-
-class _Checker:
-    """email-validator's verdict on each address. Checking is most of the time reading a
-    list takes, so in a long list a forked worker checks the rows from a line on while this
-    process reads the ones before it (only the worker's verdicts are held, a few bytes each)."""
-
-    def __init__(self, table: Table, columns: list[str], forked_from: int | None) -> None:
-        self._split: int | None = None
-        self._theirs: forked.Child[list[Verdict]] | None = None
-        self._verdicts: Iterator[Verdict] | None = None
-        lines = table.lines
-        forking = forked_from is not None and lines >= forked_from and forked.can_fork()
-        if forking and (os.cpu_count() or 1) >= 2:
-            split = self._split = int(lines * CHECKED_HERE)
-            self._theirs = forked.Child(lambda: _check_from_split(table, columns, split))
-
-    def verdict(self, line: int, email: str) -> Verdict:
-        if self._split is None or line < self._split:
-            return _check(email)
-        if self._verdicts is None:
-            assert self._theirs is not None
-            try:
-                self._verdicts = iter(self._theirs.result())
-            except forked.ChildDied as err:
-                message = "a process checking addresses stopped unexpectedly (out of memory?)"
-                raise MailerError(message) from err
-        return next(self._verdicts)
-
-    def __enter__(self) -> _Checker:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._theirs is not None:
-            self._theirs.end()
-
-
-def _check_from_split(table: Table, columns: list[str], split: int) -> list[Verdict]:
-    emails = [i for i, name in reversed(list(enumerate(columns))) if name == "email"]
-    return [
-        _check(next((row[i].strip() for i in emails if i < len(row)), ""))
-        for line, row in table.rows()
-        if line >= split
-    ]
 
 
 def _check(email: str) -> Verdict:

@@ -40,9 +40,7 @@ class Inputs:
 
 def load_inputs(settings: Settings, *, skip_invalid: bool = False) -> Inputs:
     """Read the member list and suppression list; invalid rows stop the run unless skipped."""
-    members = read_members(
-        settings.resolve(settings.files.recipients), settings.sender.language, plain=settings.plain
-    )
+    members = read_members(settings.resolve(settings.files.recipients), settings.sender.language)
     if not skip_invalid:
         members.require_valid()
     suppressed = read_suppressed(settings.resolve(settings.files.unsubscribed))

@@ -33,7 +33,7 @@ def member_view(settings: Settings, query: str = "") -> MemberView:
     language = settings.sender.language
     w = words(language)
     path = settings.resolve(settings.files.recipients)
-    members = read_members(path, language, plain=settings.plain)
+    members = read_members(path, language)
     suppressed = read_suppressed(settings.resolve(settings.files.unsubscribed))
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         bounced = bouncing(journal)
