@@ -1,4 +1,4 @@
-"""Work handed to forked processes (building messages, checking addresses): each worker ends
+"""Work handed to forked processes (building messages, checking templates): each worker ends
 with the run that forked it and leaves Ctrl-C to the run."""
 
 from __future__ import annotations
