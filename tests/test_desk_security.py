@@ -59,7 +59,7 @@ def test_nothing_without_the_token_and_the_token_becomes_a_strict_httponly_cooki
     page = client.get("/")
     assert page.status == 200 and "Kommende møder" in page.text
     assert token_of(client) not in page.text
-    assert page.headers["Referrer-Policy"] == "no-referrer"
+    assert page.headers["Referrer-Policy"] == "same-origin"
     assert "frame-ancestors 'self'" in page.headers["Content-Security-Policy"]
 
 

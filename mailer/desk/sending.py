@@ -138,7 +138,10 @@ def deliver(settings: Settings, choice: Choice, expected: int, now: datetime, jo
             raise MailerError(w["changed_since"].format(n=total))
         signin = SmtpSignIn(settings)
         signin.secret()  # no password or token: stop before anything else
-        job.backup = str(journal.back_up())
+        copy = journal.back_up()
+        job.backup = str(
+            copy.relative_to(settings.base_dir) if copy.is_relative_to(settings.base_dir) else copy
+        )
         try:
             return send(inputs, journal, plan, now=now, progress=job.progress, signin=signin)
         except DeliveryError as err:  # a refused sign-in or TLS failure stopped the run
