@@ -80,13 +80,35 @@ def check(
             report.mailbox_signin += f" ({try_mailbox(settings)})"
         except MailerError as err:
             report.problems.append(err)
-    if try_signin and signin.method != "none":
+    if try_signin:
         try:
-            signin.secret()
-            report.signin += " (a secret can be had now)"
+            report.signin += f"; {_sign_in_now(settings, signin)}"
         except MailerError as err:
             report.problems.append(err)
     return report
+
+
+def _sign_in_now(settings: Settings, signin: SmtpSignIn) -> str:
+    """Sign in to the server as `send` would (EHLO, STARTTLS, AUTH, QUIT; nothing sent) and say
+    how it went in plain words; a failure is raised with what to do."""
+    import asyncio
+
+    from mailer.errors import AuthenticationError
+    from mailer.transport.smtp import SmtpTransport
+
+    smtp = settings.smtp
+    if signin.method != "none":
+        signin.secret()  # no password or token: said before any server is asked
+    try:
+        asyncio.run(SmtpTransport(smtp, signin).sign_in_only())
+    except AuthenticationError as err:
+        raise AuthenticationError(
+            f"{err.message}. {signin.when_refused()}", code=err.code, reply=err.reply
+        ) from err
+    if signin.method == "none":
+        return f"{smtp.host}:{smtp.port} answered (no sign-in); nothing was sent"
+    took = "the password is right" if signin.method == "password" else "the sign-in works"
+    return f"signed in to {smtp.host} just now: {took}; nothing was sent"
 
 
 def _check_meeting(current: CurrentMeeting, settings: Settings, now: datetime, report: Report) -> None:

@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--signin",
         action="store_true",
-        help="also check that a password or token can be had now, and sign in to the [imap] mailbox",
+        help="also sign in to the SMTP server and the [imap] mailbox (nothing is sent or read)",
     )
 
     def selection(p: argparse.ArgumentParser) -> None:

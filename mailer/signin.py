@@ -59,6 +59,21 @@ class SmtpSignIn:
     def _readiness(self) -> str:
         return secret_source(self.settings, "smtp")
 
+    def when_refused(self) -> str:
+        """What to do when the server refuses this sign-in."""
+        user = self.settings.smtp.username
+        if self.method == "xoauth2":
+            return (
+                f"Check that smtp.username ({user}) is the mailbox you signed in as (or one you may "
+                "send as), sign in again with `mailer login`; if it is still refused, ask IT to turn "
+                "on Authenticated SMTP for the mailbox"
+            )
+        return (
+            f"The password or the user name ({user}) is wrong: check smtp.username and set the "
+            f"right password ({self.source}); if they are right, ask IT whether the mailbox may "
+            "sign in to send mail (SMTP AUTH)"
+        )
+
     def secret(self, *, renew: bool = False) -> str:
         """The password or an access token; `renew` after the server refused the token."""
         smtp = self.settings.smtp

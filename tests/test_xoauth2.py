@@ -248,6 +248,39 @@ def test_token_from_the_saved_sign_in(
     assert used != at_login and entra.is_valid(used)  # the run used the token refreshed before it
 
 
+def test_check_signin_signs_in_with_the_saved_sign_in_and_sends_nothing(
+    tmp_path: Path,
+    relay: Callable[..., Relay],
+    ca_file: Path,  # noqa: F811
+    entra: EntraStub,  # noqa: F811
+) -> None:
+    server = relay(valid=entra.is_valid)
+    config = write_config(tmp_path, smtp=smtp_settings(server, ca_file), oauth=oauth_settings(entra, ca_file))
+    sign_in(config, ca_file)
+    out = io.StringIO()
+    assert main(["--config", str(config), "check", "--signin"], clock=lambda: SAMPLE_NOW, out=out) == 0
+    assert "signed in to 127.0.0.1 just now: the sign-in works; nothing was sent" in out.getvalue()
+    assert server.mailbox.sign_ins == [True] and server.mailbox.messages == []
+    assert not [token for token in entra.access_tokens if token in out.getvalue()]
+
+
+def test_check_signin_with_a_refused_token_says_what_to_do(
+    tmp_path: Path,
+    relay: Callable[..., Relay],
+    ca_file: Path,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = relay(valid=lambda t: t == "EwB-the-right-one")
+    config = write_config(tmp_path, smtp=smtp_settings(server, ca_file))
+    monkeypatch.setenv("MAILER_SMTP__ACCESS_TOKEN", "EwB-a-wrong-one")
+    assert main(["--config", str(config), "check", "--signin"], clock=lambda: SAMPLE_NOW) == 2
+    err = capsys.readouterr().err
+    assert f"refused the sign-in as '{USER}'" in err and "sign in again with `mailer login`" in err
+    assert "EwB-a-wrong-one" not in err
+    assert server.mailbox.messages == []
+
+
 def test_a_wrong_token_stops_the_run_at_once(
     tmp_path: Path,
     relay: Callable[..., Relay],

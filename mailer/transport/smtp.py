@@ -145,6 +145,11 @@ class SmtpTransport:
             self._signed_in = True
             return client
 
+    async def sign_in_only(self) -> None:
+        """Connect, greet, start TLS and sign in as `send` would, then QUIT: nothing is sent
+        (`mailer check --signin`). Raises what `send` would stop on."""
+        await _quit(await self.connect())
+
     async def _open(self) -> aiosmtplib.SMTP:
         s = self.settings
         client = aiosmtplib.SMTP(
