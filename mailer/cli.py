@@ -122,6 +122,13 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--port", type=int, default=0, help="the port on 127.0.0.1 (default: a free one)")
     d.add_argument("--no-browser", action="store_true", help="only print the address; open no browser")
 
+    n = commands.add_parser("init", help="make a new folder to work in: config.toml, member list, templates")
+    n.add_argument("folder", nargs="?", type=Path, default=Path("."), help="the folder (default: this one)")
+    n.add_argument("--name", help="the network's name (not asked)")
+    n.add_argument("--email", help="the address messages are sent from (not asked)")
+    n.add_argument("--provider", help="microsoft365, gmail or other (not asked)")
+    n.add_argument("--host", help="the mail server, for --provider other (not asked)")
+
     commands.add_parser("login", help="sign in to Microsoft 365 (OAuth2 device code)")
     commands.add_parser("logout", help="forget the sign-in")
 
@@ -138,6 +145,8 @@ def main(argv: Sequence[str] | None = None, *, clock: Clock | None = None, out: 
     now = (clock or (lambda: datetime.now(UTC)))()
     stdout = out or cast(TextIO, _QuietPipe(sys.stdout))
     try:
+        if args.command == "init":  # makes the folder a config.toml is read from
+            return _init(args, stdout)
         from mailer.config import config_path, load_settings
 
         settings = load_settings(config_path(args.config))
@@ -475,6 +484,13 @@ def _desk(args: argparse.Namespace, settings: Settings, now: datetime, out: Text
     from mailer.desk.server import serve
 
     return serve(config_path(args.config), port=args.port, open_browser=not args.no_browser, out=out)
+
+
+def _init(args: argparse.Namespace, out: TextIO) -> int:
+    from mailer.starter import init, terminal_question
+
+    flags = {key: getattr(args, key) for key in ("name", "email", "provider", "host")}
+    return init(args.folder, **flags, ask=terminal_question(), out=out)
 
 
 def _login(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
