@@ -1,5 +1,5 @@
 """Work handed to forked processes (building messages, checking templates): each worker ends
-with the run that forked it and leaves Ctrl-C to the run."""
+with the run that forked it, leaves Ctrl-C to the run, and closes the locks it inherited."""
 
 from __future__ import annotations
 
@@ -144,3 +144,30 @@ def _worker_start(parent: int) -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent:  # the run died before the line above took effect
         os._exit(1)
+
+
+# Descriptors of locks this process holds (the journal's send lock). A process forked while
+# holding one (a builder) closes its copy at once: a lock shared with a worker would outlive a
+# killed run and refuse every run after it.
+_CLOSED_IN_CHILDREN: set[int] = set()
+
+
+def lock_held(fd: int) -> None:
+    """`fd` is a lock this process now holds: a process forked from now on closes its copy at once."""
+    _CLOSED_IN_CHILDREN.add(fd)
+
+
+def lock_released(fd: int) -> None:
+    """`fd` is no longer held (it is about to be closed): forked processes leave it alone."""
+    _CLOSED_IN_CHILDREN.discard(fd)
+
+
+def _close_inherited_locks() -> None:
+    for fd in _CLOSED_IN_CHILDREN:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _CLOSED_IN_CHILDREN.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_inherited_locks)

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, NamedTuple
 
+from mailer import forked
 from mailer.errors import MailerError
 from mailer.private import private_file
 
@@ -165,7 +166,7 @@ class OutcomeLog:
             try:
                 self._end()  # before the lock goes: the next run reads the database, not our log
             finally:
-                _HELD.discard(handle.fileno())
+                forked.lock_released(handle.fileno())
                 handle.close()  # releases the lock
 
     def settle_killed_run(self, readonly: bool) -> None:
@@ -220,7 +221,7 @@ class OutcomeLog:
             try:
                 yield True
             finally:
-                _HELD.discard(handle.fileno())
+                forked.lock_released(handle.fileno())
 
     def _replay(self, db: sqlite3.Connection) -> None:
         """Move the log's rows into `db` and remove the log (the send lock is held)."""
@@ -283,21 +284,4 @@ def _lock(handle: IO[bytes]) -> None:
         import fcntl
 
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    _HELD.add(handle.fileno())
-
-
-# Lock files held by this process. A process forked while holding one (the workers that
-# build messages) closes its copy at once: a lock shared with a worker would outlive a
-# killed run and refuse every run after it.
-_HELD: set[int] = set()
-
-
-def _forget_locks() -> None:
-    for fd in _HELD:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    _HELD.clear()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_locks)
+    forked.lock_held(handle.fileno())
