@@ -73,6 +73,7 @@ def previewed(plan: Plan, settings: Settings, selection: Selection, now: datetim
 def keep(record: Previewed, journal: Path) -> Path:
     """Write the record beside the journal, replacing the campaign's last one."""
     path = _record_path(journal, record.campaign)
+    private_folder(journal.parent)  # made here when a preview comes before any journal
     private_folder(path.parent)
     write_private(path, json.dumps(asdict(record), ensure_ascii=False).encode())
     return path

@@ -44,6 +44,7 @@ def test_a_send_as_previewed_says_so_and_the_record_is_the_owners_only(
     (record,) = (project.state.parent / "previews").iterdir()
     assert stat.S_IMODE(record.stat().st_mode) == 0o600
     assert stat.S_IMODE(record.parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(project.state.parent.stat().st_mode) == 0o700  # .mailer/, made by the preview
     assert "Søren" not in record.read_text(encoding="utf-8")  # addresses and digests only
 
     code, out = project.main(*SEND, "--yes")
