@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from mailer.calendar import MeetingEvent, Person
-from mailer.compose import Build, Composer
+from mailer.compose import Composer
 from mailer.config import Settings
 from mailer.current import CurrentMeeting, current_meeting
 from mailer.errors import ConfigError, MailerError
@@ -166,7 +166,7 @@ def _check_template(
         about = f"{template.name}:{meeting.id}" if meeting else template.name
         for file in composer.attachment_files(campaign):
             report.attachments.append(f"{about}: {file.describe()}")
-        Build(composer, [Delivery(member, campaign, "new") for member in members]).validate()
+        composer.check([Delivery(member, campaign, "new") for member in members])
     languages = "/".join(template.languages)
     about = f" × {len(meetings)} meetings" if meetings != [None] else ""
     return f"{template.name} ({languages}, {kind}): rendered for {len(members)} members{about}"

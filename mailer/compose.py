@@ -8,18 +8,14 @@ senders; invitations never do.
 
 from __future__ import annotations
 
-import os
 import re
 import unicodedata
-from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from concurrent.futures import BrokenExecutor  # BrokenProcessPool's base, without the pool
-from contextlib import contextmanager
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from email.message import Message
-from functools import cache, partial
-from typing import TYPE_CHECKING, Any
+from functools import cache
+from typing import Any
 from urllib.parse import quote
 
 from mailer import forked, frames, message
@@ -27,16 +23,12 @@ from mailer.attachments import AttachmentFile, attachment_files
 from mailer.calendar import MeetingEvent, Person, PreparedCalendar, publish_calendar
 from mailer.config import SenderSettings, Settings
 from mailer.current import CurrentMeeting, configured_meetings, upcoming
-from mailer.errors import ConfigError, MailerError
+from mailer.errors import ConfigError
 from mailer.meetings import Meeting, changed_fields
 from mailer.message import Attachment, CalendarPart, Draft, Envelope, calendar_params, message_id
 from mailer.plan import Campaign, Delivery
 from mailer.templates import Rendered, meeting_view
 from mailer.words import status_word, when
-
-if TYPE_CHECKING:  # asyncio and the process pool are imported by the runs that build in workers
-    import asyncio
-    from concurrent.futures import ProcessPoolExecutor
 
 
 @dataclass(frozen=True)
@@ -123,174 +115,7 @@ def list_headers(sender: SenderSettings, unsubscribe: Unsubscribe) -> dict[str, 
     return headers
 
 
-PARALLEL_FROM = 200  # smaller runs are built in this process: a worker's start costs more
-BATCH = 64  # messages a worker builds per request
-FIRST_BATCH = 8  # the first request is small, so that the sending starts at once
-LOOKAHEAD = 6  # batches asked of each worker ahead of the sending: room to absorb its pauses
-
-
-def compose_processes(settings: Settings, count: int) -> int:
-    """How many worker processes should build `count` messages (0: none, build here; always
-    none on the plain path)."""
-    if settings.plain:
-        return 0
-    if settings.smtp.compose_processes is not None:
-        return settings.smtp.compose_processes
-    if count < PARALLEL_FROM or not forked.can_fork():
-        return 0
-    return max(0, min(4, (os.cpu_count() or 1) - 1))
-
-
-# What forked workers build from: set in the parent before the pool forks (at its first
-# batch), so the workers inherit the composer and the plan instead of having them pickled.
-_FORKED: tuple[Composer, Sequence[Delivery]] | None = None
-
-
-def _validate_range(composer: Composer, deliveries: Sequence[Delivery]) -> None:
-    """What a forked child checks (it inherits the composer and the plan, nothing is pickled)."""
-    for delivery in deliveries:
-        composer.validate(delivery)
-
-
-def _batches(total: int) -> Iterator[tuple[int, int]]:
-    """(start, stop) of each request to the workers, in order."""
-    start, size = 0, FIRST_BATCH
-    while start < total:
-        stop = min(start + size, total)
-        yield start, stop
-        start, size = stop, BATCH
-
-
-def _build_batch(start: int, stop: int) -> list[Envelope]:
-    assert _FORKED is not None, "a worker started without the fork start method"
-    # Building runs ahead of the sending: on a machine short of cores it must not take turns
-    # with it. (The check before sending, which the run waits for, ran at full priority.)
-    # Measured on 2 cores: 0.56 -> 0.63-0.68 of the SMTP ceiling.
-    forked.into_background()
-    composer, deliveries = _FORKED
-    return [composer.envelope(deliveries[index]) for index in range(start, stop)]
-
-
-def _retrieved(future: asyncio.Future[list[Envelope]]) -> None:
-    if not future.cancelled():
-        future.exception()
-
-
-@contextmanager
-def _worker_failures(doing: str) -> Iterator[None]:
-    try:
-        yield
-    except (BrokenExecutor, forked.ChildDied) as err:
-        raise MailerError(
-            f"a process {doing} messages stopped unexpectedly (out of memory?); what was sent is "
-            "recorded: run the same command again to finish"
-        ) from err
-
-
-class Build:
-    """A run's messages: every one checked before the first is sent, then built in order.
-
-    With `processes`, forked processes share the checking, then as many workers do the
-    building a few batches ahead of the sending (memory stays bounded), while this process
-    sends.
-    """
-
-    def __init__(self, composer: Composer, deliveries: Sequence[Delivery], processes: int = 0) -> None:
-        self.composer = composer
-        self.deliveries = deliveries
-        self.processes = processes
-        self._pool: ProcessPoolExecutor | None = None
-
-    def __enter__(self) -> Build:
-        global _FORKED
-        if self.processes > 0:
-            _FORKED = (self.composer, self.deliveries)
-            self._pool = forked.pool(self.processes)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        global _FORKED
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
-        _FORKED = None
-
-    def validate(self) -> None:
-        """Render every member's message (the template parts that can fail for one member) and
-        build one whole message per campaign (attachments, layout, headers): a bad row or a
-        template that fails for one member never leaves half a run sent.
-
-        With workers, as many forked children each check a range of their own while this
-        process checks the first: they start at once, where the pool's workers would get a
-        range only once the pool's threads had had the GIL from this busy thread (10-20 ms
-        late). Measured on 2 cores, 5,000 messages: 74-78 -> 65 ms.
-        """
-        total = len(self.deliveries)
-        mine = total
-        children: list[forked.Child[None]] = []
-        try:
-            if self.processes > 0 and total:
-                mine = -(-total // (self.processes + 1))
-                for start in range(mine, total, mine):
-                    theirs = self.deliveries[start : start + mine]
-                    children.append(forked.Child(partial(_validate_range, self.composer, theirs)))
-            first: dict[str, Delivery] = {}
-            for delivery in self.deliveries:
-                first.setdefault(delivery.campaign.key, delivery)
-            for delivery in first.values():
-                self.composer.require_size(self.composer.envelope(delivery), delivery.campaign)
-            for delivery in self.deliveries[:mine]:
-                self.composer.validate(delivery)
-            with _worker_failures("checking"):
-                for child in children:
-                    child.result()  # a child's TemplateError is raised here
-        finally:
-            for child in children:
-                child.end()
-
-    async def envelopes(self, count: int | None = None) -> AsyncIterator[tuple[Delivery, Envelope]]:
-        """The first `count` (all) deliveries with their messages, in order."""
-        total = len(self.deliveries) if count is None else min(count, len(self.deliveries))
-        if self._pool is None:
-            for delivery in self.deliveries[:total]:
-                yield delivery, self.composer.envelope(delivery)
-            return
-        import asyncio
-
-        loop = asyncio.get_running_loop()
-        batches = _batches(total)
-        pending: deque[tuple[int, asyncio.Future[list[Envelope]]]] = deque()
-        pool = self._pool
-
-        def submit() -> None:
-            batch = next(batches, None)
-            if batch is not None:
-                pending.append((batch[0], loop.run_in_executor(pool, _build_batch, *batch)))
-
-        broken = False
-        try:
-            for _ in range(self.processes * LOOKAHEAD):
-                submit()
-            while pending:
-                start, future = pending.popleft()
-                with _worker_failures("building"):
-                    try:
-                        envelopes = await future
-                    except BrokenExecutor:
-                        broken = True
-                        raise
-                submit()
-                for offset, envelope in enumerate(envelopes):
-                    yield self.deliveries[start + offset], envelope
-        finally:
-            # A broken pool fails every batch still asked of it, from its own thread; cancelling
-            # them here as well races with that, and on CPython 3.11 the pool's thread can die
-            # of it before stopping the other workers (the run then hangs at its exit).
-            for _, future in pending:
-                if broken:
-                    future.add_done_callback(_retrieved)  # the error was told once, not per batch
-                else:
-                    future.cancel()
+RUN_AGAIN = "; what was sent is recorded: run the same command again to finish"
 
 
 class Composer:
@@ -315,6 +140,19 @@ class Composer:
         self._attachments: dict[str, list[Message]] = {}
         self._names: dict[str, tuple[str, ...]] = {}
         self._write = message.build_message if settings.plain else frames.build_message
+
+    def check(self, deliveries: Sequence[Delivery], processes: int = 0) -> None:
+        """Render every member's message (the template parts that can fail for one member) and
+        build one whole message per campaign (attachments, layout, headers): a bad row or a
+        template that fails for one member never leaves half a run sent. With `processes`,
+        forked children share the rendering."""
+        first: dict[str, Delivery] = {}
+        for delivery in deliveries:
+            first.setdefault(delivery.campaign.key, delivery)
+        for delivery in first.values():
+            self.require_size(self.envelope(delivery), delivery.campaign)
+        with forked.stopped_unexpectedly("checking messages", RUN_AGAIN):
+            forked.check_all(self.validate, deliveries, processes)
 
     def compose(self, deliveries: Iterable[Delivery]) -> Iterator[tuple[Delivery, Envelope]]:
         for delivery in deliveries:

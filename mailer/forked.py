@@ -1,5 +1,9 @@
-"""Work handed to forked processes (building messages, checking templates): each worker ends
-with the run that forked it, leaves Ctrl-C to the run, and closes the locks it inherited."""
+"""Every process a run forks, and the one place that decides how many: the workers that build
+messages a few batches ahead of the sending (`Builders`) and the children that check a run's
+messages once before it (`check_all`, each a `Child`). Work is handed over when the process
+forks (it inherits what it works on, nothing is pickled to it); only results come back. Each
+process ends with the run that forked it, leaves Ctrl-C to the run, closes the locks it inherited, and its death is told as
+one clear error (`stopped_unexpectedly`). MAILER_PLAIN=1 forks none."""
 
 from __future__ import annotations
 
@@ -8,19 +12,44 @@ import os
 import pickle
 import signal
 import sys
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Generic, NoReturn, TypeVar
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from concurrent.futures import BrokenExecutor  # BrokenProcessPool's base, without the pool
+from functools import partial
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar
 
 from mailer.errors import MailerError
 
-if TYPE_CHECKING:  # multiprocessing is imported where a pool is made, not by every command
+if TYPE_CHECKING:  # asyncio and multiprocessing are imported where a pool is made, not by every command
+    import asyncio
     from concurrent.futures import ProcessPoolExecutor
+
+    from mailer.config import Settings
 
 PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 BACKGROUND_NICE = 19  # a background worker's niceness: the sending (and the computer) first
 
 _in_background = False
 T = TypeVar("T")
+R = TypeVar("R")
+
+PARALLEL_FROM = 200  # smaller runs are built in this process: a worker's start costs more
+BATCH = 64  # items a worker builds per request
+FIRST_BATCH = 8  # the first request is small, so that the sending starts at once
+LOOKAHEAD = 6  # batches asked of each worker ahead of the sending: room to absorb its pauses
+
+
+def builder_processes(settings: Settings, count: int) -> int:
+    """How many worker processes build a run's `count` messages (0: none, built in this
+    process): `smtp.compose_processes` when set; otherwise one per spare core (at most four)
+    for runs of PARALLEL_FROM or more; none on the plain path."""
+    if settings.plain:
+        return 0
+    if settings.smtp.compose_processes is not None:
+        return settings.smtp.compose_processes
+    if count < PARALLEL_FROM or not can_fork():
+        return 0
+    return max(0, min(4, (os.cpu_count() or 1) - 1))
 
 
 def can_fork() -> bool:
@@ -30,8 +59,8 @@ def can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
 
-def pool(processes: int) -> ProcessPoolExecutor:
-    """`processes` forked workers."""
+def pool(processes: int, handed: object = None) -> ProcessPoolExecutor:
+    """`processes` forked workers, each handed `handed` as it forks (inherited, not pickled)."""
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
@@ -39,7 +68,7 @@ def pool(processes: int) -> ProcessPoolExecutor:
         processes,
         mp_context=multiprocessing.get_context("fork"),
         initializer=_worker_start,
-        initargs=(os.getpid(),),
+        initargs=(os.getpid(), handed),
     )
 
 
@@ -133,9 +162,15 @@ def into_background() -> None:
         os.nice(BACKGROUND_NICE)
 
 
-def _worker_start(parent: int) -> None:
+# In a worker only: what it was handed as it forked (see `pool`).
+_handed: Any = None
+
+
+def _worker_start(parent: int, handed: object = None) -> None:
     """A run killed with SIGKILL must not leave workers behind (they would wait for work
     forever, holding a copy of the run's data)."""
+    global _handed
+    _handed = handed
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the run's to handle, once
     if sys.platform.startswith("linux"):
         import ctypes
@@ -171,3 +206,133 @@ def _close_inherited_locks() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_close_inherited_locks)
+
+
+@contextlib.contextmanager
+def stopped_unexpectedly(doing: str, then: str = "") -> Iterator[None]:
+    """A forked process that died (killed, out of memory) told as one clear error:
+    "a process DOING stopped unexpectedly (out of memory?)THEN"."""
+    try:
+        yield
+    except (BrokenExecutor, ChildDied) as err:
+        raise MailerError(f"a process {doing} stopped unexpectedly (out of memory?){then}") from err
+
+
+def check_all(check: Callable[[T], object], items: Sequence[T], processes: int = 0) -> None:
+    """`check(item)` for every item; the first failure is raised (a child's too).
+
+    With `processes`, as many forked children each check a range of their own while this
+    process checks the first: they start at once, where a pool's workers would get a range
+    only once the pool's threads had had the GIL from this busy thread (10-20 ms late).
+    Measured on 2 cores, 5,000 messages: 74-78 -> 65 ms.
+    """
+    total = len(items)
+    mine = -(-total // (processes + 1)) if processes > 0 and total else total
+    children: list[Child[None]] = []
+    try:
+        for start in range(mine, total, mine):
+            children.append(Child(partial(_check_range, check, items[start : start + mine])))
+        for item in items[:mine]:
+            check(item)
+        for child in children:
+            child.result()
+    finally:
+        for child in children:
+            child.end()
+
+
+def _check_range(check: Callable[[T], object], items: Sequence[T]) -> None:
+    """In a child: its range checked."""
+    for item in items:
+        check(item)
+
+
+class Builders(Generic[T, R]):
+    """`build(item)` for each of `items`, in order, by `processes` forked workers a few batches
+    ahead of the caller, who takes the results as they come (memory stays bounded); in this
+    process when `processes` is 0. The workers are handed `build` and `items` as they fork."""
+
+    def __init__(self, build: Callable[[T], R], items: Sequence[T], processes: int = 0) -> None:
+        self.build = build
+        self.items = items
+        self.processes = processes
+        self._pool: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> Builders[T, R]:
+        if self.processes > 0:
+            self._pool = pool(self.processes, (self.build, self.items))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+            self._pool = None
+
+    async def results(self, count: int | None = None) -> AsyncIterator[tuple[T, R]]:
+        """The first `count` (all) items with what was built of them, in order. A worker's
+        death raises `BrokenProcessPool` here, once."""
+        import asyncio
+
+        total = len(self.items) if count is None else min(count, len(self.items))
+        if self._pool is None:
+            for item in self.items[:total]:
+                yield item, self.build(item)
+            return
+        loop = asyncio.get_running_loop()
+        batches = _batches(total)
+        pending: deque[tuple[int, asyncio.Future[list[R]]]] = deque()
+        workers = self._pool
+
+        def submit() -> None:
+            batch = next(batches, None)
+            if batch is not None:
+                pending.append((batch[0], loop.run_in_executor(workers, _build_batch, *batch)))
+
+        broken = False
+        try:
+            for _ in range(self.processes * LOOKAHEAD):
+                submit()
+            while pending:
+                start, future = pending.popleft()
+                try:
+                    built = await future
+                except BrokenExecutor:
+                    broken = True
+                    raise
+                submit()
+                for offset, result in enumerate(built):
+                    yield self.items[start + offset], result
+        finally:
+            # A broken pool fails every batch still asked of it, from its own thread; cancelling
+            # them here as well races with that, and on CPython 3.11 the pool's thread can die
+            # of it before stopping the other workers (the run then hangs at its exit).
+            for _, future in pending:
+                if broken:
+                    future.add_done_callback(_retrieved)  # the error was told once, not per batch
+                else:
+                    future.cancel()
+
+
+def _batches(total: int) -> Iterator[tuple[int, int]]:
+    """(start, stop) of each request to the workers, in order."""
+    start, size = 0, FIRST_BATCH
+    while start < total:
+        stop = min(start + size, total)
+        yield start, stop
+        start, size = stop, BATCH
+
+
+def _build_batch(start: int, stop: int) -> list[Any]:
+    """In a worker: what it was handed built for items[start:stop]."""
+    assert _handed is not None, "a worker started without the fork start method"
+    # Building runs ahead of the sending: on a machine short of cores it must not take turns
+    # with it. (The check before sending, which the run waits for, ran at full priority.)
+    # Measured on 2 cores: 0.56 -> 0.63-0.68 of the SMTP ceiling.
+    into_background()
+    build, items = _handed
+    return [build(items[index]) for index in range(start, stop)]
+
+
+def _retrieved(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()

@@ -12,8 +12,9 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mailer import forked
 from mailer.bounces import bouncing
-from mailer.compose import Build, Composer, compose_processes
+from mailer.compose import RUN_AGAIN, Composer
 from mailer.config import Settings
 from mailer.errors import MailerError
 from mailer.journal import Journal, Return
@@ -141,14 +142,15 @@ def send(
         if progress:
             progress(report.sent, len(report.failed), total)
 
-    processes = compose_processes(settings, total)
-    with Build(composer, plan.deliveries, processes) as build:
-        build.validate()
+    processes = forked.builder_processes(settings, total)
+    with forked.Builders(composer.envelope, plan.deliveries, processes) as builders:
+        composer.check(plan.deliveries, processes)
         state = plan.meeting_state()
         if state is not None and deliveries:
             journal.record_meeting(state)
         try:
-            asyncio.run(transport.deliver(build.envelopes(total), record))
+            with forked.stopped_unexpectedly("building messages", RUN_AGAIN):
+                asyncio.run(transport.deliver(builders.results(total), record))
         finally:
             journal.outcomes.settle()
     return report
@@ -176,7 +178,7 @@ def send_test(
         raise MailerError("there is no message to test: every member already has it (try --resend)")
     settings = inputs.settings
     composer = Composer(settings, now=now, meetings=plan.meetings)
-    Build(composer, plan.deliveries).validate()
+    composer.check(plan.deliveries)
     first = plan.deliveries[0]
     envelope = composer.envelope(first, subject_prefix=TEST_PREFIX)
     test_id = make_msgid("test", domain=envelope.message_id.rpartition("@")[2].rstrip(">") or None)

@@ -22,11 +22,13 @@ from conftest import FIXED, MEETING, ROOT, toml_value
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from mailer.compose import Build, Composer, compose_processes
+from mailer.compose import Composer
 from mailer.config import Settings, load_settings
 from mailer.errors import MailerError
+from mailer.forked import Builders, builder_processes
 from mailer.journal import Journal
-from mailer.plan import Selection
+from mailer.message import Envelope
+from mailer.plan import Delivery, Selection
 from mailer.run import load_inputs, make_plan
 
 COLUMNS = ("name", "organization", "kommune", "rolle", "email")
@@ -194,16 +196,16 @@ def written(settings: Settings, selection: Selection) -> dict[str, bytes] | str:
         with Journal(settings.resolve(settings.files.state)) as journal:
             plan = make_plan(inputs, journal, selection, now=FIXED)
         composer = Composer(settings, now=FIXED, meetings=plan.meetings)
-        processes = compose_processes(settings, len(plan.deliveries))
-        with Build(composer, plan.deliveries, processes) as build:
-            build.validate()
-            return asyncio.run(_collect(build))
+        processes = builder_processes(settings, len(plan.deliveries))
+        with Builders(composer.envelope, plan.deliveries, processes) as builders:
+            composer.check(plan.deliveries, processes)
+            return asyncio.run(_collect(builders))
     except MailerError as err:
         return f"{type(err).__name__}: {err}"
 
 
-async def _collect(build: Build) -> dict[str, bytes]:
-    return {delivery.member.key: envelope.data async for delivery, envelope in build.envelopes()}
+async def _collect(builders: Builders[Delivery, Envelope]) -> dict[str, bytes]:
+    return {delivery.member.key: envelope.data async for delivery, envelope in builders.results()}
 
 
 # Several hundred runs, the same ones every time (the suite is deterministic); nothing is kept
@@ -225,7 +227,7 @@ def test_the_fast_path_writes_what_the_plain_path_writes(
     # Forked builders in half the runs: they inherit the run's state rather than receive it.
     processes = data.draw(st.sampled_from([0, 2]), label="processes")
     settings = load_settings(project(root, template, rows, copies=3, processes=processes))
-    assert not settings.plain and compose_processes(settings, 1) == processes
+    assert not settings.plain and builder_processes(settings, 1) == processes
     selection = Selection(
         "t", str(MEETING["id"]) if 'calendar = "request"' in template["template.toml"] else None
     )

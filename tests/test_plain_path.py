@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from conftest import MEETING, MEMBERS, PASSWORD, ROOT, Project, SmtpServer
 
-from mailer.compose import compose_processes
 from mailer.config import load_settings
+from mailer.forked import builder_processes
 
 Factory = Callable[..., SmtpServer]
 
@@ -71,6 +71,6 @@ def test_the_plain_path_builds_every_message_in_this_process(
     project: Project, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project.smtp = {**project.smtp, "compose_processes": 2}
-    assert compose_processes(load_settings(project.write()), 10_000) == 2
+    assert builder_processes(load_settings(project.write()), 10_000) == 2
     monkeypatch.setenv("MAILER_PLAIN", "1")
-    assert compose_processes(load_settings(project.write()), 10_000) == 0
+    assert builder_processes(load_settings(project.write()), 10_000) == 0

@@ -35,9 +35,9 @@ from conftest import (
     StallingRecorder,
 )
 
-from mailer import compose, forked
+from mailer import forked
 from mailer.cli import main
-from mailer.compose import Build, Composer
+from mailer.compose import Composer
 from mailer.config import load_settings
 from mailer.journal import Journal
 from mailer.plan import Selection
@@ -495,11 +495,11 @@ def test_the_worker_builds_in_the_background(project: Project) -> None:
     before sending, which the run waits for, is forked from the run: at its priority.)"""
     project.write()
     composer = Composer(load_settings(project.config), now=conftest.FIXED)
-    with Build(composer, [], processes=1) as build:
-        assert build._pool is not None
-        assert build._pool.submit(os.nice, 0).result() == os.nice(0)
-        assert build._pool.submit(compose._build_batch, 0, 0).result() == []
-        assert build._pool.submit(os.nice, 0).result() == forked.BACKGROUND_NICE
+    with forked.Builders(composer.envelope, [], processes=1) as builders:
+        assert builders._pool is not None
+        assert builders._pool.submit(os.nice, 0).result() == os.nice(0)
+        assert builders._pool.submit(forked._build_batch, 0, 0).result() == []
+        assert builders._pool.submit(os.nice, 0).result() == forked.BACKGROUND_NICE
     assert os.nice(0) != forked.BACKGROUND_NICE  # the run itself is not slowed
 
 
@@ -516,7 +516,7 @@ def test_a_checking_process_that_dies_is_one_clear_error_and_nothing_is_sent(
     server = smtp_server_factory("starttls")
     project.members += more_members(10)
     project.smtp = {**server.smtp_config(), "compose_processes": 1}
-    monkeypatch.setattr(compose, "_validate_range", _dies)  # what the forked process checks with
+    monkeypatch.setattr(forked, "_check_range", _dies)  # what the forked process checks with
     code, out = project.main(*SEND, "--yes")
     assert code == 2, out
     assert "a process checking messages stopped unexpectedly" in capsys.readouterr().err
@@ -529,8 +529,8 @@ DYING_BUILD = """
 import asyncio, os, sys
 from datetime import UTC, datetime
 from pathlib import Path
-from mailer import compose
-from mailer.compose import Build, Composer
+from mailer import forked
+from mailer.compose import RUN_AGAIN, Composer
 from mailer.config import load_settings
 from mailer.errors import MailerError
 from mailer.journal import Journal
@@ -540,22 +540,24 @@ from mailer.run import load_inputs, make_plan
 settings = load_settings(Path(sys.argv[1]))
 with Journal(settings.resolve(settings.files.state)) as journal:
     plan = make_plan(load_inputs(settings), journal, Selection("invitation", sys.argv[2]))
-build_batch = compose._build_batch
+build_batch = forked._build_batch
 
 def dying(start, stop):
     if start >= 136:
         os._exit(1)
     return build_batch(start, stop)
 
-compose._build_batch = dying
+forked._build_batch = dying
 
-async def read(build):
-    return [envelope async for _, envelope in build.envelopes()]
+async def read(builders):
+    return [envelope async for _, envelope in builders.results()]
 
+composer = Composer(settings, now=datetime(2026, 11, 25, tzinfo=UTC))
 try:
-    with Build(Composer(settings, now=datetime(2026, 11, 25, tzinfo=UTC)), plan.deliveries, 2) as build:
-        build.validate()
-        asyncio.run(read(build))
+    with forked.Builders(composer.envelope, plan.deliveries, 2) as builders:
+        composer.check(plan.deliveries, 2)
+        with forked.stopped_unexpectedly("building messages", RUN_AGAIN):
+            asyncio.run(read(builders))
 except MailerError as err:
     print(err)
 """
