@@ -4,8 +4,8 @@
 Flattening a message's tree costs more than the rest of it, so it is done once per layout
 (structure and part headers): the result, with stand-ins where members differ, is the
 layout's frame, and each member's message is that frame with their headers (folded as the
-policy folds them), boundaries and encoded bodies put in place of the stand-ins. Text every
-member shares (the subject, the bodies' common lines, the sender) is encoded once.
+policy folds them), boundaries and encoded bodies put in place of the stand-ins. Headers every
+member shares (the sender, usually the subject and the date) are encoded and folded once.
 """
 
 from __future__ import annotations
@@ -15,17 +15,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from mailer.message import (
-    HEADER_LINE,
-    UTF8_WORDS,
     WIRE,
     Draft,
-    Encoders,
     Fill,
     Layout,
     encoded_words,
     flatten,
     prepare,
-    quoted_printable,
     short_lines,
     tree,
 )
@@ -34,55 +30,20 @@ from mailer.message import (
 def build_message(draft: Draft) -> bytes:
     """What `mailer.message.build_message` gives: filled into the layout's frame, or, where a
     frame cannot serve, the tree flattened."""
-    layout, fill = prepare(draft, QUICK)
+    layout, fill = prepare(draft, _words)
     frame = _frame(layout) if _FRAMED_SEED.fullmatch(fill.seed) else None
     data = frame.fill(fill) if frame is not None else flatten(tree(layout, fill))
     return short_lines(data, draft.to_email)
 
 
-def _quoted_printable(text: str) -> str:
-    """`quoted_printable(text)`, one line at a time, remembering lines.
-
-    Quoted-printable encodes each line on its own (soft breaks, a space or tab before the
-    line's end), so the lines every member's message shares are encoded once instead of in
-    every message. A CR would make the encoder choose its line ends from the first one in the
-    whole text: such a text is encoded whole.
-    """
-    if "\r" in text:
-        return quoted_printable(text)
-    *lines, last = text.split("\n")
-    return "".join(map(_quoted_printable_line, lines)) + quoted_printable(last)
-
-
-@lru_cache(maxsize=2048)
-def _quoted_printable_line(line: str) -> str:
-    return quoted_printable(f"{line}\n")
-
-
-@lru_cache(maxsize=1024)
-def _encoded_words(name: str, value: str) -> str:
-    """`encoded_words(name, value)`; a value that fits one word is that word, without
-    `Header`'s folding machinery. Cached: a campaign's subject is usually every member's."""
-    word = UTF8_WORDS.header_encode(value)
-    if len(word) <= HEADER_LINE - 1 - len(name) - 2:  # as Header measures: a 75-character line
-        return word
-    return encoded_words(name, value)
-
-
-QUICK = Encoders(words=_encoded_words, quoted_printable=_quoted_printable)
+# The subject and the sender's name are usually every member's: encoded once.
+_words = lru_cache(maxsize=1024)(encoded_words)
 
 
 @lru_cache(maxsize=4096)
 def _header_line(name: str, value: str) -> bytes:
-    """One top-level header as the policy folds it: ASCII whose lines already fit is written
-    as it is (what the folder would give, without its cost).
-
-    Cached: sender, subject and date are usually the same for every member.
-    """
-    if value.isascii() and "\r" not in value:
-        lines = f"{name}: {value}".split("\n")
-        if all(len(line) <= HEADER_LINE for line in lines) and all(line[:1] in " \t" for line in lines[1:]):
-            return (WIRE.linesep.join(lines) + WIRE.linesep).encode("ascii")
+    """One top-level header as the policy folds it. Cached: sender, subject and date are
+    usually the same for every member."""
     return WIRE.fold_binary(name, value)
 
 

@@ -4,10 +4,8 @@ email.mime tree flattened)."""
 from __future__ import annotations
 
 import hashlib
-import quopri
 import random
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
-from email.header import Header
 from email.message import Message
 from email.mime.nonmultipart import MIMENonMultipart
 from typing import Any
@@ -73,7 +71,7 @@ def reference(**fields: Any) -> bytes:
 
 def framed(**fields: Any) -> bytes:
     """The quick path's bytes, after checking they come from a frame, not the whole tree."""
-    layout, fill = message.prepare(Draft(**fields), frames.QUICK)
+    layout, fill = message.prepare(Draft(**fields))
     assert frames._FRAMED_SEED.fullmatch(fill.seed)
     assert frames._frame(layout) is not None
     return frames.build_message(Draft(**fields))
@@ -236,29 +234,5 @@ def test_a_shape_whose_frame_would_differ_is_built_whole() -> None:
     odd.set_payload(frames._TEXT)  # the text's stand-in in a shared part: its frame cannot be cut
     case = fields(attachments=[odd])
 
-    assert frames._frame(message.prepare(Draft(**case), frames.QUICK)[0]) is None
+    assert frames._frame(message.prepare(Draft(**case))[0]) is None
     assert frames.build_message(Draft(**case)) == reference(**case)
-
-
-def test_quoted_printable_line_by_line_is_the_whole_text_encoded() -> None:
-    pick = random.Random(77)
-    pieces = ["Kære", "Søren", "ÆØÅ", "=", ".", "..", "x" * 80, "ø" * 30, "\t", " ", "  ", "😀", "<p>", "=3D"]
-    ends = ["", " ", "\n", "\n", "\t\n", " \n", "=\n", ".\n"]
-    for count in range(3000):
-        endings = [*ends, "\r\n", "\r"] if count % 10 == 0 else ends  # a CR: encoded whole
-        text = "".join(pick.choice(pieces) + pick.choice(endings) for _ in range(pick.randint(0, 30)))
-        assert frames._quoted_printable(text) == quopri.encodestring(text.encode()).decode("ascii"), text
-    # the same lines again come from what was remembered, unchanged
-    text = "Kære Søren \nvelkommen. \n.\n" + "æ" * 90 + "\n"
-    assert frames._quoted_printable(text) == frames._quoted_printable(text)
-    assert frames._quoted_printable(text) == quopri.encodestring(text.encode()).decode("ascii")
-
-
-def test_a_name_that_fits_one_word_is_the_word_header_would_write() -> None:
-    pick = random.Random(5)
-    pieces = ["æ", "a", " ", "Søren", "Ærø", "x" * 10, "😀", "b", "=?"]
-    for _ in range(5000):
-        value = "".join(pick.choice(pieces) for _ in range(pick.randint(1, 30)))
-        for name in ("To", "From", "Subject"):
-            whole = Header(value, message.UTF8_WORDS, header_name=name).encode(linesep="\n", maxlinelen=75)
-            assert frames._encoded_words.__wrapped__(name, value) == whole, (name, value)
