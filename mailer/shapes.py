@@ -19,14 +19,11 @@ alt, title); `mailer.shape_proofs` checks all this. Anything else takes the plai
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from decimal import Decimal
 from functools import lru_cache
 from itertools import count
-from pathlib import Path, PurePath
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import css_inline
@@ -36,13 +33,12 @@ from markupsafe import Markup, escape
 from mailer.errors import TemplateError
 from mailer.markdown import markdown_parts
 from mailer.parts import INLINER, LAYOUT, WHOLE_DOCUMENT, PartKey, Parts
+from mailer.shape_keys import Unkeyable, freeze_names, member_data, member_key
 from mailer.shape_proofs import (
     MEMBER_DATA,
     MEMBER_NAMES,
     NONCE,
     TOKEN,
-    UNSAFE,
-    Chain,
     Source,
     html_part,
     inert_css,
@@ -132,16 +128,16 @@ class ShapedParts(Parts):
                     language,
                     part,
                     keep,
-                    *_freeze_names(values, reads, known),
+                    *freeze_names(values, reads, known),
                 )
             else:
                 check = None if keep else self._member_checks.get((language, part))
-                member = _member_key(values, *check, known) if check is not None else None
+                member = member_key(values, *check, known) if check is not None else None
                 if member is None:
                     return self.run(template, values)
                 key = (values["language"], language, part, keep, *member)
             hash(key)  # a tzinfo of its own may not be hashable
-        except (_Unkeyable, TypeError):
+        except (Unkeyable, TypeError):
             return self.run(template, values)
         if key in self._validated:
             return self._validated[key]
@@ -156,7 +152,7 @@ class ShapedParts(Parts):
         """A part's output for one member, run as seldom as it can be.
 
         A part that reads no member data runs once per distinct input. One that uses member
-        data only plainly (see `_member_key`) runs once per shape of that data, on a sentinel
+        data only plainly (see `mailer.shape_keys.member_key`) runs once per shape of that data, on a sentinel
         context; each member's output is that output with their strings in the tokens' places,
         escaped as the part escapes what it prints. Any other part, or once MEMO_SIZE shapes
         are kept, runs for the member. `known`: as for `_run_once`.
@@ -169,12 +165,12 @@ class ShapedParts(Parts):
         if check is None:
             return self.run(template, values)
         try:
-            member = _member_key(values, *check, known)
+            member = member_key(values, *check, known)
             if member is None:
                 return self.run(template, values)
             key = (language, part, *member)
             hash(key)  # a tzinfo of its own may not be hashable
-        except (_Unkeyable, TypeError):
+        except (Unkeyable, TypeError):
             return self.run(template, values)
         if key in self._outputs:
             split = self._outputs[key]
@@ -184,7 +180,7 @@ class ShapedParts(Parts):
             split = None
         if split is None:
             return self.run(template, values)
-        return _fill(split.pieces, split.slots, _member_data(values, known)[1], split.escape)
+        return _fill(split.pieces, split.slots, member_data(values, known)[1], split.escape)
 
     def _split_output(self, template: jinja2.Template, values: Mapping[str, Any]) -> _Split | None:
         """The part run on the sentinel context, split at the tokens (None: take the ordinary
@@ -203,136 +199,6 @@ class ShapedParts(Parts):
         autoescape = template.environment.autoescape
         escaped = autoescape(template.name) if callable(autoescape) else autoescape
         return _Split(tuple(split[::2]), slots, _jinja_escape if escaped else str)
-
-
-class _Unkeyable(Exception):
-    """A value with no sound key: take the ordinary path."""
-
-
-class _Missing:
-    """A variable the context does not have."""
-
-
-class _Slot:
-    """A member's non-blank string: a token in the sentinel context."""
-
-
-_MISSING = _Missing()
-_SLOT = _Slot()
-
-
-def _freeze(value: Any) -> Hashable:
-    """A key equal for two values only when they render the same (True is not 1, 0.0 not -0.0)."""
-    kind = type(value)
-    if kind is str:
-        return value
-    if kind is dict:
-        return (dict, *((_freeze(k), _freeze(v)) for k, v in value.items()))
-    if kind is list or kind is tuple:
-        return (kind, *map(_freeze, value))
-    if value is None or kind is bool or kind is int:
-        return (kind, value)
-    if kind is datetime or kind is time:
-        return (kind, value, value.tzinfo)  # equal instants in other zones are written otherwise
-    if kind is date or kind is timedelta:
-        return (kind, value)
-    if kind is float or kind is Decimal or kind is Markup:
-        return (kind, str(value))
-    if isinstance(value, PurePath):
-        return (kind, str(value))
-    raise _Unkeyable
-
-
-def _freeze_names(
-    values: Mapping[str, Any], names: tuple[str, ...], known: dict[str, Hashable] | None = None
-) -> tuple[Hashable, ...]:
-    if known is None:
-        return tuple(_freeze_shared(values[n]) if n in values else _MISSING for n in names)
-    keys = []
-    for name in names:
-        key = known.get(name)
-        if key is None:
-            key = known[name] = _freeze_shared(values[name]) if name in values else _MISSING
-        keys.append(key)
-    return tuple(keys)
-
-
-# The same dict or list reaches every member's context (the meeting as templates see it, the
-# sender): its key is made once. Entries hold their object, so an id cannot be reused while
-# it is here; objects made afresh per member drop out of the small LRU.
-_FROZEN: OrderedDict[int, tuple[Any, Hashable]] = OrderedDict()
-_FROZEN_SIZE = 32
-
-
-def _freeze_shared(value: Any) -> Hashable:
-    if type(value) is not dict and type(value) is not list:
-        return _freeze(value)
-    found = _FROZEN.get(id(value))
-    if found is not None and found[0] is value:
-        _FROZEN.move_to_end(id(value))
-        return found[1]
-    frozen = _freeze(value)
-    _FROZEN[id(value)] = (value, frozen)
-    if len(_FROZEN) > _FROZEN_SIZE:
-        _FROZEN.popitem(last=False)
-    return frozen
-
-
-def _member_key(
-    values: Mapping[str, Any],
-    others: tuple[str, ...],
-    uses: list[tuple[str, Chain, bool]],
-    known: dict[str, Hashable],
-) -> tuple[Hashable, ...] | None:
-    """Whether a part that uses member data only plainly runs without error for this member
-    depends on nothing but this key (None: no such key, run the part for the member).
-
-    A non-blank string printed or tested for truth behaves alike whatever its text; so the
-    key holds the member data's structure, its blank strings and other values, and the values
-    of everything else the part reads. A lookup that goes into a string (a character of a
-    name), a list or a dict's own methods is decided by the text: no key then.
-    """
-    for name, steps, printed in uses:
-        value = values.get(name, _MISSING)
-        for _, step in steps:
-            if value is _MISSING:
-                break  # undefined: the structure in the key decides
-            if type(value) is not dict or hasattr(dict, str(step)):
-                return None
-            value = value.get(step, _MISSING)
-        if printed and value is not _MISSING and type(value) not in (str, int, float, bool, type(None)):
-            return None
-    return (_member_data(values, known)[0], *_freeze_names(values, others, known))
-
-
-def _member_data(values: Mapping[str, Any], known: dict[str, Hashable]) -> tuple[Hashable, tuple[str, ...]]:
-    """The shape of the member data in `values` and its strings (see `_member_shape`), made
-    once for all parts rendered or checked with these values."""
-    found = known.get("\0members")
-    if found is None:
-        strings: list[str] = []
-        shapes = tuple(_member_shape(values[n], strings) if n in values else _MISSING for n in MEMBER_DATA)
-        found = known["\0members"] = (shapes, tuple(strings))
-    assert isinstance(found, tuple)
-    return found
-
-
-def _member_shape(value: Any, strings: list[str]) -> Hashable:
-    """Member data's key: its structure and blank strings, each other string a slot (collected
-    in `strings`, in the order `_sentinel` numbers them)."""
-    kind = type(value)
-    if kind is str:
-        if not value.strip():
-            return value
-        if UNSAFE.search(value) or value[0].isspace() or value[-1].isspace():
-            raise _Unkeyable  # (the HTML parser may move or drop whitespace at a text's ends)
-        strings.append(value)
-        return _SLOT
-    if kind is dict:
-        return (dict, *((_freeze(k), _member_shape(v, strings)) for k, v in value.items()))
-    if kind is list or kind is tuple:
-        return (kind, *(_member_shape(v, strings) for v in value))
-    return _freeze(value)
 
 
 def _sentinel_context(values: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
@@ -437,10 +303,10 @@ class _Shapes:
         if not self.enabled:
             return None
         try:
-            members, strings = _member_data(values, known)
-            key = (members, *_freeze_names(values, self.names, known))
+            members, strings = member_data(values, known)
+            key = (members, *freeze_names(values, self.names, known))
             hash(key)  # a tzinfo of its own may not be hashable
-        except (_Unkeyable, TypeError):
+        except (Unkeyable, TypeError):
             return None
         if key in self.built:
             shape = self.built[key]
