@@ -2,8 +2,9 @@
 messages a few batches ahead of the sending (`Builders`) and the children that check a run's
 messages once before it (`check_all`, each a `Child`). Work is handed over when the process
 forks (it inherits what it works on, nothing is pickled to it); only results come back. Each
-process ends with the run that forked it, leaves Ctrl-C to the run, closes the locks it inherited, and its death is told as
-one clear error (`stopped_unexpectedly`). MAILER_PLAIN=1 forks none."""
+process ends with the run that forked it, leaves Ctrl-C to the run, closes the locks it
+inherited, and its death is told as one clear error (`stopped_unexpectedly`). MAILER_PLAIN=1
+forks none."""
 
 from __future__ import annotations
 
