@@ -9,11 +9,12 @@ import email.policy
 import io
 import re
 import shutil
+from collections.abc import Callable
 from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
-from conftest import MEETING_ID, NEWSLETTER, SAMPLE_NOW
+from conftest import MEETING_ID, NEWSLETTER, SAMPLE_NOW, SmtpServer
 
 from mailer.cli import main
 from mailer.compose import list_headers, list_id, unsubscribe_for
@@ -204,10 +205,26 @@ def test_invitations_carry_no_list_headers(folder: Path) -> None:
         assert "Afmeld" not in part(msg, "html")  # no unsubscribe footer either
 
 
-def test_cancellations_carry_no_list_headers(folder: Path) -> None:
+def test_cancellations_carry_no_list_headers(
+    folder: Path, smtp_server_factory: Callable[..., SmtpServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A cancellation goes to those who were invited: invite everyone, then cancel, and read
+    what the server received (a newsletter's bulk headers would make clients file it away)."""
+    server = smtp_server_factory("none", auth=False)
+    monkeypatch.setenv("MAILER_SMTP__PORT", str(server.port))
+    assert run(folder, "send", "invitation", "--meeting", MEETING_ID, "--yes")[0] == 0
+    invited = len(server.messages)
+    assert invited == 5
+
     code, _ = run(folder, "preview", "cancellation", "--meeting", MEETING_ID)
     assert code == 0
-    for msg in outbox(folder, f"cancellation_{MEETING_ID}").values():
+    assert len(outbox(folder, f"cancellation_{MEETING_ID}")) == invited
+    assert run(folder, "send", "cancellation", "--meeting", MEETING_ID, "--yes")[0] == 0
+    cancellations = server.messages[invited:]
+    assert len(cancellations) == invited
+    for msg in [*cancellations, *outbox(folder, f"cancellation_{MEETING_ID}").values()]:
+        calendar = msg.get_body(preferencelist=("calendar",))
+        assert calendar is not None and calendar.get_param("method") == "CANCEL"
         assert [h for h in LIST_HEADERS if h in msg] == []
 
 
