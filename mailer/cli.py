@@ -466,11 +466,11 @@ def _bounced(args: argparse.Namespace, settings: Settings, now: datetime, out: T
             journal.clear_bounces(key)
             print(f"{args.clear} gets messages again from the next send on", file=out)
             return 0
+        zone = zone_of(settings, journal, None)
     if not found:
         print("no member is bouncing", file=out)
     else:
         print(f"{count(len(found), 'member')} bouncing:", file=out)
-    zone = zone_of(settings, None)
     for item in found.values():
         about = f" ({item.campaign})" if item.campaign else ""
         print(f"  {item.recipient:38} {local_time(item.at, zone)}{about}  {item.reply}", file=out)

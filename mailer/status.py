@@ -42,7 +42,7 @@ def show(
         return 2
     sent = sum(1 for r in rows if r.status == "sent")
     print(f"{what}: {sent} sent, {len(rows) - sent} failed", file=out)
-    zone = zone_of(settings, rows[0].meeting_id)
+    zone = zone_of(settings, journal, rows[0].meeting_id)
     for row in rows:
         detail = f"  {row.code} {row.reply}" if row.status == "failed" else ""
         seq = f" seq {row.sequence}" if row.sequence is not None else ""
@@ -56,26 +56,29 @@ def _campaigns(journal: Journal, settings: Settings, out: TextIO) -> int:
     if not totals:
         print("nothing has been sent yet", file=out)
         return 0
-    print_returns(journal, out, zone_of(settings, None))
+    print_returns(journal, out, zone_of(settings, journal, None))
     for row in totals:
-        last = local_time(row.last, zone_of(settings, row.meeting_id))
+        last = local_time(row.last, zone_of(settings, journal, row.meeting_id))
         print(f"{row.campaign}: {row.sent} sent, {row.failed} failed, last {last}", file=out)
     print("each message of one: mailer status CAMPAIGN; who answered: mailer status MEETING_ID", file=out)
     copies = backups(journal.path)
     if copies:
         made = datetime.fromtimestamp(copies[0].stat().st_mtime, UTC).isoformat()
         print(
-            f"last copy of the journal: {local_time(made, zone_of(settings, None))}, {copies[0]} "
+            f"last copy of the journal: {local_time(made, zone_of(settings, journal, None))}, {copies[0]} "
             "(README: 'Restoring the journal')",
             file=out,
         )
     return 0
 
 
-def zone_of(settings: Settings, meeting_id: str | None) -> ZoneInfo:
-    """The meeting's own time zone; the network's for what is about no meeting."""
-    meeting = next((m for m in settings.meetings if m.id == meeting_id), None)
-    return ZoneInfo(meeting.timezone if meeting else DEFAULT_ZONE)
+def zone_of(settings: Settings, journal: Journal, meeting_id: str | None) -> ZoneInfo:
+    """The meeting's own time zone (as members were last told it, once it is taken out of
+    config.toml); the network's for what is about no meeting."""
+    configured = any(m.id == meeting_id for m in settings.meetings)
+    if meeting_id is None or not (configured or journal.meeting(meeting_id)):
+        return ZoneInfo(DEFAULT_ZONE)
+    return ZoneInfo(current_meeting(settings, journal, meeting_id).meeting.timezone)
 
 
 def _meeting(
@@ -104,7 +107,7 @@ def _meeting(
         hand = " (entered by hand)" if a.by_hand else ""
         print(f"  {a.email:40} seq {a.sequence}  {a.state.lower()}{stale}{hand}  {a.name}{comment}", file=out)
     print("  " + ", ".join(f"{name.lower()}: {n}" for name, n in found.totals.items()), file=out)
-    zone = zone_of(settings, meeting_id)
+    zone = ZoneInfo(configured.timezone)
     print_returns(journal, out, zone, {a.email.casefold() for a in found.attendees})
     if found.to_read:
         print(

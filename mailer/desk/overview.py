@@ -62,15 +62,16 @@ def overview(settings: Settings, now: datetime, *, last_runs: int = 8) -> Overvi
         to_read = len(journal.read_messages("other"))
         bounced = len(bouncing(journal))
         totals = sorted(journal.campaign_totals(), key=lambda t: t.last, reverse=True)[:last_runs]
+        found.runs = [
+            Run(t.campaign, t.sent, t.failed, local_time(t.last, zone_of(settings, journal, t.meeting_id)))
+            for t in totals
+        ]
     if to_read:
         found.needs.append(w["to_read"].format(n=to_read))
     if bounced:
         found.needs.append(w["bouncing_n"].format(n=bounced))
     if inputs.members.invalid:
         found.needs.append(w["invalid_n"].format(n=len(inputs.members.invalid)))
-    found.runs = [
-        Run(t.campaign, t.sent, t.failed, local_time(t.last, zone_of(settings, t.meeting_id))) for t in totals
-    ]
     return found
 
 
