@@ -26,10 +26,12 @@ from icalendar import (
     vText,
 )
 
+from mailer import __version__
 from mailer.meetings import Listing, Meeting
 from mailer.words import agenda_label
 
-PRODID = "-//Brugernes Rum//mailer//DA"
+# RFC 5545 3.7.3: the program that wrote the calendar, whichever network sends it.
+PRODID = f"-//mailer//mailer {__version__}//EN"
 Method = Literal["REQUEST", "CANCEL", "PUBLISH"]
 STATUS = {"tentative": "TENTATIVE", "confirmed": "CONFIRMED", "cancelled": "CANCELLED"}
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from importlib.metadata import version
 from typing import Any
 
 import icalendar
@@ -283,6 +284,22 @@ def test_publish_for_a_website_and_a_feed() -> None:
     ]
     for parser, found in instants_in_three_parsers(data).items():
         assert found == expected, parser
+
+
+def test_every_calendar_names_mailer_and_its_version_as_its_product() -> None:
+    """PRODID names the program that wrote the calendar (RFC 5545 3.7.3), not the network
+    that sends it: a network with another name uses the same program."""
+    other = Person("kontakt@netvaerk.example", "Et andet netværk")
+    listing = Listing(SUMMER, SUMMER.uid("netvaerk.example"), 0)
+    calendars = [
+        request(SUMMER),
+        request(SUMMER, "CANCEL", 1),
+        publish_calendar([listing], organizer=other, dtstamp=STAMP, language="da"),
+    ]
+    expected = f"-//mailer//mailer {version('mailer')}//EN"
+    for data in calendars:
+        assert str(icalendar.Calendar.from_ical(data)["prodid"]) == expected
+        assert vobject.readOne(data.decode("utf-8")).prodid.value == expected
 
 
 def test_lines_are_folded_crlf_and_never_split_a_character() -> None:
