@@ -3,7 +3,9 @@ bounced --clear): a mistake, a full disk or a
 damaged file never loses the record of what was sent to whom.
 
 Made with SQLite's backup API (a consistent copy, also of a journal in WAL mode) into
-`backups/` beside the journal, named by the time they were made; the newest `KEEP` are kept.
+`backups/` beside the journal, named by the time they were made. The newest `KEEP` are kept,
+and besides them the newest made before a run that mails members (`send`, `cancel`), so that a
+day of answers and inbox runs never pushes out the record as it was before the last mailing.
 README.md ("Restoring the journal") says how to put one back.
 """
 
@@ -12,12 +14,16 @@ from __future__ import annotations
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Literal
 
 from mailer.errors import MailerError
 from mailer.private import private_file, private_folder
 
 KEEP = 5
 FOLDER = "backups"
+
+Mailing = Literal["send", "cancel"]
+MAILINGS: tuple[Mailing, ...] = ("send", "cancel")
 
 
 def backup_folder(journal: Path) -> Path:
@@ -38,14 +44,21 @@ def told(copy: Path) -> str:
     return f"the journal as it was is copied to {copy} (README: 'Restoring the journal')"
 
 
-def back_up(db: sqlite3.Connection, journal: Path) -> Path:
-    """A consistent copy of the open journal `db`; the oldest copies beyond `KEEP` removed."""
+def _mark(mailing: Mailing) -> str:
+    """The end of the name of a copy made before a run that mails members."""
+    return f"-before-{mailing}"
+
+
+def back_up(db: sqlite3.Connection, journal: Path, before: Mailing | None = None) -> Path:
+    """A consistent copy of the open journal `db`, its name marked when it is made `before` a
+    `send` or `cancel`; then the copies that are not kept (`kept`) are removed."""
     folder = private_folder(backup_folder(journal))
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
-    target = folder / f"{journal.stem}-{stamp}{journal.suffix}"
+    mark = _mark(before) if before else ""
+    target = folder / f"{journal.stem}-{stamp}{mark}{journal.suffix}"
     number = 2
     while target.exists():
-        target = folder / f"{journal.stem}-{stamp}-{number}{journal.suffix}"
+        target = folder / f"{journal.stem}-{stamp}-{number}{mark}{journal.suffix}"
         number += 1
     try:
         copy = sqlite3.connect(private_file(target))
@@ -60,6 +73,19 @@ def back_up(db: sqlite3.Connection, journal: Path) -> Path:
             "on the disk (or fix what the message says) and run the command again",
             path=target,
         ) from err
-    for old in backups(journal)[KEEP:]:
+    found = backups(journal)
+    for old in set(found) - kept(found, journal):
         old.unlink()
     return target
+
+
+def kept(found: list[Path], journal: Path) -> set[Path]:
+    """Of the copies `found` (newest first), those kept: the newest `KEEP`, and the newest made
+    before a `send` and before a `cancel`."""
+    keep = set(found[:KEEP])
+    for mailing in MAILINGS:
+        end = f"{_mark(mailing)}{journal.suffix}"
+        newest = next((copy for copy in found if copy.name.endswith(end)), None)
+        if newest is not None:
+            keep.add(newest)
+    return keep

@@ -340,7 +340,7 @@ def _deliver(
         signin.secret()  # no password or token: say so before asking, not after
         if not args.yes and not send_output.confirm(out):
             return 2
-        print(told(journal.back_up()), file=out)
+        print(told(journal.back_up("cancel" if selection.cancel else "send")), file=out)
         shown = send_output.progress(out)
         done = 0
 

@@ -331,3 +331,29 @@ def test_status_says_when_and_where_the_last_copy_was_made(project: Project, ser
 
     assert code == 0, out
     assert f"last copy of the journal: 2026-11-25 10:30, {copy} (README: 'Restoring the journal')" in out
+
+
+def test_a_day_of_answers_keeps_the_copies_made_before_the_last_send_and_cancel(
+    project: Project, server: SmtpServer
+) -> None:
+    assert project.main(*SEND)[0] == 0
+    (before_send,) = copies(project)
+    code, out = project.main("cancel", MEETING["id"], "--yes")
+    assert code == 0, out
+    before_cancel = copies(project)[0]
+    assert rows_in(before_cancel) == len(project.members)  # the invitations, not the cancellations
+
+    for number in range(KEEP + 1):
+        answer = ("accepted", "declined")[number % 2]
+        code, out = project.main("answer", MEETING["id"], "maria.lohse@roskilde.example", answer)
+        assert code == 0, out
+
+    kept = copies(project)
+    assert len(kept) == KEEP + 2  # the five newest, and the last made before a send and a cancel
+    assert kept[-2:] == [before_cancel, before_send]
+    assert rows_in(before_send) == 0 and answers_in(before_cancel) == 0 and answers_in(kept[0]) == 1
+    assert before_send.name.endswith("-before-send.sqlite")
+    assert before_cancel.name.endswith("-before-cancel.sqlite")
+
+    assert project.main(*SEND, "--reinstate")[0] == 0  # a newer copy before a send replaces the older
+    assert before_send not in copies(project) and len(copies(project)) == KEEP + 1

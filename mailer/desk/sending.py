@@ -138,7 +138,7 @@ def deliver(settings: Settings, choice: Choice, expected: int, now: datetime, jo
             raise MailerError(w["changed_since"].format(n=total))
         signin = SmtpSignIn(settings)
         signin.secret()  # no password or token: stop before anything else
-        copy = journal.back_up()
+        copy = journal.back_up("cancel" if choice.selection.cancel else "send")
         job.backup = str(
             copy.relative_to(settings.base_dir) if copy.is_relative_to(settings.base_dir) else copy
         )
