@@ -11,6 +11,7 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, cast
@@ -22,6 +23,7 @@ from mailer.words import count, local_time
 # and the rest cost a person waiting on `mailer --help` or `status` most of a second).
 if TYPE_CHECKING:
     from mailer.config import Settings
+    from mailer.passwords import Section
     from mailer.plan import Selection
 
 Clock = Callable[[], datetime]
@@ -129,6 +131,12 @@ def _parser() -> argparse.ArgumentParser:
     n.add_argument("--provider", help="microsoft365, gmail or other (not asked)")
     n.add_argument("--host", help="the mail server, for --provider other (not asked)")
 
+    pw = commands.add_parser(
+        "password", help="keep the SMTP password in this computer's keyring, or forget it"
+    )
+    pw.add_argument("--imap", action="store_true", help="the [imap] mailbox's password instead")
+    pw.add_argument("--forget", action="store_true", help="remove the kept password")
+
     commands.add_parser("login", help="sign in to Microsoft 365 (OAuth2 device code)")
     commands.add_parser("logout", help="forget the sign-in")
 
@@ -205,6 +213,8 @@ class _QuietPipe(io.TextIOBase):
 def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
     from mailer.check import check
 
+    if args.signin:
+        settings = _with_passwords(settings, out, "smtp", "imap")
     report = check(settings, now=now, skip_invalid=args.skip_invalid, try_signin=args.signin)
     print(f"members: {report.members} distinct", file=out)
     for dup in report.duplicates:
@@ -320,6 +330,7 @@ def _deliver(
         plan = make_plan(inputs, journal, selection, now=now)
         send_output.print_plan(plan, inputs, out)
         if test_to:
+            inputs = replace(inputs, settings=_with_passwords(settings, out, "smtp"))
             envelope = send_test(inputs, plan, test_to, now=now)
             print(f"test message '{envelope.subject}' sent to {test_to}; nothing recorded", file=out)
             return 0
@@ -336,7 +347,8 @@ def _deliver(
             f"via {smtp.host}:{smtp.port}{who}",
             file=out,
         )
-        signin = SmtpSignIn(settings)
+        inputs = replace(inputs, settings=_with_passwords(settings, out, "smtp"))
+        signin = SmtpSignIn(inputs.settings)
         signin.secret()  # no password or token: say so before asking, not after
         if not args.yes and not send_output.confirm(out):
             return 2
@@ -433,7 +445,24 @@ def _unsubscribe(args: argparse.Namespace, settings: Settings, now: datetime, ou
 def _inbox(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
     from mailer.inbox import read_inbox
 
+    if args.imap:
+        settings = _with_passwords(settings, out, "imap")
     return read_inbox(settings, args.paths, imap=args.imap, dry_run=args.dry_run, out=out)
+
+
+def _with_passwords(settings: Settings, out: TextIO, *sections: Section) -> Settings:
+    """The settings with the passwords a command needs: the environment's, the keyring's, or
+    asked at the terminal (and kept in the keyring if she says so)."""
+    from mailer.passwords import terminal_asks, with_passwords
+
+    ask, confirm = terminal_asks()
+    return with_passwords(settings, sections, ask=ask, confirm=confirm, out=out)
+
+
+def _password(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.passwords import password_command
+
+    return password_command(settings, "imap" if args.imap else "smtp", forget_it=args.forget, out=out)
 
 
 def _answer(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
@@ -519,6 +548,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, datetime, TextIO], i
     "answer": _answer,
     "bounced": _bounced,
     "desk": _desk,
+    "password": _password,
     "login": _login,
     "logout": _logout,
 }

@@ -21,6 +21,7 @@ from typing import Any
 from mailer.config import Settings
 from mailer.errors import ConfigError, ReplyError
 from mailer.outlook import OLE_MAGIC, outlook_message
+from mailer.passwords import NO_PASSWORD
 from mailer.transport.tls import client_context, is_loopback
 
 IMAP_BATCH = 50
@@ -238,8 +239,8 @@ def _require_imap(settings: Settings) -> None:
             raise ConfigError("is not set", path=settings.path, field=f"imap.{name}")
     if imap.auth == "password" and imap.password is None:
         raise ConfigError(
-            "no password: set MAILER_IMAP__PASSWORD in the environment (or, with Microsoft 365, "
-            'auth = "xoauth2")',
+            f"no password: {NO_PASSWORD.format(section='IMAP', flag=' --imap')}; with Microsoft 365, "
+            'auth = "xoauth2" instead',
             path=settings.path,
             field="imap",
         )

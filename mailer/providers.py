@@ -38,9 +38,17 @@ GMAIL = Provider(
     587,
     "starttls",
     "password",
-    sign_in="with an app password (Google Account, Security, App passwords)",
+    sign_in="with an app password (Google Account, Security, App passwords): `mailer password`",
 )
-OTHER = Provider("other", "another mail server", "", 587, "starttls", "password", sign_in="with a password")
+OTHER = Provider(
+    "other",
+    "another mail server",
+    "",
+    587,
+    "starttls",
+    "password",
+    sign_in="with a password: `mailer password`",
+)
 
 PROVIDERS = {p.key: p for p in (MICROSOFT_365, GMAIL, OTHER)}
 

@@ -1,5 +1,5 @@
-"""Signing in to the SMTP server: a password from the environment, or an OAuth2 access token
-from the environment, a token command, or `mailer login`'s token cache (in that order); and how
+"""Signing in to the SMTP server: a password (mailer.passwords), or an OAuth2 access token from
+the environment, a token command, or `mailer login`'s token cache (in that order); and how
 the [imap] mailbox is signed in to, as `check` tells it.
 
 Secrets live only in memory here; nothing in this module prints or stores them.
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from mailer.config import Settings
 from mailer.errors import ConfigError
+from mailer.passwords import NO_PASSWORD
 
 if TYPE_CHECKING:  # MSAL is imported only when a run signs in with it
     from mailer.oauth import SavedSignIn
@@ -68,10 +69,16 @@ class SmtpSignIn:
                 "send as), sign in again with `mailer login`; if it is still refused, ask IT to turn "
                 "on Authenticated SMTP for the mailbox"
             )
+        from mailer.passwords import from_environment
+
+        where = (
+            "MAILER_SMTP__PASSWORD is set and wins: correct it there"
+            if from_environment("smtp")
+            else "keep the right one with `mailer password`"
+        )
         return (
-            f"The password or the user name ({user}) is wrong: check smtp.username and set the "
-            f"right password ({self.source}); if they are right, ask IT whether the mailbox may "
-            "sign in to send mail (SMTP AUTH)"
+            f"The password or the user name ({user}) is wrong: check smtp.username; {where}. If they "
+            "are right, ask IT whether the mailbox may sign in to send mail (SMTP AUTH)"
         )
 
     def secret(self, *, renew: bool = False) -> str:
@@ -79,9 +86,9 @@ class SmtpSignIn:
         smtp = self.settings.smtp
         if self.method == "password":
             if smtp.password is None:
+                what = NO_PASSWORD.format(section="SMTP", flag="")
                 raise ConfigError(
-                    "smtp.username is set but no password: set MAILER_SMTP__PASSWORD",
-                    field="smtp.password",
+                    f"no password for {smtp.username} at {smtp.host}: {what}", field="smtp.password"
                 )
             return smtp.password.get_secret_value()
         if self.method != "xoauth2":
@@ -120,8 +127,9 @@ def secret_source(settings: Settings, section: Literal["smtp", "imap"]) -> str:
     method = settings.smtp.auth_method if section == "smtp" else settings.imap.auth
     variable = f"MAILER_{section.upper()}__"
     if method == "password":
-        state = "set" if conf.password is not None else "NOT set"
-        return f"password from {variable}PASSWORD ({state})"
+        from mailer.passwords import source
+
+        return source(settings, section)
     if conf.access_token is not None:
         return f"token from {variable}ACCESS_TOKEN (set; it expires within about an hour)"
     if conf.token_command:

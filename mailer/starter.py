@@ -266,7 +266,7 @@ def tell(made: Made, out: TextIO, answers: Answers | None) -> None:
     if answers is not None and answers.provider.auth == "xoauth2":
         steps.append("ask IT for client_id (README: 'For IT'), write it in config.toml, run `mailer login`")
     elif answers is not None:
-        steps.append("set the password: MAILER_SMTP__PASSWORD in the environment")
+        steps.append("keep the password in this computer's keyring: mailer password")
     steps += ["mailer check --signin", "mailer preview invitation --meeting ID, and look at the page"]
     here = made.folder.resolve() == Path.cwd().resolve()
     print("next" + ("" if here else f", in that folder (cd {made.folder})") + ":", file=out)

@@ -224,6 +224,21 @@ def _no_mailer_environment(monkeypatch: pytest.MonkeyPatch) -> None:
             monkeypatch.delenv(name)
 
 
+@pytest.fixture(autouse=True)
+def _own_keyring(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """No test touches this computer's keyring: each test gets an empty one of its own that writes
+    to a file (keyrings.alt), in this process and in the mailer processes a test starts."""
+    import keyring
+    from keyrings.alt.file import PlaintextKeyring
+
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path_factory.mktemp("keyring")))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyrings.alt.file.PlaintextKeyring")
+    before = keyring.get_keyring()
+    keyring.set_keyring(PlaintextKeyring())
+    yield
+    keyring.set_keyring(before)
+
+
 @pytest.fixture(params=[False, True], ids=["fast", "plain"])
 def plain(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
     """Run the test on both paths: the speed paths on, then off (MAILER_PLAIN=1). What members

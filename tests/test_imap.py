@@ -342,7 +342,8 @@ def test_a_mailbox_rebuilt_with_a_new_uidvalidity_is_read_again_without_counting
             {"host": "imap.roskilde.example", "port": 143, "security": "starttls", "username": IMAP_USER},
             {},
             f"password as {IMAP_USER} at imap.roskilde.example:143 (starttls), folder INBOX, "
-            "password from MAILER_IMAP__PASSWORD (NOT set)",
+            "password NOT set: `mailer password --imap` keeps it in this computer's keyring, "
+            "or set MAILER_IMAP__PASSWORD; mailer asks for it at a terminal",
         ),
         (
             {"host": "outlook.office365.com", "username": IMAP_USER, "auth": "xoauth2", "mailbox": "Svar"},

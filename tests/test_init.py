@@ -130,7 +130,7 @@ def test_without_a_terminal_a_missing_answer_names_its_flag(
 class Terminal:
     """`mailer init` run in a pseudo-terminal, as a person at a keyboard would run it."""
 
-    def __init__(self, *args: str, cwd: Path) -> None:
+    def __init__(self, *args: str, cwd: Path, env: dict[str, str] | None = None) -> None:
         self.controller, follower = pty.openpty()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "mailer", *args],
@@ -138,7 +138,7 @@ class Terminal:
             stdout=follower,
             stderr=follower,
             cwd=cwd,
-            env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+            env={**(os.environ if env is None else env), "PYTHONIOENCODING": "utf-8"},
         )
         os.close(follower)
         self.screen = ""

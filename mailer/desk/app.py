@@ -90,6 +90,10 @@ class Pages:
         self.language = settings.sender.language
         if settings.smtp.password is None and self._password is not None:
             settings = with_password(settings, self._password)
+        if settings.smtp.password is None and settings.smtp.auth_method == "password":
+            from mailer.passwords import with_passwords  # kept in the keyring with `mailer password`
+
+            settings = with_passwords(settings, ("smtp",))
         return settings
 
     def remember(self, password: SecretStr) -> None:

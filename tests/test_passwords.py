@@ -1,0 +1,142 @@
+"""Passwords: asked at the terminal with hidden typing when there is none, kept in the system's
+keyring when the coordinator says so (here a keyring that writes to a file of the test's own,
+from keyrings.alt: no real keyring is touched), `mailer password` to keep or forget one, the
+environment winning over the keyring, and never a password in a file of mailer's or its output.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+import keyring
+import pytest
+from conftest import MEETING, PASSWORD, USER, Project, SmtpServer
+from test_init import Terminal
+
+from mailer.cli import main
+
+SEND = ("send", "invitation", "--meeting", MEETING["id"], "--yes")
+
+
+def kept(host: str = "127.0.0.1", section: str = "smtp") -> str | None:
+    return keyring.get_password(f"mailer {section} {host}", USER)
+
+
+def files_of(project: Project) -> bytes:
+    """Everything mailer wrote in the project's folder (config, journal, outbox)."""
+    return b"".join(p.read_bytes() for p in project.root.rglob("*") if p.is_file())
+
+
+@pytest.fixture
+def no_password(project: Project, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MAILER_SMTP__PASSWORD")
+
+
+def typed(monkeypatch: pytest.MonkeyPatch, text: str) -> None:
+    """What a script pipes into mailer (no terminal)."""
+    monkeypatch.setattr(sys, "stdin", io.StringIO(text))
+
+
+def test_mailer_password_keeps_it_and_send_uses_it(
+    project: Project, server: SmtpServer, no_password: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    typed(monkeypatch, PASSWORD + "\n")
+    code, out = project.main("password")
+    assert code == 0, out
+    assert f"the password for {USER} at 127.0.0.1 is kept in this computer's keyring" in out
+    assert kept() == PASSWORD
+    assert PASSWORD not in out
+
+    code, out = project.main("check")
+    assert code == 0, out
+    assert "password from this computer's keyring (kept with `mailer password`)" in out
+
+    typed(monkeypatch, "")  # no terminal, nothing to read: the keyring's password is used
+    code, out = project.main(*SEND)
+    assert code == 0, out
+    assert set(server.recorder.logins) == {USER} and len(server.recorder.received) == len(project.members)
+    assert PASSWORD.encode() not in files_of(project)
+
+
+def test_the_environment_wins_over_the_keyring(
+    project: Project, server: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    keyring.set_password("mailer smtp 127.0.0.1", USER, "an old password")
+    code, out = project.main("check", "--signin")  # MAILER_SMTP__PASSWORD has the right one
+    assert code == 0, out
+    assert "password from MAILER_SMTP__PASSWORD (set)" in out
+    assert server.recorder.logins == [USER]
+
+
+def test_forget(
+    project: Project, server: SmtpServer, no_password: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keyring.set_password("mailer smtp 127.0.0.1", USER, PASSWORD)
+    code, out = project.main("password", "--forget")
+    assert code == 0 and f"forgot the password for {USER} at 127.0.0.1" in out
+    assert kept() is None
+    code, out = project.main("password", "--forget")
+    assert code == 0 and "no password was kept for" in out
+
+    code, out = project.main("check")
+    assert "password NOT set: `mailer password` keeps it in this computer's keyring" in out
+    code, out = project.main(*SEND)  # no terminal to ask on
+    assert code == 2
+    assert "mailer password" in capsys.readouterr().err
+
+
+def test_the_imap_password_is_kept_apart(
+    project: Project, no_password: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project.smtp = {"host": "127.0.0.1", "port": 25, "security": "none"}
+    project.write()
+    with project.config.open("a", encoding="utf-8") as config:
+        config.write('\n[imap]\nhost = "imap.roskilde.example"\nusername = "brugernesrum@roskilde.example"\n')
+    typed(monkeypatch, "imap-kode æøå\n")
+    out = io.StringIO()
+    assert main(["--config", str(project.config), "password", "--imap"], out=out) == 0, out.getvalue()
+    assert kept("imap.roskilde.example", "imap") == "imap-kode æøå"
+    assert kept() is None
+
+
+@pytest.mark.parametrize("keep_it", [True, False], ids=["kept", "not-kept"])
+def test_send_asks_at_the_terminal_and_keeps_it_when_told(
+    project: Project, server: SmtpServer, keep_it: bool
+) -> None:
+    project.write()
+    env = {name: value for name, value in os.environ.items() if name != "MAILER_SMTP__PASSWORD"}
+    term = Terminal("--config", str(project.config), *SEND, cwd=project.root, env=env)
+    term.wait_for(f"Password for {USER} at 127.0.0.1: ")
+    term.type(PASSWORD)
+    term.wait_for("Keep it in this computer's keyring, so mailer does not ask again? [y/N] ")
+    term.type("ja" if keep_it else "")
+    assert term.finish() == 0, term.screen
+    assert PASSWORD not in term.screen  # typed without being shown
+    assert set(server.recorder.logins) == {USER} and len(server.recorder.received) == len(project.members)
+    assert (kept() == PASSWORD) is keep_it
+    assert ("kept in this computer's keyring" in term.screen) is keep_it
+    assert PASSWORD.encode() not in files_of(project)
+
+
+def test_no_password_anywhere_and_no_terminal_says_what_to_do(
+    project: Project, server: SmtpServer, no_password: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _ = project.main("check", "--signin")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "no password" in err and "mailer password" in err and "MAILER_SMTP__PASSWORD" in err
+    assert server.recorder.auth_attempts == 0
+
+
+def test_a_wrong_password_in_the_keyring_says_to_keep_the_right_one(
+    project: Project, server: SmtpServer, no_password: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keyring.set_password("mailer smtp 127.0.0.1", USER, "et gammelt kodeord")
+    code, _ = project.main("check", "--signin")
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "refused the sign-in" in err and "keep the right one with `mailer password`" in err
+    assert "et gammelt kodeord" not in err
+    assert server.recorder.auth_attempts == 1
