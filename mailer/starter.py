@@ -269,6 +269,7 @@ def tell(made: Made, out: TextIO, answers: Answers | None) -> None:
         steps.append("keep the password in this computer's keyring: mailer password")
     steps += ["mailer check --signin", "mailer preview invitation --meeting ID, and look at the page"]
     here = made.folder.resolve() == Path.cwd().resolve()
-    print("next" + ("" if here else f", in that folder (cd {made.folder})") + ":", file=out)
+    folder = f'"{made.folder}"' if " " in str(made.folder) else str(made.folder)
+    print("next" + ("" if here else f", in that folder (cd {folder})") + ":", file=out)
     for number, step in enumerate(steps, start=1):
         print(f"  {number}. {step}", file=out)
