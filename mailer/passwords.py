@@ -175,6 +175,13 @@ def password_command(settings: Settings, section: Section, *, forget_it: bool, o
             raise ConfigError(
                 "is not set: the password belongs to a server and an account", field=f"{section}.{name}"
             )
+    method = settings.smtp.auth_method if section == "smtp" else settings.imap.auth
+    if method != "password" and not forget_it:
+        raise ConfigError(
+            f'signs in with auth = "{method}", not a password (Microsoft 365: `mailer login`)',
+            path=settings.path,
+            field=f"{section}.auth",
+        )
     who = f"{conf.username} at {conf.host}"
     if forget_it:
         said = "forgot the password for" if forget(settings, section) else "no password was kept for"

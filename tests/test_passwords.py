@@ -140,3 +140,17 @@ def test_a_wrong_password_in_the_keyring_says_to_keep_the_right_one(
     assert "refused the sign-in" in err and "keep the right one with `mailer password`" in err
     assert "et gammelt kodeord" not in err
     assert server.recorder.auth_attempts == 1
+
+
+def test_a_microsoft_365_sign_in_has_no_password_to_keep(
+    project: Project, no_password: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project.smtp = {"host": "smtp.office365.com", "username": USER, "auth": "xoauth2"}
+    typed(monkeypatch, PASSWORD + "\n")
+    code, _ = project.main("password")
+    assert code == 2
+    assert (
+        'signs in with auth = "xoauth2", not a password (Microsoft 365: `mailer login`)'
+        in capsys.readouterr().err
+    )
+    assert kept("smtp.office365.com") is None
