@@ -321,6 +321,7 @@ def _deliver(
     from mailer import send_output
     from mailer.backups import told
     from mailer.journal import Journal
+    from mailer.limits import duration, room_today
     from mailer.previewed import since_preview
     from mailer.run import load_inputs, make_plan, send, send_test
     from mailer.signin import SmtpSignIn
@@ -341,12 +342,20 @@ def _deliver(
         for line in since_preview(plan, settings, selection, journal.path, now):
             print(f"  {line}", file=out)
         smtp = settings.smtp
+        room, said = room_today(smtp, journal, now, total)
+        if said:
+            print(said, file=out)
+        if not room:
+            return 0
+        total = limit = room
         who = f" as {smtp.username}" if smtp.username else ""
         print(
             f"to send: {count(total, 'message')} to {count(total, 'member')} "
             f"via {smtp.host}:{smtp.port}{who}",
             file=out,
         )
+        if took := duration(total, smtp):
+            print(f"  {took}", file=out)
         inputs = replace(inputs, settings=_with_passwords(settings, out, "smtp"))
         signin = SmtpSignIn(inputs.settings)
         signin.secret()  # no password or token: say so before asking, not after

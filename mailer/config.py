@@ -107,6 +107,7 @@ class SmtpSettings(_Section):
     concurrency: int = Field(4, ge=1, le=64)
     rate_per_minute: float | None = Field(None, gt=0)
     rate_per_hour: float | None = Field(None, gt=0)
+    rate_per_day: int | None = Field(None, gt=0)  # counted over the journal's last 24 hours
     max_attempts: int = Field(5, ge=1, le=50)
     timeout: float = Field(60.0, gt=0)
     backoff: float = Field(2.0, ge=0)

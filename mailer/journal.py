@@ -290,6 +290,11 @@ class Journal:
         query += " ORDER BY at, recipient"
         return [DeliveryRecord(**dict(row)) for row in self._db.execute(query, args)]
 
+    def sent_since(self, at: str) -> int:
+        """Messages the server accepted in runs started at `at` (an ISO time in UTC) or later."""
+        query = "SELECT COUNT(*) FROM deliveries WHERE status = 'sent' AND at >= ?"
+        return int(self._db.execute(query, (at,)).fetchone()[0])
+
     def campaigns(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT DISTINCT campaign FROM deliveries ORDER BY campaign")]
 

@@ -12,6 +12,7 @@ from mailer.desk.jobs import Job
 from mailer.desk.words import counted, words
 from mailer.errors import DeliveryError, MailerError
 from mailer.journal import Journal
+from mailer.limits import per_minute
 from mailer.plan import Plan, Selection
 from mailer.run import Inputs, Preview, SendReport, load_inputs, make_plan, preview, send, send_test
 from mailer.signin import SmtpSignIn
@@ -103,11 +104,9 @@ def summarize(settings: Settings, plan: Plan, inputs: Inputs) -> Summary:
 
 def _time_at_rate(settings: Settings, total: int) -> str:
     w = words(settings.sender.language)
-    smtp = settings.smtp
-    per_minute = [r for r in (smtp.rate_per_minute, (smtp.rate_per_hour or 0) / 60 or None) if r]
-    if not per_minute:
+    rate = per_minute(settings.smtp)  # the service's limit, or config.toml's
+    if rate is None:
         return w["rate_none"]
-    rate = min(per_minute)
     return w["rate_time"].format(minutes=max(1, round(total / rate)), rate=f"{rate:g}")
 
 

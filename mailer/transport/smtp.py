@@ -19,6 +19,7 @@ import aiosmtplib
 
 from mailer.config import SmtpSettings
 from mailer.errors import AuthenticationError, ConfigError, DeliveryError, SecurityError, UnreachableError
+from mailer.limits import sending_limits
 from mailer.message import Envelope
 from mailer.transport import retry
 from mailer.transport.tls import client_context, is_loopback
@@ -109,7 +110,7 @@ class SmtpTransport:
         )
         # MAIL, RCPT, DATA and the end of the data, each given smtp.timeout to answer.
         self._deadline = settings.timeout * 4
-        self.limiter = RateLimiter(settings.rate_per_minute, settings.rate_per_hour, sleep=sleep)
+        self.limiter = RateLimiter(sending_limits(settings).per_minute, settings.rate_per_hour, sleep=sleep)
         self._signed_in = False  # once one connection has signed in, the others may open at once
         # A refused sign-in, a TLS failure or no token: nobody tries again.
         self._fatal: DeliveryError | ConfigError | None = None

@@ -1,0 +1,94 @@
+"""How much and how fast a run may send: the mail service's limits on one mailbox (config.toml's
+own where it sets them), what is left of today's from the journal, and how long a run takes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from mailer.config import SmtpSettings
+from mailer.providers import GMAIL, MICROSOFT_365
+from mailer.words import count
+
+if TYPE_CHECKING:
+    from mailer.journal import Journal
+
+GMAIL_OWN_DOMAINS = ("gmail.com", "googlemail.com")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Messages a minute and a day a run is held to, and what sets the day's."""
+
+    per_minute: float | None
+    per_day: int | None
+    day_set_by: str  # "Microsoft 365", "config.toml (rate_per_day)"
+
+
+def sending_limits(smtp: SmtpSettings) -> Limits:
+    """The service's known limits (Exchange Online: 30 a minute, 10,000 a day; Gmail: 500 a day,
+    2,000 with Google Workspace), each replaced by config.toml's rate_per_minute or rate_per_day
+    where it sets one."""
+    host = smtp.host.casefold()
+    minute: float | None = None
+    day: int | None = None
+    service = ""
+    if host == MICROSOFT_365.host:
+        minute, day, service = 30, 10_000, "Microsoft 365"
+    elif host == GMAIL.host:
+        own = smtp.username.rpartition("@")[2].casefold() in GMAIL_OWN_DOMAINS
+        day, service = (500 if own else 2_000), "Gmail"
+    if smtp.rate_per_day is not None:
+        day, service = smtp.rate_per_day, "config.toml (rate_per_day)"
+    return Limits(smtp.rate_per_minute if smtp.rate_per_minute is not None else minute, day, service)
+
+
+def per_minute(smtp: SmtpSettings) -> float | None:
+    """The messages a minute a run is held to (the stricter of a minute's and an hour's limit)."""
+    rates = [r for r in (sending_limits(smtp).per_minute, (smtp.rate_per_hour or 0) / 60) if r]
+    return min(rates) if rates else None
+
+
+def sent_today(journal: Journal, now: datetime) -> int:
+    """Messages the server accepted in runs started in the 24 hours before `now`."""
+    return journal.sent_since((now - timedelta(days=1)).isoformat(timespec="seconds"))
+
+
+def duration(total: int, smtp: SmtpSettings) -> str:
+    """How long `total` messages take at the rate limit, in words; "" without one."""
+    rate = per_minute(smtp)
+    if rate is None:
+        return ""
+    minutes = round(total / rate)
+    if minutes < 1:
+        took = "less than a minute"
+    elif minutes < 90:
+        took = f"about {count(minutes, 'minute')}"
+    else:
+        hours, rest = divmod(minutes, 60)
+        took = f"about {count(hours, 'hour')}" + (f" {count(rest, 'minute')}" if rest else "")
+    return f"at {rate:g} messages a minute this takes {took}"
+
+
+def room_today(smtp: SmtpSettings, journal: Journal, now: datetime, total: int) -> tuple[int, str]:
+    """How many of `total` messages this run may send within the day's limit, and what to tell
+    the coordinator when that is not all of them ("" when it is)."""
+    day = sending_limits(smtp)
+    if day.per_day is None:
+        return total, ""
+    sent = sent_today(journal, now)
+    room = max(0, day.per_day - sent)
+    if total <= room:
+        return total, ""
+    said = (
+        f"{day.day_set_by} allows {day.per_day:,} messages a day from one mailbox, and "
+        f"{count(sent, 'message')} went out in the last 24 hours"
+    )
+    if not room:
+        return 0, f"{said}: nothing is sent now. Run the same command again tomorrow to send the {total}"
+    return room, (
+        f"{said}: this run sends {room} of the {total}. Run the same command again tomorrow for the "
+        f"other {total - room}"
+    )
