@@ -8,8 +8,6 @@ here prints, logs or puts them in an error.
 
 from __future__ import annotations
 
-import contextlib
-import os
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -21,6 +19,7 @@ from msal.authority import WELL_KNOWN_AUTHORITY_HOSTS
 
 from mailer.config import Settings
 from mailer.errors import ConfigError
+from mailer.private import private_folder, write_private
 
 CACHE_NAME = "signin.json"
 SIGN_IN_AGAIN = "sign in again with `mailer login`"
@@ -89,7 +88,7 @@ class SavedSignIn:
         self._refreshed = True
         assert self._cache is not None
         if self._cache.has_state_changed:
-            write_private(self.path, self._cache.serialize())
+            _save(self.path, self._cache)
             self._cache.has_state_changed = False
         return str(result["access_token"])
 
@@ -208,7 +207,7 @@ def login(settings: Settings, out: TextIO) -> int:
     if "access_token" not in result:
         raise ConfigError(f"the sign-in did not finish: {_why(result)}", field="smtp.oauth")
     path = cache_path(settings)
-    write_private(path, cache.serialize())
+    _save(path, cache)
     claims = result.get("id_token_claims") or {}
     who = claims.get("preferred_username") or claims.get("upn") or claims.get("email") or "you"
     print(f"Signed in as {who}. Saved in {path} (readable by you only).", file=out)
@@ -241,20 +240,12 @@ def logout(settings: Settings, out: TextIO) -> int:
     return 0
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write `text` so that only the owner can ever read it: created 0600, then moved into place."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with contextlib.suppress(FileNotFoundError):
-        temporary.unlink()
+def _save(path: Path, cache: msal.SerializableTokenCache) -> None:
+    """Keep the sign-in where only its owner can ever read it, replaced in one step."""
     try:
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as file:
-            file.write(text)
-        os.replace(temporary, path)
+        private_folder(path.parent)
+        write_private(path, cache.serialize().encode("utf-8"))
     except OSError as err:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
         raise ConfigError(f"cannot save the sign-in: {err.strerror}", path=path) from err
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import tempfile
 from pathlib import Path
 
 FILE_MODE = 0o600
@@ -32,15 +33,18 @@ def private_file(path: Path) -> Path:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write `data` to `path`, a file only its owner can read."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, FILE_MODE)
+    """Write `data` to `path`, a file only its owner can read, in one step: written beside it
+    (`mkstemp` makes it 0600) and moved into place, so that no one ever reads it half-written,
+    and a file that was there is replaced whole, mode and all."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, FILE_MODE)  # a file that was there keeps its mode otherwise
-        while data:
-            data = data[os.write(fd, data) :]
-    finally:
-        os.close(fd)
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def new_private(path: str | os.PathLike[str], flags: int) -> int:

@@ -268,6 +268,18 @@ def test_the_lists_status_writes_are_the_owners_only(
     assert mode(project.root) == 0o755  # the coordinator's own folder is left as it was
 
 
+def test_a_list_written_again_replaces_the_old_one_whole(project: Project, server: SmtpServer) -> None:
+    assert project.main(*SEND)[0] == 0
+    listing = project.root / "til-kantinen.csv"
+    listing.write_text("an older list", encoding="utf-8")
+
+    with listing.open(encoding="utf-8") as reading:  # e.g. Excel, with the older list open
+        code, out = project.main("status", MEETING["id"], "--csv", str(listing))
+        assert code == 0, out
+        assert reading.read() == "an older list"  # never a half-written or emptied file
+    assert "soren.aero@vordingborg.example" in listing.read_text("utf-8-sig") and mode(listing) == 0o600
+
+
 def test_a_suppression_list_mailer_starts_is_the_owners_only(project: Project, open_umask: None) -> None:
     project.write()
     code, out = project.main("unsubscribe", "mads.kohler@koege.example")
