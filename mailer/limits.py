@@ -74,14 +74,14 @@ def duration(total: int, smtp: SmtpSettings) -> str:
 
 def room_today(smtp: SmtpSettings, journal: Journal, now: datetime, total: int) -> tuple[int, str]:
     """How many of `total` messages this run may send within the day's limit, and what to tell
-    the coordinator when that is not all of them ("" when it is)."""
+    the coordinator about it ("" without a day's limit)."""
     day = sending_limits(smtp)
     if day.per_day is None:
         return total, ""
     sent = sent_today(journal, now)
     room = max(0, day.per_day - sent)
     if total <= room:
-        return total, ""
+        return total, f"{day.day_set_by} allows {day.per_day:,} messages a day: {room:,} left today"
     said = (
         f"{day.day_set_by} allows {day.per_day:,} messages a day from one mailbox, and "
         f"{count(sent, 'message')} went out in the last 24 hours"

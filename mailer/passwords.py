@@ -126,7 +126,9 @@ def with_passwords(
         if password is None and ask is not None:
             conf = getattr(settings, section)
             password = ask(f"Password for {conf.username} at {conf.host}: ")
-            if password and confirm is not None and _backend() is not None:
+            if password and confirm is not None and _backend() is None:
+                print("(this computer has no keyring mailer can use: it asks again next time)", file=out)
+            elif password and confirm is not None:
                 answer = confirm(f"Keep it in {KEYRING}, so mailer does not ask again? [y/N] ")
                 if answer.strip().casefold() in ("y", "yes", "j", "ja"):
                     print(f"kept in {keep(settings, section, password)}", file=out)
@@ -152,14 +154,16 @@ def source(settings: Settings, section: Section) -> str:
     """Where the password comes from, for `check` (never the password)."""
     variable = f"MAILER_{section.upper()}__PASSWORD"
     conf = getattr(settings, section)
-    if conf.password is not None:
+    if conf.password is not None and from_environment(section):
         return f"password from {variable} (set)"
     try:
         kept = stored(settings, section)
     except ConfigError as err:
         return f"password NOT to be had: {err.message}"
-    if kept is not None:
+    if kept is not None and (conf.password is None or conf.password.get_secret_value() == kept):
         return f"password from {KEYRING} (kept with `mailer password`)"
+    if conf.password is not None:
+        return "password typed just now"
     flag = "" if section == "smtp" else " --imap"
     return (
         f"password NOT set: `mailer password{flag}` keeps it in {KEYRING}, or set {variable}; "

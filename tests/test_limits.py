@@ -74,6 +74,6 @@ def test_the_days_limit_holds_across_runs(project: Project, server: SmtpServer) 
 
     code, out = project.main(*SEND, now=FIXED + timedelta(days=1, minutes=1))
     assert code == 0, out
-    assert "allows" not in out
+    assert "config.toml (rate_per_day) allows 3 messages a day: 3 left today" in out
     assert len(server.recorder.received) == 4
     assert sorted(server.recipients) == sorted(m[1] for m in project.members)

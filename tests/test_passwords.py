@@ -154,3 +154,26 @@ def test_a_microsoft_365_sign_in_has_no_password_to_keep(
         in capsys.readouterr().err
     )
     assert kept("smtp.office365.com") is None
+
+
+def test_check_signin_says_where_the_password_came_from(
+    project: Project, server: SmtpServer, no_password: None
+) -> None:
+    keyring.set_password("mailer smtp 127.0.0.1", USER, PASSWORD)
+    code, out = project.main("check", "--signin")
+    assert code == 0, out
+    assert "password from this computer's keyring (kept with `mailer password`)" in out
+    assert "the password is right" in out
+
+
+def test_check_signin_asks_at_the_terminal(project: Project, server: SmtpServer) -> None:
+    project.write()
+    env = {name: value for name, value in os.environ.items() if name != "MAILER_SMTP__PASSWORD"}
+    term = Terminal("--config", str(project.config), "check", "--signin", cwd=project.root, env=env)
+    term.wait_for(f"Password for {USER} at 127.0.0.1: ")
+    term.type(PASSWORD)
+    term.wait_for("[y/N] ")
+    term.type("n")
+    assert term.finish() == 0, term.screen
+    assert "password typed just now" in term.screen and "the password is right" in term.screen
+    assert PASSWORD not in term.screen and kept() is None
