@@ -474,10 +474,13 @@ def test_control_characters_stop_check_naming_row_and_column(
     }
 
 
+@pytest.mark.parametrize(
+    "export", ["nul_and_form_feed.csv", "nul_and_form_feed_cp1252.csv"], ids=["utf-8", "cp1252"]
+)
 def test_a_nul_or_form_feed_in_a_cell_is_refused_by_row_and_column(
-    sample: Path, capsys: pytest.CaptureFixture[str]
+    sample: Path, capsys: pytest.CaptureFixture[str], export: str
 ) -> None:
-    use_members(sample, "nul_and_form_feed.csv")
+    use_members(sample, export)
 
     assert run(sample, "check") == 2
 
