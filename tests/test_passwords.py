@@ -177,3 +177,18 @@ def test_check_signin_asks_at_the_terminal(project: Project, server: SmtpServer)
     assert term.finish() == 0, term.screen
     assert "password typed just now" in term.screen and "the password is right" in term.screen
     assert PASSWORD not in term.screen and kept() is None
+
+
+def test_the_desk_takes_the_kept_password(project: Project, server: SmtpServer, no_password: None) -> None:
+    from urllib.parse import urlencode
+
+    from conftest import FIXED
+    from desk_client import running_desk
+    from test_desk_send import INVITATION, opened
+
+    project.write()
+    with running_desk(project.config, FIXED) as desk:
+        assert 'type="password"' in opened(desk).get("/send?" + urlencode(INVITATION)).text
+    keyring.set_password("mailer smtp 127.0.0.1", USER, PASSWORD)
+    with running_desk(project.config, FIXED) as desk:
+        assert 'type="password"' not in opened(desk).get("/send?" + urlencode(INVITATION)).text
