@@ -158,3 +158,14 @@ def test_listens_on_loopback_only() -> None:
     finally:
         for s in sockets:
             s.close()
+
+
+def test_ipv6_loopback_serves_under_its_own_name(desk: tuple[DeskClient, subprocess.Popen[str]]) -> None:
+    client, _ = desk
+    client.open()
+    try:
+        socket.create_connection(("::1", client.port), timeout=5).close()
+    except OSError:
+        pytest.skip("no IPv6 loopback on this machine")
+    assert client.request("GET", "/", host=f"[::1]:{client.port}", connect_to="::1").status == 200
+    assert client.request("GET", "/", host=f"rebind.example:{client.port}", connect_to="::1").status == 403

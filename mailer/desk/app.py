@@ -140,6 +140,9 @@ def _answer(pages: Pages, handler: Handler, request: Request, form: Form) -> Res
         return handler(pages, request, pages.settings(), form)
     except MailerError as err:
         return pages.problem(err)
+    except OSError as err:  # a file that cannot be read or written: named, as the commands do
+        where = f"{err.filename}: " if err.filename else ""
+        return pages.problem(MailerError(f"{where}{err.strerror or err}"))
 
 
 @page
