@@ -208,6 +208,32 @@ async def _collect(builders: Builders[Delivery, Envelope]) -> dict[str, bytes]:
     return {delivery.member.key: envelope.data async for delivery, envelope in builders.results()}
 
 
+def assert_paths_equal(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject, size: int | None, processes: int | None
+) -> None:
+    """Draw a template and members, make a run of them (each row repeated three times, or up to
+    `size` members when given; forked builders when `processes` says so, else in half the runs)
+    and assert both paths write the same bytes for every member."""
+    template = data.draw(templates(), label="template")
+    rows = data.draw(members(template), label="members")
+    root = tmp_path_factory.mktemp("run")
+    if processes is None:
+        # Forked builders in half the runs: they inherit the run's state rather than receive it.
+        processes = data.draw(st.sampled_from([0, 2]), label="processes")
+    copies = 3 if size is None else -(-size // len(rows))
+    settings = load_settings(project(root, template, rows, copies=copies, processes=processes))
+    assert not settings.plain and builder_processes(settings, 1) == processes
+    selection = Selection(
+        "t", str(MEETING["id"]) if 'calendar = "request"' in template["template.toml"] else None
+    )
+    fast = written(settings, selection)
+    plain = written(settings.model_copy(update={"plain": True}), selection)
+    event("messages" if isinstance(plain, dict) else plain[:80])
+    if size is not None and isinstance(plain, dict):
+        assert len(plain) >= size
+    assert fast == plain
+
+
 # Several hundred runs, the same ones every time (the suite is deterministic); nothing is kept
 # between runs of the suite.
 @settings(
@@ -221,17 +247,20 @@ async def _collect(builders: Builders[Delivery, Envelope]) -> dict[str, bytes]:
 def test_the_fast_path_writes_what_the_plain_path_writes(
     tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
 ) -> None:
-    template = data.draw(templates(), label="template")
-    rows = data.draw(members(template), label="members")
-    root = tmp_path_factory.mktemp("run")
-    # Forked builders in half the runs: they inherit the run's state rather than receive it.
-    processes = data.draw(st.sampled_from([0, 2]), label="processes")
-    settings = load_settings(project(root, template, rows, copies=3, processes=processes))
-    assert not settings.plain and builder_processes(settings, 1) == processes
-    selection = Selection(
-        "t", str(MEETING["id"]) if 'calendar = "request"' in template["template.toml"] else None
-    )
-    fast = written(settings, selection)
-    plain = written(settings.model_copy(update={"plain": True}), selection)
-    event("messages" if isinstance(plain, dict) else plain[:80])
-    assert fast == plain
+    assert_paths_equal(tmp_path_factory, data, size=None, processes=None)
+
+
+# A few runs of several hundred members each, built by two forked builders, so each builder
+# takes many members of the run and the members it takes are not the first ones.
+@settings(
+    max_examples=10,
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_runs_of_several_hundred_members_write_the_same_on_both_paths(
+    tmp_path_factory: pytest.TempPathFactory, data: st.DataObject
+) -> None:
+    assert_paths_equal(tmp_path_factory, data, size=300, processes=2)
