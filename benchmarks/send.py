@@ -52,7 +52,7 @@ from mailer.compose import Composer
 from mailer.config import Settings, load_settings
 from mailer.frames import build_message
 from mailer.journal import Journal
-from mailer.message import CalendarPart, Draft, Envelope, message_id
+from mailer.message import CalendarPart, Draft, OutgoingMessage, message_id
 from mailer.outcomes import DeliveryRecord, OutcomeLog
 from mailer.plan import Delivery, Plan, Selection
 from mailer.run import load_inputs, make_plan
@@ -246,7 +246,7 @@ def planned(settings: Settings) -> Plan:
         return make_plan(inputs, journal, selection())
 
 
-def prebuilt(settings: Settings) -> list[Envelope]:
+def prebuilt(settings: Settings) -> list[OutgoingMessage]:
     """Every member's finished message, built before any clock starts."""
     clear_journal(settings)
     composer = Composer(settings, now=NOW)
@@ -313,7 +313,7 @@ def timed(receiver: Receiver, run: Callable[[], int]) -> Timing:
     )
 
 
-async def _bare_loop(envelopes: list[Envelope], port: int, concurrency: int) -> int:
+async def _bare_loop(envelopes: list[OutgoingMessage], port: int, concurrency: int) -> int:
     """The ceiling: `concurrency` aiosmtplib connections taking prebuilt messages from one list."""
     pending = iter(envelopes)
     sent = 0
@@ -331,11 +331,11 @@ async def _bare_loop(envelopes: list[Envelope], port: int, concurrency: int) -> 
     return sent
 
 
-def run_ceiling(envelopes: list[Envelope], port: int, concurrency: int) -> int:
+def run_ceiling(envelopes: list[OutgoingMessage], port: int, concurrency: int) -> int:
     return asyncio.run(_bare_loop(envelopes, port, concurrency))
 
 
-def run_transport(settings: Settings, envelopes: list[Envelope]) -> int:
+def run_transport(settings: Settings, envelopes: list[OutgoingMessage]) -> int:
     """mailer's SmtpTransport alone, with the same prebuilt messages (no composing, no journal)."""
     outcomes: list[bool] = []
 
@@ -409,7 +409,7 @@ def commit_per_message() -> contextlib.AbstractContextManager[None]:
     return patched(OutcomeLog, "append", append_and_commit)
 
 
-async def _sendmail(client: aiosmtplib.SMTP, envelope: Envelope) -> str:
+async def _sendmail(client: aiosmtplib.SMTP, envelope: OutgoingMessage) -> str:
     return (await client.sendmail(envelope.mail_from, [envelope.rcpt_to], envelope.data))[1]
 
 
@@ -436,7 +436,7 @@ def run_mailer(settings: Settings, expected: int) -> int:
 
 
 def paired_rounds(
-    settings: Settings, envelopes: list[Envelope], receiver: Receiver, repeats: int
+    settings: Settings, envelopes: list[OutgoingMessage], receiver: Receiver, repeats: int
 ) -> list[Series]:
     """Each round runs every variant once, in a rotated order, so drifts hit them alike."""
     n, port, concurrency = len(envelopes), settings.smtp.port, settings.smtp.concurrency

@@ -25,7 +25,7 @@ from mailer.config import SenderSettings, Settings
 from mailer.current import CurrentMeeting, configured_meetings, upcoming
 from mailer.errors import ConfigError
 from mailer.meetings import Meeting, changed_fields
-from mailer.message import Attachment, CalendarPart, Draft, Envelope, calendar_params, message_id
+from mailer.message import Attachment, CalendarPart, Draft, OutgoingMessage, calendar_params, message_id
 from mailer.plan import Campaign, Delivery
 from mailer.templates import Rendered, meeting_view
 from mailer.words import status_word, when
@@ -154,11 +154,11 @@ class Composer:
         with forked.stopped_unexpectedly("checking messages", RUN_AGAIN):
             forked.check_all(self.validate, deliveries, processes)
 
-    def compose(self, deliveries: Iterable[Delivery]) -> Iterator[tuple[Delivery, Envelope]]:
+    def compose(self, deliveries: Iterable[Delivery]) -> Iterator[tuple[Delivery, OutgoingMessage]]:
         for delivery in deliveries:
             yield delivery, self.envelope(delivery)
 
-    def envelope(self, delivery: Delivery, *, subject_prefix: str = "") -> Envelope:
+    def envelope(self, delivery: Delivery, *, subject_prefix: str = "") -> OutgoingMessage:
         """The member's message; `subject_prefix` marks a test copy ("[TEST] ")."""
         campaign, member = delivery.campaign, delivery.member
         language = campaign.template.variant(member.language)
@@ -185,9 +185,9 @@ class Composer:
         )
         data = self._write(draft)
         names = self._names[f"{campaign.key}\0{language}"] + ((calendar.filename,) if calendar else ())
-        return Envelope(self.sender.email, member.address, msg_id, rendered.subject, data, names)
+        return OutgoingMessage(self.sender.email, member.address, msg_id, rendered.subject, data, names)
 
-    def require_size(self, envelope: Envelope, campaign: Campaign) -> None:
+    def require_size(self, envelope: OutgoingMessage, campaign: Campaign) -> None:
         """Refuse what the server would refuse for its size (smtp.max_message_mb)."""
         size = len(envelope.data)
         limit = self.settings.smtp.max_message_mb

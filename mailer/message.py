@@ -102,7 +102,7 @@ class Draft:
 
 
 @dataclass(frozen=True)
-class Envelope:
+class OutgoingMessage:
     """A finished message and where it goes: what the outbox writes and SMTP sends."""
 
     mail_from: str

@@ -18,7 +18,7 @@ from mailer.compose import RUN_AGAIN, Composer
 from mailer.config import Settings
 from mailer.errors import MailerError
 from mailer.journal import Journal, Return
-from mailer.message import Envelope
+from mailer.message import OutgoingMessage
 from mailer.outcomes import DeliveryRecord
 from mailer.plan import Delivery, Plan, Selection, plan_run
 from mailer.previewed import keep, previewed
@@ -161,7 +161,7 @@ TEST_PREFIX = "[TEST] "
 
 def send_test(
     inputs: Inputs, plan: Plan, to: str, *, now: datetime, transport: SmtpTransport | None = None
-) -> Envelope:
+) -> OutgoingMessage:
     """The run's first message, delivered to `to` only, marked as a test (in a header and in
     front of the subject); nothing is recorded.
 

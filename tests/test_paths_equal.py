@@ -27,7 +27,7 @@ from mailer.config import Settings, load_settings
 from mailer.errors import MailerError
 from mailer.forked import Builders, builder_processes
 from mailer.journal import Journal
-from mailer.message import Envelope
+from mailer.message import OutgoingMessage
 from mailer.plan import Delivery, Selection
 from mailer.run import load_inputs, make_plan
 
@@ -204,7 +204,7 @@ def written(settings: Settings, selection: Selection) -> dict[str, bytes] | str:
         return f"{type(err).__name__}: {err}"
 
 
-async def _collect(builders: Builders[Delivery, Envelope]) -> dict[str, bytes]:
+async def _collect(builders: Builders[Delivery, OutgoingMessage]) -> dict[str, bytes]:
     return {delivery.member.key: envelope.data async for delivery, envelope in builders.results()}
 
 

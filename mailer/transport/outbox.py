@@ -24,7 +24,7 @@ import jinja2
 
 from mailer.compose import describe_changes
 from mailer.errors import MailerError
-from mailer.message import Envelope
+from mailer.message import OutgoingMessage
 from mailer.plan import Delivery
 from mailer.private import private_folder, write_private
 from mailer.transport import page
@@ -126,14 +126,14 @@ class Outbox:
         write_private(path, data)
         return path
 
-    def write(self, delivery: Delivery, envelope: Envelope) -> Path:
+    def write(self, delivery: Delivery, envelope: OutgoingMessage) -> Path:
         number = len(self.entries) + 1
         safe = re.sub(r"[^\w.@-]+", "_", envelope.rcpt_to)
         path = self._write(f"{number:04d}-{safe}.eml", envelope.data)
         self.entries.append(self._entry(path, delivery, envelope))
         return path
 
-    def _entry(self, path: Path, delivery: Delivery, envelope: Envelope) -> PreviewEntry:
+    def _entry(self, path: Path, delivery: Delivery, envelope: OutgoingMessage) -> PreviewEntry:
         parsed = email.message_from_bytes(envelope.data, policy=self._policy)
         assert isinstance(parsed, EmailMessage)
         text = _body(parsed, "plain") or ""

@@ -20,7 +20,7 @@ import aiosmtplib
 from mailer.config import SmtpSettings
 from mailer.errors import AuthenticationError, ConfigError, DeliveryError, SecurityError, UnreachableError
 from mailer.limits import sending_limits
-from mailer.message import Envelope
+from mailer.message import OutgoingMessage
 from mailer.transport import retry
 from mailer.transport.tls import client_context, is_loopback
 
@@ -46,7 +46,7 @@ class Outcome(Generic[T]):
     """How one message went: accepted, or failed with the server's last reply."""
 
     item: T
-    envelope: Envelope
+    envelope: OutgoingMessage
     ok: bool
     code: int | None
     reply: str
@@ -253,7 +253,7 @@ class SmtpTransport:
 
     async def deliver(
         self,
-        items: Iterable[tuple[T, Envelope]] | AsyncIterable[tuple[T, Envelope]],
+        items: Iterable[tuple[T, OutgoingMessage]] | AsyncIterable[tuple[T, OutgoingMessage]],
         report: Callable[[Outcome[T]], None],
     ) -> None:
         """Send everything `items` yields; `report` is called once per message, in any order.
@@ -261,7 +261,9 @@ class SmtpTransport:
         A fatal error (sign-in, TLS) stops every connection and is raised; messages not
         reported were not sent.
         """
-        queue: asyncio.Queue[tuple[T, Envelope] | None] = asyncio.Queue(maxsize=self.settings.concurrency * 4)
+        queue: asyncio.Queue[tuple[T, OutgoingMessage] | None] = asyncio.Queue(
+            maxsize=self.settings.concurrency * 4
+        )
         feeding = asyncio.current_task()
         assert feeding is not None, "deliver runs in a task"
         failure: list[BaseException] = []
@@ -294,7 +296,7 @@ class SmtpTransport:
 
     async def _worker(
         self,
-        queue: asyncio.Queue[tuple[T, Envelope] | None],
+        queue: asyncio.Queue[tuple[T, OutgoingMessage] | None],
         report: Callable[[Outcome[T]], None],
     ) -> None:
         connection = _Connection()
@@ -306,7 +308,7 @@ class SmtpTransport:
             if connection.client is not None:
                 await _quit(connection.client)
 
-    async def _send_one(self, connection: _Connection, item: T, envelope: Envelope) -> Outcome[T]:
+    async def _send_one(self, connection: _Connection, item: T, envelope: OutgoingMessage) -> Outcome[T]:
         """Send one message over the worker's connection (opened, or opened again, as needed)."""
         code: int | None = None
         reply = ""
@@ -372,7 +374,7 @@ def unreachable(settings: SmtpSettings, err: Exception, waited: float) -> Unreac
     )
 
 
-async def _transaction(client: aiosmtplib.SMTP, envelope: Envelope) -> str:
+async def _transaction(client: aiosmtplib.SMTP, envelope: OutgoingMessage) -> str:
     """One message's MAIL, RCPT and DATA with aiosmtplib's commands; the server's reply to DATA.
 
     What `sendmail` does for one recipient, less its second parse of both addresses (checked when
