@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO, cast
 
+from mailer import cli_replies
 from mailer.errors import DeliveryError, InvalidRows, MailerError
-from mailer.words import count, local_time
+from mailer.words import count
 
 # Each command imports what it uses when it runs (Jinja2, icalendar, pydantic-settings, MSAL
 # and the rest cost a person waiting on `mailer --help` or `status` most of a second).
@@ -100,25 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     u = commands.add_parser("unsubscribe", help="add an address to the suppression list")
     u.add_argument("email")
 
-    for name, text in (
-        ("inbox", "read what came back: answers, bounces, unsubscribes, auto-replies"),
-        ("rsvp", "the same as inbox (its old name)"),
-    ):
-        r = commands.add_parser(name, help=text)
-        r.add_argument(
-            "paths", nargs="*", type=Path, help=".eml or .msg files, mbox files or Maildir folders"
-        )
-        r.add_argument("--imap", action="store_true", help="also read the [imap] mailbox")
-        r.add_argument("--dry-run", action="store_true", help="show what would be recorded; record nothing")
-
-    a = commands.add_parser("answer", help="record an answer given by phone, in person or in a plain reply")
-    a.add_argument("meeting")
-    a.add_argument("email")
-    a.add_argument("answer", choices=["accepted", "declined", "tentative"])
-    a.add_argument("--note", default="", help="a comment kept with the answer")
-
-    b = commands.add_parser("bounced", help="members whose address bounced; --clear EMAIL puts one back")
-    b.add_argument("--clear", metavar="EMAIL", help="send to this member again (the address works again)")
+    cli_replies.add_commands(commands)
 
     d = commands.add_parser("desk", help="the whole job in the browser, on this computer only")
     d.add_argument("--port", type=int, default=0, help="the port on 127.0.0.1 (default: a free one)")
@@ -214,7 +197,7 @@ def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: Tex
     from mailer.check import check
 
     if args.signin:
-        settings = _with_passwords(settings, out, "smtp", "imap")
+        settings = with_passwords_asked(settings, out, "smtp", "imap")
     report = check(settings, now=now, skip_invalid=args.skip_invalid, try_signin=args.signin)
     print(f"members: {report.members} distinct", file=out)
     for dup in report.duplicates:
@@ -331,7 +314,7 @@ def _deliver(
         plan = make_plan(inputs, journal, selection, now=now)
         send_output.print_plan(plan, inputs, out)
         if test_to:
-            inputs = replace(inputs, settings=_with_passwords(settings, out, "smtp"))
+            inputs = replace(inputs, settings=with_passwords_asked(settings, out, "smtp"))
             envelope = send_test(inputs, plan, test_to, now=now)
             print(f"test message '{envelope.subject}' sent to {test_to}; nothing recorded", file=out)
             return 0
@@ -356,7 +339,7 @@ def _deliver(
         )
         if took := duration(total, smtp):
             print(f"  {took}", file=out)
-        inputs = replace(inputs, settings=_with_passwords(settings, out, "smtp"))
+        inputs = replace(inputs, settings=with_passwords_asked(settings, out, "smtp"))
         signin = SmtpSignIn(inputs.settings)
         signin.secret()  # no password or token: say so before asking, not after
         if not args.yes and not send_output.confirm(out):
@@ -451,15 +434,7 @@ def _unsubscribe(args: argparse.Namespace, settings: Settings, now: datetime, ou
     return 0
 
 
-def _inbox(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
-    from mailer.inbox import read_inbox
-
-    if args.imap:
-        settings = _with_passwords(settings, out, "imap")
-    return read_inbox(settings, args.paths, imap=args.imap, dry_run=args.dry_run, out=out)
-
-
-def _with_passwords(settings: Settings, out: TextIO, *sections: Section) -> Settings:
+def with_passwords_asked(settings: Settings, out: TextIO, *sections: Section) -> Settings:
     """The settings with the passwords a command needs: the environment's, the keyring's, or
     asked at the terminal (and kept in the keyring if she says so)."""
     from mailer.passwords import terminal_asks, with_passwords
@@ -472,49 +447,6 @@ def _password(args: argparse.Namespace, settings: Settings, now: datetime, out: 
     from mailer.passwords import password_command
 
     return password_command(settings, "imap" if args.imap else "smtp", forget_it=args.forget, out=out)
-
-
-def _answer(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
-    from mailer.answers import record_by_hand
-    from mailer.backups import told
-    from mailer.journal import Journal
-
-    with Journal(settings.resolve(settings.files.state)) as journal:
-        answer = record_by_hand(settings, journal, args.meeting, args.email, args.answer, args.note, now)
-        print(told(journal.back_up()), file=out)  # the copy, made before the answer was recorded
-    note = f' ("{answer.comment}")' if answer.comment else ""
-    print(f"{args.meeting}: {args.email} {args.answer}{note}, entered by hand", file=out)
-    return 0
-
-
-def _bounced(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
-    from mailer.backups import told
-    from mailer.bounces import bouncing
-    from mailer.journal import Journal
-    from mailer.status import zone_of
-
-    with Journal(settings.resolve(settings.files.state), readonly=args.clear is None) as journal:
-        found = bouncing(journal)
-        if args.clear:
-            key = args.clear.strip().casefold()
-            if key not in found:
-                print(f"{args.clear} is not marked as bouncing: nothing to do", file=out)
-                return 0
-            print(told(journal.back_up()), file=out)
-            journal.clear_bounces(key)
-            print(f"{args.clear} gets messages again from the next send on", file=out)
-            return 0
-        zone = zone_of(settings, journal, None)
-    if not found:
-        print("no member is bouncing", file=out)
-    else:
-        print(f"{count(len(found), 'member')} bouncing:", file=out)
-    for item in found.values():
-        about = f" ({item.campaign})" if item.campaign else ""
-        print(f"  {item.recipient:38} {local_time(item.at, zone)}{about}  {item.reply}", file=out)
-    if found:
-        print("when an address works again: mailer bounced --clear EMAIL", file=out)
-    return 0
 
 
 def _desk(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
@@ -552,10 +484,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace, Settings, datetime, TextIO], i
     "ics": _ics,
     "feed": _feed,
     "unsubscribe": _unsubscribe,
-    "inbox": _inbox,
-    "rsvp": _inbox,
-    "answer": _answer,
-    "bounced": _bounced,
+    **cli_replies.COMMANDS,
     "desk": _desk,
     "password": _password,
     "login": _login,
