@@ -17,7 +17,7 @@ from mailer.plan import CALENDAR_METHOD, Campaign, Delivery
 from mailer.recipients import Duplicate, Member, read_members, read_suppressed
 from mailer.signin import SmtpSignIn, mailbox_signin
 from mailer.templates import MessageTemplate, available_templates
-from mailer.words import long_datetime, summary
+from mailer.words import count, long_datetime, summary
 
 
 @dataclass
@@ -168,5 +168,5 @@ def _check_template(
             report.attachments.append(f"{about}: {file.describe()}")
         composer.check([Delivery(member, campaign, "new") for member in members])
     languages = "/".join(template.languages)
-    about = f" × {len(meetings)} meetings" if meetings != [None] else ""
-    return f"{template.name} ({languages}, {kind}): rendered for {len(members)} members{about}"
+    about = f" × {count(len(meetings), 'meeting')}" if meetings != [None] else ""
+    return f"{template.name} ({languages}, {kind}): rendered for {count(len(members), 'member')}{about}"

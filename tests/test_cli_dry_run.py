@@ -174,6 +174,25 @@ def test_check_on_the_sample_passes(sample: Path, capsys: pytest.CaptureFixture[
     assert not (sample.parent / "outbox").exists()
 
 
+def test_check_counts_one_member_in_the_singular(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    members = sample.parent / "recipients.csv"
+    members.write_text(
+        "\n".join(members.read_text(encoding="utf-8-sig").splitlines()[:2]) + "\n", encoding="utf-8"
+    )
+
+    assert run(sample, "check") == 0
+
+    out = capsys.readouterr().out
+    assert "rendered for 1 member × 2 meetings" in out
+    assert "1 members" not in out
+
+
+def test_check_counts_many_members_in_the_plural(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(sample, "check") == 0
+
+    assert f"rendered for {len(distinct_sample_addresses())} members × 2 meetings" in capsys.readouterr().out
+
+
 # -- preview: the invitation -----------------------------------------------------------------
 
 
