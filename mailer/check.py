@@ -132,7 +132,7 @@ def _check_meeting(current: CurrentMeeting, settings: Settings, now: datetime, r
             "nobody can be invited to it or reminded of it"
         )
     try:  # the calendar must build, whatever the members
-        organizer = Person(settings.sender.email)
+        organizer = Person(settings.sender.address)
         MeetingEvent(meeting, current.uid, current.sequence, now, "REQUEST", organizer, language).calendar(
             organizer
         )

@@ -84,7 +84,7 @@ UNSUBSCRIBE_SUBJECT = "unsubscribe"  # what `mailer inbox` knows an unsubscribe 
 
 
 def unsubscribe_for(sender: SenderSettings, address: str) -> Unsubscribe:
-    mailto = f"mailto:{sender.email}?subject={UNSUBSCRIBE_SUBJECT}"
+    mailto = f"mailto:{sender.address}?subject={UNSUBSCRIBE_SUBJECT}"
     template = sender.unsubscribe_url
     if not template:
         return Unsubscribe(mailto)
@@ -134,7 +134,7 @@ class Composer:
         # The meetings as they stand (config.toml and the journal); config.toml's alone if not given.
         self.meetings = list(meetings) if meetings is not None else configured_meetings(settings)
         self.sender = settings.sender
-        self.organizer = Person(self.sender.email, self.sender.name)
+        self.organizer = Person(self.sender.address, self.sender.name)
         self._calendars: dict[tuple[str, str, int, str], PreparedCalendar] = {}
         self._files: dict[str, list[Attachment]] = {}
         self._attachments: dict[str, list[Message]] = {}
@@ -172,20 +172,20 @@ class Composer:
         parts = self._shared_parts(campaign, language)
         draft = Draft(
             sender_name=self.sender.name,
-            sender_email=self.sender.email,
+            sender_email=self.sender.address,
             to_name=member.name,
             to_email=member.address,
             rendered=rendered,
             msg_id=msg_id,
             date=self.now,
-            reply_to=self.sender.reply_to,
+            reply_to=self.sender.reply_to_address,
             calendar=calendar,
             attachments=parts,
             headers=self._headers(campaign, member.address),
         )
         data = self._write(draft)
         names = self._names[f"{campaign.key}\0{language}"] + ((calendar.filename,) if calendar else ())
-        return OutgoingMessage(self.sender.email, member.address, msg_id, rendered.subject, data, names)
+        return OutgoingMessage(self.sender.address, member.address, msg_id, rendered.subject, data, names)
 
     def require_size(self, envelope: OutgoingMessage, campaign: Campaign) -> None:
         """Refuse what the server would refuse for its size (smtp.max_message_mb)."""

@@ -28,6 +28,7 @@ from pydantic import (
     model_validator,
 )
 
+from mailer.addresses import NoAsciiForm, ascii_form
 from mailer.errors import ConfigError
 from mailer.meetings import Meeting
 
@@ -66,11 +67,30 @@ class SenderSettings(_Section):
     def _address(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
             raise ValueError(f"{value!r} is not an address")
+        if value is not None:
+            try:
+                ascii_form(value)
+            except NoAsciiForm as err:
+                raise ValueError(
+                    f"{value!r} cannot be sent from: {err} Write the part before the @ in plain "
+                    "letters a-z, digits and . - _ (æ, ø and å are fine after the @: rum@køge.example)"
+                ) from err
         return value
 
     @property
+    def address(self) -> str:
+        """`email` as it goes on the envelope, in From:, ORGANIZER and mailto: links (its
+        domain in ASCII, as members' addresses are)."""
+        return ascii_form(self.email)
+
+    @property
+    def reply_to_address(self) -> str | None:
+        return ascii_form(self.reply_to) if self.reply_to else None
+
+    @property
     def domain(self) -> str:
-        return self.email.rpartition("@")[2].lower()
+        """The ASCII domain that Message-IDs, List-Id and calendar UIDs end with."""
+        return self.address.rpartition("@")[2].lower()
 
 
 class OAuthSettings(_Section):

@@ -28,6 +28,6 @@ def feed(settings: Settings, journal: Journal, now: datetime) -> tuple[bytes, li
 
 
 def _calendar(settings: Settings, meetings: list[CurrentMeeting], now: datetime) -> bytes:
-    organizer = Person(settings.sender.email, settings.sender.name)
+    organizer = Person(settings.sender.address, settings.sender.name)
     listings = [m.listing() for m in meetings]
     return publish_calendar(listings, organizer=organizer, dtstamp=now, language=settings.sender.language)

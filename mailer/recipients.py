@@ -7,13 +7,13 @@ import io
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
+from mailer.addresses import NoAsciiForm, ascii_form
 from mailer.config import LANGUAGES
 from mailer.errors import InvalidRows, RecipientsError
 from mailer.exports import csv_delimiter, decode_export, read_table
@@ -69,7 +69,10 @@ class Member:
         """
         if self.ascii_email or self.email.isascii():
             return self.ascii_email or self.email
-        return _ascii_form(self.email)
+        try:
+            return ascii_form(self.email)
+        except NoAsciiForm:
+            return self.email
 
     @property
     def line(self) -> int:
@@ -113,14 +116,6 @@ class MemberList:
         """Stop here when any row is invalid (the caller may choose to skip them instead)."""
         if self.invalid:
             raise InvalidRows(list(self.invalid))
-
-
-@lru_cache(maxsize=256)
-def _ascii_form(email: str) -> str:
-    try:
-        return validate_email(email, check_deliverability=False, allow_smtputf8=False).ascii_email or email
-    except EmailNotValidError:
-        return email
 
 
 def canonical_column(header: str) -> str:

@@ -443,6 +443,47 @@ def test_preview_from_each_real_export(sample: Path, export: str, to: tuple[str,
     assert all("\ufffd" not in n and "Ã" not in n for n in names)  # no mojibake
 
 
+def use_sender(config: Path, address: str, reply_to: str) -> None:
+    text = config.read_text(encoding="utf-8").replace(SENDER, address, 1)
+    config.write_text(text.replace("koordinator@roskilde.example", reply_to, 1), encoding="utf-8")
+
+
+def test_a_sender_at_an_internationalised_domain_sends_its_ascii_form(
+    sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_sender(sample, "rum@køge.example", "svar@køge.example")
+
+    assert run(sample, "check") == 0
+    assert "all good: nothing was sent" in capsys.readouterr().out
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID) == 0
+
+    folder = outbox(sample, f"invitation:{MEETING_ID}")
+    assert all(p.read_bytes().partition(b"\r\n\r\n")[0].isascii() for p in folder.glob("*.eml"))
+    found = messages(folder)
+    assert len(found) == 25
+    for msg in found.values():
+        assert the_one(msg, "From") == ("Brugernes Rum", "rum@xn--kge-0na.example")
+        assert the_one(msg, "Reply-To")[1] == "svar@xn--kge-0na.example"
+        assert msg["Message-ID"].endswith("@xn--kge-0na.example>")
+        for data in calendars(msg):
+            _, event = event_of(data)
+            assert str(event["ORGANIZER"]) == "mailto:rum@xn--kge-0na.example"
+            assert str(event["UID"]).endswith("@xn--kge-0na.example")
+
+
+def test_a_sender_address_with_no_ascii_form_is_refused_naming_the_key(
+    sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_sender(sample, "rüm@køge.example", "koordinator@roskilde.example")
+
+    assert run(sample, "check") == 2
+
+    err = capsys.readouterr().err
+    assert "config.toml:7: sender.email: 'rüm@køge.example' cannot be sent from" in err
+    assert "plain letters a-z" in err
+    assert "Traceback" not in err
+
+
 def test_duplicates_are_reported_by_check_and_sent_once(
     sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
