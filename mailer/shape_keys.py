@@ -56,10 +56,8 @@ def freeze(value: Any) -> Hashable:
 
 
 def freeze_names(
-    values: Mapping[str, Any], names: tuple[str, ...], known: dict[str, Hashable] | None = None
+    values: Mapping[str, Any], names: tuple[str, ...], known: dict[str, Hashable]
 ) -> tuple[Hashable, ...]:
-    if known is None:
-        return tuple(_freeze_shared(values[n]) if n in values else _MISSING for n in names)
     keys = []
     for name in names:
         key = known.get(name)

@@ -82,7 +82,7 @@ class ShapedParts(Parts):
         self._outputs: dict[Hashable, _Split | None] = {}  # parts' sentinel outputs, by shape
         self._member_checks = {key: source.member_check for key, source in sources.items()}
         self._shapes = {
-            language: _Shapes(self, parts, sources[language, html_part(parts)], layout_source)
+            language: _ShapedPages(self, parts, sources[language, html_part(parts)], layout_source)
             for language, parts in compiled.items()
             if html_part(parts)
         }
@@ -112,15 +112,14 @@ class ShapedParts(Parts):
         language: str,
         part: str,
         *,
+        known: dict[str, Hashable],
         keep: bool = False,
-        known: dict[str, Hashable] | None = None,
     ) -> str:
         """Run a part, unless it already ran without error on the very same values of everything
         it reads (a part that reads `recipient` always runs: that is different for everyone).
         `keep`: the output is wanted (and kept for the next time); otherwise "" on a repeat.
         `known`: keys already made of these values (filled in as they are made)."""
         reads = self._reads[language, part]
-        known = {} if known is None else known
         try:
             if reads is not None:
                 key: Hashable = (
@@ -255,7 +254,7 @@ def _fill(
 
 
 @dataclass(frozen=True)
-class _Shape:
+class _ShapedPage:
     """One shape's sentinel body and inlined page, split at the tokens."""
 
     body: tuple[str, ...]
@@ -275,7 +274,7 @@ class _Shape:
         return "".join(out)
 
 
-class _Shapes:
+class _ShapedPages:
     """One language of a template: the inlined page of each shape of member data seen so far."""
 
     def __init__(
@@ -288,7 +287,7 @@ class _Shapes:
         self.owner = owner
         self.parts = parts
         self.markdown = "body.md" in parts
-        self.built: dict[Hashable, _Shape | None] = {}
+        self.built: dict[Hashable, _ShapedPage | None] = {}
         body_reads = body.reads
         layout_reads = layout.reads if layout is not None else frozenset[str]()
         uses = layout.plain_uses if layout is not None else []
@@ -316,7 +315,7 @@ class _Shapes:
             return None
         return shape.fill(html, strings) if shape is not None else None
 
-    def _build(self, values: Mapping[str, Any]) -> _Shape | None:
+    def _build(self, values: Mapping[str, Any]) -> _ShapedPage | None:
         sentinel, _ = _sentinel_context(values)
         owner = self.owner
         try:
@@ -349,7 +348,7 @@ class _Shapes:
             return None
         if any("\ue000" in p or "\ue001" in p for p in body_split[::2] + page_split[::2]):
             return None
-        return _Shape(
+        return _ShapedPage(
             body=tuple(body_split[::2]),
             body_slots=tuple(int(n) for n in body_split[1::2]),
             body_escape=_markdown_escape() if self.markdown else _jinja_escape,
