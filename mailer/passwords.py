@@ -99,10 +99,10 @@ def forget(settings: Settings, section: Section) -> bool:
     return True
 
 
-def with_password(settings: Settings, section: Section, password: str) -> Settings:
+def with_password(settings: Settings, section: Section, password: str | SecretStr) -> Settings:
     """The settings with a password for `section` (held in memory only)."""
     conf = getattr(settings, section)
-    secret = SecretStr(password)
+    secret = password if isinstance(password, SecretStr) else SecretStr(password)
     return settings.model_copy(update={section: conf.model_copy(update={"password": secret})})
 
 

@@ -43,6 +43,7 @@ from mailer.desk.words import words
 from mailer.errors import MailerError
 from mailer.inbox import read_inbox
 from mailer.journal import Journal
+from mailer.passwords import with_password, with_passwords
 from mailer.private import write_private
 from mailer.templates import available_templates
 from mailer.transport.outbox import WRITTEN
@@ -89,11 +90,9 @@ class Pages:
         settings = load_settings(self.config)
         self.language = settings.sender.language
         if settings.smtp.password is None and self._password is not None:
-            settings = with_password(settings, self._password)
+            settings = with_password(settings, "smtp", self._password)
         if settings.smtp.password is None and settings.smtp.auth_method == "password":
-            from mailer.passwords import with_passwords  # kept in the keyring with `mailer password`
-
-            settings = with_passwords(settings, ("smtp",))
+            settings = with_passwords(settings, ("smtp",))  # kept in the keyring with `mailer password`
         return settings
 
     def remember(self, password: SecretStr) -> None:
@@ -105,11 +104,6 @@ class Pages:
 
     def problem(self, err: Exception) -> HTMLResponse:
         return self.render("problem.html", self.language, status=409, active="", problem=str(err))
-
-
-def with_password(settings: Settings, password: SecretStr) -> Settings:
-    """The settings with the SMTP password typed in the page (held in memory only)."""
-    return settings.model_copy(update={"smtp": settings.smtp.model_copy(update={"password": password})})
 
 
 def page(handler: Handler) -> Callable[[Pages], Endpoint]:
@@ -407,7 +401,7 @@ def _with_typed_password(pages: Pages, settings: Settings, form: Form) -> Settin
     secret = SecretStr(typed)
     if form.get("keep_password") == "on":
         pages.remember(secret)
-    return with_password(settings, secret)
+    return with_password(settings, "smtp", secret)
 
 
 @page
