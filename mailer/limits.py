@@ -9,13 +9,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mailer.config import SmtpSettings
-from mailer.providers import GMAIL, MICROSOFT_365
+from mailer.providers import GMAIL, GMAIL_OWN_DOMAINS, MICROSOFT_365
 from mailer.words import count
 
 if TYPE_CHECKING:
     from mailer.journal import Journal
-
-GMAIL_OWN_DOMAINS = ("gmail.com", "googlemail.com")
 
 
 @dataclass(frozen=True)

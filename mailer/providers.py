@@ -51,10 +51,12 @@ OTHER = Provider(
 )
 
 PROVIDERS = {p.key: p for p in (MICROSOFT_365, GMAIL, OTHER)}
+# The domains of Gmail's own addresses (not Google Workspace's, which are the organisation's).
+GMAIL_OWN_DOMAINS = ("gmail.com", "googlemail.com")
 
 
 def likely_provider(email: str) -> Provider:
     """A first guess from the sender's address (Gmail's own domains); Microsoft 365 otherwise,
     which most municipalities use."""
     domain = email.rpartition("@")[2].casefold()
-    return GMAIL if domain in ("gmail.com", "googlemail.com") else MICROSOFT_365
+    return GMAIL if domain in GMAIL_OWN_DOMAINS else MICROSOFT_365

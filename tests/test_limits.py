@@ -12,6 +12,7 @@ from conftest import FIXED, MEETING, Project, SmtpServer
 
 from mailer.config import SmtpSettings
 from mailer.limits import duration, sending_limits
+from mailer.providers import GMAIL, MICROSOFT_365, likely_provider
 
 SEND = ("send", "invitation", "--meeting", MEETING["id"], "--yes")
 
@@ -21,6 +22,7 @@ SEND = ("send", "invitation", "--meeting", MEETING["id"], "--yes")
     [
         ({"host": "smtp.office365.com"}, 30, 10_000, "Microsoft 365"),
         ({"host": "smtp.gmail.com", "username": "rum@gmail.com"}, None, 500, "Gmail"),
+        ({"host": "smtp.gmail.com", "username": "rum@GoogleMail.com"}, None, 500, "Gmail"),
         ({"host": "smtp.gmail.com", "username": "rum@roskilde.example"}, None, 2_000, "Gmail"),
         ({"host": "smtp.office365.com", "rate_per_minute": 10}, 10, 10_000, "Microsoft 365"),
         ({"host": "smtp.office365.com", "rate_per_day": 300}, 30, 300, "config.toml (rate_per_day)"),
@@ -32,6 +34,13 @@ def test_known_services_limits_unless_the_config_sets_its_own(
 ) -> None:
     limits = sending_limits(SmtpSettings(**smtp))  # type: ignore[arg-type]
     assert (limits.per_minute, limits.per_day, limits.day_set_by) == (minute, day, by)
+
+
+@pytest.mark.parametrize("address", ["rum@gmail.com", "rum@GoogleMail.com"])
+def test_an_own_gmail_address_is_taken_for_gmail_by_init_and_by_the_limits(address: str) -> None:
+    assert likely_provider(address) == GMAIL
+    assert sending_limits(SmtpSettings(host=GMAIL.host, username=address)).per_day == 500
+    assert likely_provider("rum@roskilde.example") == MICROSOFT_365
 
 
 def test_how_long_at_the_rate() -> None:
