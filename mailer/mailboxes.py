@@ -21,7 +21,7 @@ from typing import Any
 from mailer.config import Settings
 from mailer.errors import ConfigError, ReplyError
 from mailer.outlook import OLE_MAGIC, outlook_message
-from mailer.passwords import NO_PASSWORD
+from mailer.passwords import no_password
 from mailer.transport.tls import client_context, is_loopback
 
 IMAP_BATCH = 50
@@ -239,8 +239,7 @@ def _require_imap(settings: Settings) -> None:
             raise ConfigError("is not set", path=settings.path, field=f"imap.{name}")
     if imap.auth == "password" and imap.password is None:
         raise ConfigError(
-            f"no password: {NO_PASSWORD.format(section='IMAP', flag=' --imap')}; with Microsoft 365, "
-            'auth = "xoauth2" instead',
+            f'no password: {no_password("imap")}; with Microsoft 365, auth = "xoauth2" instead',
             path=settings.path,
             field="imap",
         )

@@ -24,11 +24,24 @@ if TYPE_CHECKING:
 
 Section = Literal["smtp", "imap"]
 KEYRING = "this computer's keyring"
-# What to do when there is no password, for the SMTP server or (flag " --imap") the mailbox.
-NO_PASSWORD = (
-    "keep it in this computer's keyring with `mailer password{flag}` (or set MAILER_{section}__PASSWORD); "
-    "at a terminal mailer asks for it"
-)
+
+
+def variable(section: Section) -> str:
+    """The environment variable that gives the section's password (and wins over the keyring)."""
+    return f"MAILER_{section.upper()}__PASSWORD"
+
+
+def _flag(section: Section) -> str:
+    """What `mailer password` needs to be told to mean the section."""
+    return "" if section == "smtp" else " --imap"
+
+
+def no_password(section: Section) -> str:
+    """What to do when there is no password, for the SMTP server or the mailbox."""
+    return (
+        f"keep it in {KEYRING} with `mailer password{_flag(section)}` (or set {variable(section)}); "
+        "at a terminal mailer asks for it"
+    )
 
 
 def _entry(settings: Settings, section: Section) -> tuple[str, str]:
@@ -71,9 +84,9 @@ def keep(settings: Settings, section: Section, password: str) -> str:
     """Keep the password in the keyring; says where it went."""
     backend = _backend()
     if backend is None:
-        variable = f"MAILER_{section.upper()}__PASSWORD"
         raise ConfigError(
-            f"this computer has no keyring mailer can use: set {variable} in the environment instead",
+            f"this computer has no keyring mailer can use: "
+            f"set {variable(section)} in the environment instead",
             field=f"{section}.password",
         )
     from keyring.errors import KeyringError
@@ -146,16 +159,15 @@ def terminal_asks() -> tuple[Ask | None, Ask | None]:
 
 def from_environment(section: Section) -> bool:
     """Does the environment set the section's password (which then wins over the keyring)?"""
-    wanted = f"MAILER_{section.upper()}__PASSWORD"
+    wanted = variable(section)
     return any(name.upper() == wanted for name in os.environ)
 
 
 def source(settings: Settings, section: Section) -> str:
     """Where the password comes from, for `check` (never the password)."""
-    variable = f"MAILER_{section.upper()}__PASSWORD"
     conf = getattr(settings, section)
     if conf.password is not None and from_environment(section):
-        return f"password from {variable} (set)"
+        return f"password from {variable(section)} (set)"
     try:
         kept = stored(settings, section)
     except ConfigError as err:
@@ -164,9 +176,9 @@ def source(settings: Settings, section: Section) -> str:
         return f"password from {KEYRING} (kept with `mailer password`)"
     if conf.password is not None:
         return "password typed just now"
-    flag = "" if section == "smtp" else " --imap"
     return (
-        f"password NOT set: `mailer password{flag}` keeps it in {KEYRING}, or set {variable}; "
+        f"password NOT set: `mailer password{_flag(section)}` keeps it in {KEYRING}, "
+        f"or set {variable(section)}; "
         "mailer asks for it at a terminal"
     )
 
@@ -198,9 +210,8 @@ def password_command(settings: Settings, section: Section, *, forget_it: bool, o
     if not password:
         raise ConfigError("no password given: nothing was kept", field=f"{section}.password")
     print(f"the password for {who} is kept in {keep(settings, section, password)}", file=out)
-    variable = f"MAILER_{section.upper()}__PASSWORD"
     if conf.password is not None:
-        print(f"note: {variable} is set, and wins over the keyring while it is", file=out)
+        print(f"note: {variable(section)} is set, and wins over the keyring while it is", file=out)
     check = "mailer check --signin" if section == "smtp" else "mailer inbox --imap --dry-run"
     print(f"try it: {check}", file=out)
     return 0

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from mailer.config import Settings
 from mailer.errors import ConfigError
-from mailer.passwords import NO_PASSWORD
+from mailer.passwords import no_password
 
 if TYPE_CHECKING:  # MSAL is imported only when a run signs in with it
     from mailer.oauth import SavedSignIn
@@ -86,7 +86,7 @@ class SmtpSignIn:
         smtp = self.settings.smtp
         if self.method == "password":
             if smtp.password is None:
-                what = NO_PASSWORD.format(section="SMTP", flag="")
+                what = no_password("smtp")
                 raise ConfigError(
                     f"no password for {smtp.username} at {smtp.host}: {what}", field="smtp.password"
                 )
