@@ -22,7 +22,7 @@ from mailer import forked, frames, message
 from mailer.attachments import AttachmentFile, attachment_files
 from mailer.calendar import MeetingEvent, Person, PreparedCalendar, publish_calendar
 from mailer.config import SenderSettings, Settings
-from mailer.current import CurrentMeeting, configured_meetings, upcoming
+from mailer.current import CurrentMeeting, configured_meetings, published, upcoming
 from mailer.errors import ConfigError
 from mailer.meetings import Meeting, changed_fields
 from mailer.message import Attachment, CalendarPart, Draft, OutgoingMessage, calendar_params, message_id
@@ -272,7 +272,7 @@ class Composer:
             return self._attachments[cache_key]
         parts = [file.part() for file in self._files[campaign.key]]
         if campaign.template.settings.calendar == "publish":
-            coming = upcoming(self.meetings, self.now)
+            coming = published(self.meetings, self.now)  # the cancelled ones as cancelled
             if coming:
                 data = publish_calendar(
                     [c.listing() for c in coming],

@@ -95,6 +95,7 @@ def upcoming(meetings: Iterable[CurrentMeeting], now: datetime) -> list[CurrentM
 
 
 def published(meetings: Iterable[CurrentMeeting], now: datetime) -> list[CurrentMeeting]:
-    """What the subscribable feed carries: every meeting not yet over, the cancelled ones as
-    cancelled, so that a calendar which took one from an earlier feed drops it."""
+    """What the subscribable feed and a newsletter's calendar file carry: every meeting not yet
+    over, the cancelled ones as cancelled, so that a calendar which took one from an earlier
+    feed or newsletter drops it."""
     return [c for c in meetings if not c.over(now)]

@@ -17,6 +17,7 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import icalendar
+import pytest
 import vobject
 from conftest import FIXED, MEETING, Project, SmtpServer, chromium
 from ical.calendar_stream import IcsCalendarStream
@@ -227,7 +228,7 @@ def test_invite_move_cancel_every_command_says_the_same(
     assert now.upcoming[SOREN].startswith(
         f"- tirsdag den 16. november 2027 kl. 10.00–14.30: {LATER['title']}"
     )
-    assert now.attached == {LATER_UID: later}
+    assert now.attached == now.feed  # a calendar that took it from an earlier newsletter drops it
 
     # Writing status = "cancelled" into config.toml, as check asks, changes nothing members see.
     project.meetings[0]["status"] = "cancelled"
@@ -241,6 +242,44 @@ def test_invite_move_cancel_every_command_says_the_same(
         now.attached,
     )
     assert len(server.messages) == before + members  # and nothing more was sent
+
+
+def newsletter_calendar(project: Project, when: datetime, out: Path) -> dict[str, Seen]:
+    """The meetings.ics a member finds in the newsletter, as calendars read it; the part says
+    the same method as the calendar in it."""
+    ok(project, when, "preview", "newsletter", "--out", str(out))
+    path = next(p for p in out.rglob("*.eml") if SOREN in p.name)
+    msg = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(msg, EmailMessage)
+    (part,) = (p for p in msg.iter_attachments() if p.get_filename() == "meetings.ics")
+    assert part.get_content_type() == "text/calendar" and part.get_param("method") == "PUBLISH"
+    data = part.get_payload(decode=True)
+    assert isinstance(data, bytes)
+    return events(data, "PUBLISH")
+
+
+@pytest.mark.parametrize("cancelled_by", ["mailer cancel", "config.toml"])
+def test_a_newsletter_calendar_file_carries_a_cancelled_meeting_as_cancelled(
+    project: Project, server: SmtpServer, tmp_path: Path, cancelled_by: str
+) -> None:
+    """A member who opened an earlier newsletter's meetings.ics sees the meeting cancelled when
+    they open the next one's: it is still in the file, with the same UID, a higher SEQUENCE and
+    STATUS:CANCELLED (a PUBLISH, as the file is addressed to no one), not left out, which would
+    leave it in their calendar."""
+    project.meetings.append(dict(LATER))
+    ok(project, at(0), "send", "invitation", "--meeting", MEETING_ID, "--yes")
+    earlier = newsletter_calendar(project, at(1), tmp_path / "earlier")
+    assert earlier[UID].status == "CONFIRMED"
+    if cancelled_by == "mailer cancel":
+        ok(project, at(2), "cancel", MEETING_ID, "--yes")
+    else:
+        project.meetings[0]["status"] = "cancelled"
+    now = newsletter_calendar(project, at(3), tmp_path / "now")
+    assert set(now) == {UID, LATER_UID}
+    assert now[UID].status == "CANCELLED"
+    assert now[UID].sequence > earlier[UID].sequence
+    assert (now[UID].start, now[UID].summary) == (earlier[UID].start, earlier[UID].summary)
+    assert now[LATER_UID] == earlier[LATER_UID]
 
 
 def test_published_calendars_are_named_after_the_sender(project: Project, tmp_path: Path) -> None:
