@@ -12,6 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
+# The network's time zone: a meeting's unless it says otherwise, and that of what is about no meeting.
+DEFAULT_ZONE = "Europe/Copenhagen"
+
 # The fields whose change members must hear about (RFC 5546 3.2.2: raise SEQUENCE).
 SIGNIFICANT = ("title", "start", "end", "timezone", "location", "description", "agenda", "status")
 
@@ -29,7 +32,7 @@ class Meeting(BaseModel):
     title: str
     start: datetime | date
     end: datetime | date | None = None
-    timezone: str = "Europe/Copenhagen"
+    timezone: str = DEFAULT_ZONE
     all_day: bool = False
     location: str = ""
     description: str = ""
@@ -157,6 +160,11 @@ class Meeting(BaseModel):
         """Changes exactly when something members see changes."""
         text = json.dumps(self.snapshot(), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def meeting_zone(meeting: Meeting | None) -> ZoneInfo:
+    """The zone every time about `meeting` is written in (its own); the network's for no meeting."""
+    return ZoneInfo(meeting.timezone if meeting is not None else DEFAULT_ZONE)
 
 
 def _moment(value: datetime | date, timezone: str) -> datetime:

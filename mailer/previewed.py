@@ -20,10 +20,10 @@ from zoneinfo import ZoneInfo
 
 from mailer.attachments import attachment_files
 from mailer.config import Settings
+from mailer.meetings import DEFAULT_ZONE
 from mailer.parts import LAYOUT
 from mailer.plan import Delivery, Plan, Selection
 from mailer.private import private_folder, write_private
-from mailer.status import DEFAULT_ZONE
 from mailer.words import count, local_time
 
 FOLDER = "previews"

@@ -18,6 +18,7 @@ from mailer.compose import RUN_AGAIN, Composer
 from mailer.config import Settings
 from mailer.errors import MailerError
 from mailer.journal import Journal, Return
+from mailer.meetings import meeting_zone
 from mailer.message import OutgoingMessage
 from mailer.outcomes import DeliveryRecord
 from mailer.plan import Delivery, Plan, Selection, plan_run
@@ -80,6 +81,7 @@ def preview(
         out or settings.resolve(settings.files.outbox),
         plan.campaign.key,
         language=settings.sender.language,
+        zone=meeting_zone(plan.campaign.meeting),
         plain=settings.plain,
     )
     for delivery, envelope in composer.compose(plan.deliveries):

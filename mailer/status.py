@@ -13,10 +13,8 @@ from mailer.config import Settings
 from mailer.current import current_meeting
 from mailer.errors import ConfigError
 from mailer.journal import Journal
-from mailer.meetings import Meeting
+from mailer.meetings import DEFAULT_ZONE, meeting_zone
 from mailer.words import count, local_time, summary
-
-DEFAULT_ZONE = Meeting.model_fields["timezone"].default
 
 
 def show(
@@ -78,7 +76,7 @@ def zone_of(settings: Settings, journal: Journal, meeting_id: str | None) -> Zon
     configured = any(m.id == meeting_id for m in settings.meetings)
     if meeting_id is None or not (configured or journal.meeting(meeting_id)):
         return ZoneInfo(DEFAULT_ZONE)
-    return ZoneInfo(current_meeting(settings, journal, meeting_id).meeting.timezone)
+    return meeting_zone(current_meeting(settings, journal, meeting_id).meeting)
 
 
 def _meeting(

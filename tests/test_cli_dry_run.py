@@ -9,6 +9,7 @@ import csv
 import email
 import email.policy
 import io
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from pathlib import Path
 import icalendar
 import pytest
 import vobject
-from conftest import MEETING_ID, SAMPLE_NOW
+from conftest import MEETING_ID, SAMPLE_NOW, Project
 from ical.calendar_stream import IcsCalendarStream
 
 from mailer.cli import main
@@ -207,6 +208,29 @@ def test_preview_writes_one_message_per_distinct_member(september: Written) -> N
     index = (september.folder / "index.html").read_text(encoding="utf-8")
     for name in found:
         assert name in index
+
+
+@pytest.mark.parametrize(
+    ("timezone", "template", "made"),
+    [
+        ("Asia/Tokyo", "invitation", "onsdag den 25. november 2026 kl. 18.30"),
+        ("America/New_York", "invitation", "onsdag den 25. november 2026 kl. 04.30"),
+        ("Asia/Tokyo", "newsletter", "onsdag den 25. november 2026 kl. 10.30"),  # no meeting: the network's
+    ],
+)
+def test_the_preview_page_says_when_it_was_made_in_the_meetings_own_zone(
+    project: Project, timezone: str, template: str, made: str
+) -> None:
+    """The page's time is written as `mailer status` writes a meeting's: in its own zone, the
+    one its invitation's times are in (the clock is 09:30 UTC)."""
+    project.meetings[0]["timezone"] = timezone
+    meeting = ["--meeting", MEETING_ID] if template == "invitation" else []
+    code, out = project.main("preview", template, *meeting, "--out", str(project.root / "out"))
+    assert code == 0, out
+    (page,) = (project.root / "out").glob("*/index.html")
+    summary = re.search(r'<p id="summary">(.*?)</p>', page.read_text(encoding="utf-8"), re.DOTALL)
+    assert summary is not None
+    assert f"lavet {made}." in " ".join(summary.group(1).split())
 
 
 @pytest.mark.parametrize("template", ["invitation", "newsletter"])

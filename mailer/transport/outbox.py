@@ -34,7 +34,6 @@ PAGE = "preview.html"
 LARGE_MESSAGE = 10 * 1024 * 1024
 # Gmail shows only the first 102 KB of an HTML body, behind "[Message clipped]".
 GMAIL_CLIPS_HTML = 102 * 1024
-LOCAL = ZoneInfo("Europe/Copenhagen")
 
 
 class _HeadersParsedOnce(HeaderRegistry):
@@ -95,12 +94,14 @@ class Outbox:
         campaign: str,
         *,
         language: str = "en",
+        zone: ZoneInfo,
         max_bytes: int = LARGE_MESSAGE,
         plain: bool = False,
     ) -> None:
         """`plain`: the page's messages parsed back with the standard policy, each header
         parsed on every ask (the path `PARSED_ONCE` must equal)."""
         self.language = language  # the coordinator's, for the page
+        self.zone = zone  # the page's times: the meeting's own zone, as status writes them
         self._policy = email.policy.default if plain else PARSED_ONCE
         private_folder(outbox)
         self.folder = private_folder(campaign_folder(outbox, campaign))
@@ -198,7 +199,7 @@ class Outbox:
             w=w,
             lang=self.language,
             title=title,
-            made=long_datetime(now.astimezone(LOCAL), self.language),
+            made=long_datetime(now.astimezone(self.zone), self.language),
             entries=self.entries,
             notes=notes,
             problems=sum(1 for e in self.entries if e.problems),
