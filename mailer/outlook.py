@@ -51,6 +51,8 @@ def meeting_response_reply(msg: Any, path: Path) -> str:
     """The iMIP REPLY an Outlook meeting response (an extract-msg MeetingResponse) stands for."""
     from icalendar import Calendar, Event, vCalAddress
 
+    from mailer.calendar import PRODID
+
     goid = msg.cleanGlobalObjectID or msg.globalObjectID
     if goid is None:
         raise ReplyError("an Outlook meeting answer that names no meeting (no global object id)", path=path)
@@ -75,7 +77,7 @@ def meeting_response_reply(msg: Any, path: Path) -> str:
     if msg.subject:
         event.add("SUMMARY", msg.subject)
     calendar = Calendar()
-    calendar.add("PRODID", "-//mailer//Outlook meeting response//EN")
+    calendar.add("PRODID", PRODID)
     calendar.add("VERSION", "2.0")
     calendar.add("METHOD", "REPLY")
     calendar.add_component(event)

@@ -10,13 +10,20 @@ answer with its calendar attached, a plain reply, and a meeting response item (n
 from __future__ import annotations
 
 import csv
+import email
 from datetime import timedelta
+from email.message import EmailMessage
+from email.policy import SMTP
 from pathlib import Path
 
+import icalendar
 import pytest
 from conftest import FIXED, MEETING_ID, ROOT, Project, SmtpServer
+from ical.calendar_stream import IcsCalendarStream
 
+from mailer import __version__
 from mailer.journal import Journal
+from mailer.outlook import outlook_message
 
 INBOX = ROOT / "tests" / "data" / "inbox"
 REPLIES = ROOT / "tests" / "data" / "replies"
@@ -224,3 +231,22 @@ def test_an_outlook_meeting_response_without_a_calendar_counts_as_the_answer(
     assert (answer.partstat, answer.comment, answer.sequence) == (partstat, comment, 0)
     assert answer.answered_at.endswith(f"T{answered_at}:00+00:00")
     assert sent.main("inbox", str(response))[1].startswith("read 1 message (1 read before")
+
+
+def test_the_reply_an_outlook_meeting_response_stands_for_names_mailer_as_its_other_calendars_do(
+    project: Project,
+) -> None:
+    """The REPLY made from an Outlook meeting response (it has no calendar of its own) carries
+    the PRODID every calendar mailer writes carries: the program and its version."""
+    written = project.root / "one.ics"
+    code, out = project.main("ics", MEETING_ID, "-o", str(written))
+    assert code == 0, out
+    prodid = f"-//mailer//mailer {__version__}//EN"
+    assert str(icalendar.Calendar.from_ical(written.read_bytes())["PRODID"]) == prodid
+    msg = email.message_from_bytes(outlook_message(INBOX / "outlook-response-accepted.msg"), policy=SMTP)
+    assert isinstance(msg, EmailMessage)
+    (part,) = (p for p in msg.walk() if p.get_content_type() == "text/calendar")
+    reply = part.get_payload(decode=True)
+    assert isinstance(reply, bytes)
+    assert str(icalendar.Calendar.from_ical(reply)["PRODID"]) == prodid
+    assert IcsCalendarStream.calendar_from_ics(reply.decode("utf-8")).prodid == prodid
