@@ -38,6 +38,6 @@ def record_by_hand(
         source=BY_HAND,
         comment=" ".join(note.split()),
     )
-    journal.back_up()
+    journal.back_up("answer")
     journal.record_answer(recorded)
     return recorded

@@ -11,6 +11,7 @@ README.md ("Restoring the journal") says how to put one back.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,16 @@ FOLDER = "backups"
 
 Mailing = Literal["send", "cancel"]
 MAILINGS: tuple[Mailing, ...] = ("send", "cancel")
+# What changes the journal: a run that mails members, or `inbox`, `answer`, `bounced --clear`.
+Change = Literal[Mailing, "inbox", "answer", "clear"]
+# What each was about to do, and so left undone, when the copy could not be made.
+_ABOUT_TO: dict[Change, tuple[str, str]] = {
+    "send": ("sending", "nothing was sent"),
+    "cancel": ("sending the cancellation", "nothing was sent"),
+    "inbox": ("recording what came back", "nothing was recorded"),
+    "answer": ("recording the answer", "nothing was recorded"),
+    "clear": ("putting the address back", "nothing was changed"),
+}
 
 
 def backup_folder(journal: Path) -> Path:
@@ -49,28 +60,32 @@ def _mark(mailing: Mailing) -> str:
     return f"-before-{mailing}"
 
 
-def back_up(db: sqlite3.Connection, journal: Path, before: Mailing | None = None) -> Path:
-    """A consistent copy of the open journal `db`, its name marked when it is made `before` a
-    `send` or `cancel`; then the copies that are not kept (`kept`) are removed."""
-    folder = private_folder(backup_folder(journal))
+def back_up(db: sqlite3.Connection, journal: Path, before: Change) -> Path:
+    """A consistent copy of the open journal `db`, made `before` the change a command is about
+    to make, its name marked when that is a `send` or `cancel`; then the copies that are not
+    kept (`kept`) are removed."""
+    folder = backup_folder(journal)
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
-    mark = _mark(before) if before else ""
+    mark = _mark(before) if before in MAILINGS else ""
     target = folder / f"{journal.stem}-{stamp}{mark}{journal.suffix}"
     number = 2
     while target.exists():
         target = folder / f"{journal.stem}-{stamp}-{number}{mark}{journal.suffix}"
         number += 1
     try:
+        private_folder(folder)
         copy = sqlite3.connect(private_file(target))
         try:
             db.backup(copy)
         finally:
             copy.close()
     except (OSError, sqlite3.Error) as err:
-        target.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # also when the folder is what failed
+            target.unlink(missing_ok=True)
+        doing, undone = _ABOUT_TO[before]
         raise MailerError(
-            f"the journal could not be copied before sending ({err}); nothing was sent: make room "
-            "on the disk (or fix what the message says) and run the command again",
+            f"the journal could not be copied before {doing} ({err}); {undone}: make room on the "
+            "disk (or fix what the message says) and run the same command again",
             path=target,
         ) from err
     found = backups(journal)

@@ -55,7 +55,7 @@ def _answer(args: argparse.Namespace, settings: Settings, now: datetime, out: Te
 
     with Journal(settings.resolve(settings.files.state)) as journal:
         answer = record_by_hand(settings, journal, args.meeting, args.email, args.answer, args.note, now)
-        print(told(journal.back_up()), file=out)  # the copy, made before the answer was recorded
+        print(told(journal.back_up("answer")), file=out)  # the copy, made before the answer was recorded
     note = f' ("{answer.comment}")' if answer.comment else ""
     print(f"{args.meeting}: {args.email} {args.answer}{note}, entered by hand", file=out)
     return 0
@@ -74,7 +74,7 @@ def _bounced(args: argparse.Namespace, settings: Settings, now: datetime, out: T
             if key not in found:
                 print(f"{args.clear} is not marked as bouncing: nothing to do", file=out)
                 return 0
-            print(told(journal.back_up()), file=out)
+            print(told(journal.back_up("clear")), file=out)
             journal.clear_bounces(key)
             print(f"{args.clear} gets messages again from the next send on", file=out)
             return 0

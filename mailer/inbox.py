@@ -184,7 +184,7 @@ def read_inbox(
                     report.again += 1
                     continue
                 if not dry_run:
-                    report.copy = journal.back_up()
+                    report.copy = journal.back_up("inbox")
                 msg = email.message_from_bytes(mail.raw, policy=email.policy.default)
                 kind = sorter.sort(mail, msg)
                 journal.mark_read(
@@ -198,7 +198,7 @@ def read_inbox(
             if mailbox is not None:
                 position = (mailbox.uidvalidity, mailbox.last_uid)
                 if not dry_run and journal.imap_position(mailbox.name) != position:
-                    report.copy = journal.back_up()
+                    report.copy = journal.back_up("inbox")
                 journal.set_imap_position(mailbox.name, *position)
     finally:
         if mailbox is not None:

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mailer.backups import FOLDER, Mailing, back_up
+from mailer.backups import FOLDER, Change, back_up
 from mailer.errors import MailerError
 from mailer.outcomes import DeliveryRecord, OutcomeLog
 from mailer.private import private_file, private_folder
@@ -249,11 +249,11 @@ class Journal:
         """The send lock, held while a run plans and sends (`OutcomeLog.sending`)."""
         return self.outcomes.sending()
 
-    def back_up(self, before: Mailing | None = None) -> Path:
+    def back_up(self, before: Change) -> Path:
         """A consistent copy of the journal as it is now, before this command changes it: made
         once (a later call gives the same copy), so each command that changes it leaves one.
-        `before` says that the command mails members (`send`, `cancel`): that copy is kept
-        longer (`backups.kept`)."""
+        `before` says what the command is about to do (said if no copy can be made); a copy
+        made before a run that mails members (`send`, `cancel`) is kept longer (`backups.kept`)."""
         if self._copy is None:
             self._copy = back_up(self._db, self.path, before)
         return self._copy

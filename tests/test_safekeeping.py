@@ -19,6 +19,7 @@ from conftest import FIXED, MEETING, ROOT, Project, SmtpServer
 
 from mailer.backups import KEEP, backups
 
+INBOX = ROOT / "tests" / "data" / "inbox"
 SEND = ("send", "invitation", "--meeting", MEETING["id"], "--yes")
 PREVIEW = ("preview", "invitation", "--meeting", MEETING["id"])
 
@@ -369,3 +370,53 @@ def test_a_day_of_answers_keeps_the_copies_made_before_the_last_send_and_cancel(
 
     assert project.main(*SEND, "--reinstate")[0] == 0  # a newer copy before a send replaces the older
     assert before_send not in copies(project) and len(copies(project)) == KEEP + 1
+
+
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [
+        (SEND, "before sending ("),
+        (("cancel", MEETING["id"], "--yes"), "before sending the cancellation ("),
+        (("inbox", str(INBOX / "m365-ndr.eml")), "before recording what came back ("),
+        (
+            ("answer", MEETING["id"], "anne.mette@roskilde.example", "accepted"),
+            "before recording the answer (",
+        ),
+        (("bounced", "--clear", "anne.mette@roskilde.example"), "before putting the address back ("),
+    ],
+    ids=["send", "cancel", "inbox", "answer", "bounced-clear"],
+)
+def test_a_journal_that_cannot_be_copied_stops_the_command_saying_what_it_was_about_to_do(
+    project: Project,
+    server: SmtpServer,
+    capsys: pytest.CaptureFixture[str],
+    command: tuple[str, ...],
+    said: str,
+) -> None:
+    """Every command that changes the journal copies it first; when it cannot (here `backups` is
+    a file, not a folder), the command stops before changing anything and says what it was about
+    to do, what it left undone, and what to do next."""
+    assert project.main(*SEND)[0] == 0  # the invitation, so there is something to cancel or answer
+    assert project.main("send", "newsletter", "--yes")[0] == 0
+    if command[0] == "bounced":  # a member whose address bounced, to put back
+        assert project.main("inbox", str(INBOX / "m365-ndr.eml"))[0] == 0
+    if command == SEND:
+        project.members.append(("Ny Ærø", "ny.aero@roskilde.example", "Greve", "da"))
+    backups = project.state.parent / "backups"
+    shutil.rmtree(backups)
+    backups.write_bytes(b"not a folder")
+    before = project.state.read_bytes()
+    received = len(server.recorder.received)
+    capsys.readouterr()
+
+    code, _ = project.main(*command)
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert f"the journal could not be copied {said}" in err
+    undone = {"send": "sent", "cancel": "sent", "bounced": "changed"}.get(command[0], "recorded")
+    assert f"nothing was {undone}: make room on the disk" in err
+    assert "run the same command again" in err
+    assert "before sending" not in err or command[0] in ("send", "cancel")
+    assert project.state.read_bytes() == before
+    assert len(server.recorder.received) == received
