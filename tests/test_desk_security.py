@@ -137,13 +137,16 @@ def test_ctrl_c_stops_it(desk: tuple[DeskClient, subprocess.Popen[str]]) -> None
         socket.create_connection(("127.0.0.1", client.port), timeout=5).close()
 
 
-def test_it_refuses_a_port_that_is_taken(project: Project) -> None:
+def test_it_refuses_a_port_that_is_taken(project: Project, capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         code, _ = project.main("desk", "--no-browser", "--port", str(port))
+    said = capsys.readouterr().err
     assert code == 2
+    assert f"port {port} is taken: another program on this computer already uses it" in said, said
+    assert f"mailer desk --port {port + 1}" in said and "leave --port out" in said, said
 
 
 def test_listens_on_loopback_only() -> None:

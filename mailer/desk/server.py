@@ -30,8 +30,11 @@ def listening_sockets(port: int) -> list[socket.socket]:
         first.bind(("127.0.0.1", port))
     except OSError as err:
         first.close()
+        other = port + 1 if 0 < port < 65535 else 8765
         raise MailerError(
-            f"port {port} on 127.0.0.1 is taken ({err.strerror}): choose another with --port N",
+            f"port {port} is taken: another program on this computer already uses it "
+            f"({err.strerror}). Start the desk on another port, e.g. mailer desk --port {other}, "
+            "or leave --port out and the desk takes a free one",
             field="--port",
         ) from err
     sockets = [first]
