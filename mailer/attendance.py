@@ -137,7 +137,7 @@ def attendance(journal: Journal, settings: Settings, meeting_id: str) -> Attenda
             )
     members = set(invited) | set(failed)
     found.bounces = [item for key, item in sorted(bounced.items()) if key in members]
-    found.to_read = journal.read_messages("other")
+    found.to_read = journal.replies_to_read()
     return found
 
 

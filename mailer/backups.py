@@ -25,13 +25,15 @@ FOLDER = "backups"
 
 Mailing = Literal["send", "cancel"]
 MAILINGS: tuple[Mailing, ...] = ("send", "cancel")
-# What changes the journal: a run that mails members, or `inbox`, `answer`, `bounced --clear`.
-Change = Literal[Mailing, "inbox", "answer", "clear"]
+# What changes the journal: a run that mails members, or `inbox` (`--handled`), `answer`,
+# `bounced --clear`.
+Change = Literal[Mailing, "inbox", "handled", "answer", "clear"]
 # What each was about to do, and so left undone, when the copy could not be made.
 _ABOUT_TO: dict[Change, tuple[str, str]] = {
     "send": ("sending", "nothing was sent"),
     "cancel": ("sending the cancellation", "nothing was sent"),
     "inbox": ("recording what came back", "nothing was recorded"),
+    "handled": ("marking the replies handled", "nothing was marked"),
     "answer": ("recording the answer", "nothing was recorded"),
     "clear": ("putting the address back", "nothing was changed"),
 }

@@ -28,6 +28,12 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         )
         r.add_argument("--imap", action="store_true", help="also read the [imap] mailbox")
         r.add_argument("--dry-run", action="store_true", help="show what would be recorded; record nothing")
+        r.add_argument(
+            "--handled",
+            metavar="EMAIL",
+            help="the plain replies from EMAIL need nothing more: they stop counting as replies to read "
+            "(recording the member's answer with `mailer answer` does the same)",
+        )
 
     a = commands.add_parser("answer", help="record an answer given by phone, in person or in a plain reply")
     a.add_argument("meeting")
@@ -43,9 +49,37 @@ def _inbox(args: argparse.Namespace, settings: Settings, now: datetime, out: Tex
     from mailer.cli import with_passwords_asked
     from mailer.inbox import read_inbox
 
+    if args.handled:
+        return _handled(args, settings, now, out)
     if args.imap:
         settings = with_passwords_asked(settings, out, "imap")
     return read_inbox(settings, args.paths, imap=args.imap, dry_run=args.dry_run, out=out)
+
+
+def _handled(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
+    from mailer.backups import told
+    from mailer.errors import ReplyError
+    from mailer.inbox import mark_handled
+
+    if args.paths or args.imap or args.dry_run:
+        raise ReplyError(
+            "--handled marks replies already read: run it on its own (mailer inbox --handled EMAIL)",
+            field="--handled",
+        )
+    handled = mark_handled(settings, now, sender=args.handled)
+    if not handled.replies:
+        print(f"no reply from {args.handled} is waiting to be read: nothing to do", file=out)
+        return 0
+    if handled.copy is not None:
+        print(told(handled.copy), file=out)
+    for reply in handled.replies:
+        print(f"  {reply.subject}  ({reply.source})", file=out)
+    print(
+        f"{count(len(handled.replies), 'reply', 'replies')} from {args.handled} marked handled: "
+        "no longer counted as replies to read",
+        file=out,
+    )
+    return 0
 
 
 def _answer(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:

@@ -28,7 +28,7 @@ from mailer.bounces import Notice, delivery_notices
 from mailer.compose import UNSUBSCRIBE_SUBJECT
 from mailer.config import Settings
 from mailer.errors import RecipientsError, ReplyError
-from mailer.journal import Journal, Return
+from mailer.journal import Journal, MessageRead, Return
 from mailer.mailboxes import ImapMailbox, Received, messages_at
 from mailer.outcomes import DeliveryRecord
 from mailer.recipients import add_suppressed, read_members, read_suppressed
@@ -41,6 +41,7 @@ AUTO_REPLY_SUBJECT = re.compile(
     r"out of office|fraværende|ikke til stede|réponse automatique)\b",
     re.IGNORECASE,
 )
+QUOTED_ID = re.compile(r"<[^<>\s]+>")  # a Message-ID in In-Reply-To or References (RFC 5322 3.6.4)
 UNSUBSCRIBE = re.compile(rf"^\s*((re|sv|aw|fw|vs)\s*:\s*)*{UNSUBSCRIBE_SUBJECT}\s*$", re.IGNORECASE)
 
 
@@ -109,6 +110,16 @@ class Sorter:
             return "auto-reply"
         self.report.to_read.append(Listed(mail.source, sender, subject))
         return "other"
+
+    def meeting_quoted(self, msg: Message) -> str:
+        """The meeting of the message of ours that `msg` answers (In-Reply-To, References), if
+        it names one."""
+        quoted = f"{msg.get('In-Reply-To', '')} {msg.get('References', '')}"
+        for message_id in reversed(QUOTED_ID.findall(quoted)):
+            ours = self.sent.get(message_id)
+            if ours is not None and ours.meeting_id:
+                return ours.meeting_id
+        return ""
 
     def _return(self, mail: Received, msg: Message, notice: Notice) -> None:
         ours = self.sent.get(notice.message_id)
@@ -194,6 +205,7 @@ def read_inbox(
                     sender=_words(msg, "From"),
                     subject=_words(msg, "Subject"),
                     written=_date(msg),
+                    meeting_id=sorter.meeting_quoted(msg) if kind == "other" else "",
                 )
             if mailbox is not None:
                 position = (mailbox.uidvalidity, mailbox.last_uid)
@@ -205,6 +217,30 @@ def read_inbox(
             mailbox.close()
     print_report(report, out, dry_run=dry_run)
     return 0
+
+
+@dataclass(frozen=True)
+class Handled:
+    """Replies to read marked as needing nothing more, and the journal's copy made before."""
+
+    replies: list[MessageRead]
+    copy: Path | None
+
+
+def mark_handled(settings: Settings, now: datetime, *, sender: str = "", key: str = "") -> Handled:
+    """Replies to read that need nothing more (a thank-you, a question answered by phone): each
+    one from `sender`, or the one whose key is `key`. They stop counting in `status` and the desk."""
+    wanted = sender.strip().casefold()
+    with Journal(settings.resolve(settings.files.state)) as journal:
+        chosen = [
+            r for r in journal.replies_to_read() if (wanted and r.address == wanted) or (key and r.key == key)
+        ]
+        if not chosen:
+            return Handled([], None)
+        copy = journal.back_up("handled")
+        for reply in chosen:
+            journal.mark_handled(reply.key, now)
+    return Handled(chosen, copy)
 
 
 def _everything(paths: list[Path], mailbox: ImapMailbox | None, journal: Journal) -> Iterator[Received]:

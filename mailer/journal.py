@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -85,7 +86,9 @@ CREATE TABLE IF NOT EXISTS inbox_read (     -- messages the inbox has counted, s
     at          TEXT NOT NULL,              -- when it was read
     sender      TEXT NOT NULL DEFAULT '',   -- its From: as written ('Søren Ærø <soren@...>')
     subject     TEXT NOT NULL DEFAULT '',
-    written     TEXT NOT NULL DEFAULT ''    -- its Date:, ISO
+    written     TEXT NOT NULL DEFAULT '',   -- its Date:, ISO
+    meeting_id  TEXT NOT NULL DEFAULT '',   -- the meeting whose message it answers, when it quotes one
+    handled_at  TEXT                        -- a reply to read: the coordinator said it needs nothing more
 );
 CREATE TABLE IF NOT EXISTS imap_position (  -- where the last read of a mailbox stopped
     mailbox     TEXT PRIMARY KEY,           -- user@host/mailbox
@@ -100,6 +103,8 @@ ADDED_COLUMNS = {
         ("sender", "TEXT NOT NULL DEFAULT ''"),
         ("subject", "TEXT NOT NULL DEFAULT ''"),
         ("written", "TEXT NOT NULL DEFAULT ''"),
+        ("meeting_id", "TEXT NOT NULL DEFAULT ''"),
+        ("handled_at", "TEXT"),
     ),
 }
 
@@ -175,10 +180,27 @@ class MessageRead(NamedTuple):
     sender: str = ""  # its From: as written
     subject: str = ""
     written: str = ""  # its Date:, ISO ('' when it had none)
+    key: str = ""  # its Message-ID, or a digest of its bytes
+    meeting_id: str = ""  # the meeting whose message it answers, when it quotes one
+
+    @property
+    def address(self) -> str:
+        """The sender's address, case-folded (as members are keyed)."""
+        return parseaddr(self.sender)[1].casefold()
 
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _moment(text: str) -> datetime:
+    """A time the journal holds (ISO; one written without an offset is UTC), to compare with
+    another written with an offset of its own."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 class CampaignTotals(NamedTuple):
@@ -426,22 +448,65 @@ class Journal:
         return self._db.execute("SELECT 1 FROM inbox_read WHERE key = ?", (key,)).fetchone() is not None
 
     def mark_read(
-        self, key: str, kind: str, source: str, *, sender: str = "", subject: str = "", written: str = ""
+        self,
+        key: str,
+        kind: str,
+        source: str,
+        *,
+        sender: str = "",
+        subject: str = "",
+        written: str = "",
+        meeting_id: str = "",
     ) -> None:
         """Remember a message the inbox counted (and who wrote it, about what, when)."""
         with self._db:
             self._db.execute(
-                """INSERT OR IGNORE INTO inbox_read (key, kind, source, at, sender, subject, written)
-                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
-                (key, kind, source, _now(), sender, subject, written),
+                """INSERT OR IGNORE INTO inbox_read
+                   (key, kind, source, at, sender, subject, written, meeting_id)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                (key, kind, source, _now(), sender, subject, written, meeting_id),
             )
 
-    def read_messages(self, kind: str) -> list[MessageRead]:
-        """The messages of one kind the inbox has read, oldest read first."""
+    def read_messages(self, kind: str, *, unhandled: bool = False) -> list[MessageRead]:
+        """The messages of one kind the inbox has read, oldest read first (only those not marked
+        handled, with `unhandled`)."""
         rows = self._db.execute("SELECT * FROM inbox_read WHERE kind = ? ORDER BY at, source", (kind,))
         have = {column[0] for column in rows.description}  # a read-only open of an older journal
-        about = [name for name in ("sender", "subject", "written") if name in have]
-        return [MessageRead(row["source"], row["at"], **{name: row[name] for name in about}) for row in rows]
+        about = [name for name in ("sender", "subject", "written", "key", "meeting_id") if name in have]
+        return [
+            MessageRead(row["source"], row["at"], **{name: row[name] for name in about})
+            for row in rows
+            if not (unhandled and "handled_at" in have and row["handled_at"])
+        ]
+
+    def replies_to_read(self) -> list[MessageRead]:
+        """Plain replies the coordinator still has to read: those not marked handled, and not
+        followed by an answer from the same member (to the meeting the reply quotes, when it quotes
+        one) given or recorded when the reply had been written."""
+        answered: dict[str, list[tuple[str, datetime]]] = {}
+        for row in self._db.execute("SELECT meeting_id, recipient, answered_at FROM answers"):
+            answered.setdefault(row[1], []).append((row[0], _moment(row[2])))
+        waiting = []
+        for reply in self.read_messages("other", unhandled=True):
+            arrived = _moment(reply.written or reply.at)
+            if not any(
+                when >= arrived and (not reply.meeting_id or meeting == reply.meeting_id)
+                for meeting, when in answered.get(reply.address, [])
+            ):
+                waiting.append(reply)
+        return waiting
+
+    def mark_handled(self, key: str, at: datetime) -> bool:
+        """A reply to read needs nothing more; False when there is no such reply waiting."""
+        with self._db:
+            return (
+                self._db.execute(
+                    """UPDATE inbox_read SET handled_at = ?
+                       WHERE key = ? AND kind = 'other' AND handled_at IS NULL""",
+                    (at.isoformat(timespec="seconds"), key),
+                ).rowcount
+                > 0
+            )
 
     def imap_position(self, mailbox: str) -> tuple[int, int] | None:
         """(UIDVALIDITY, last UID read) of the mailbox's last read, if any."""

@@ -110,7 +110,8 @@ def _meeting(
     if found.to_read:
         print(
             f"  {count(len(found.to_read), 'reply', 'replies')} to read yourself "
-            "(`mailer answer` records what they say):",
+            "(`mailer answer` records what they say; one that needs nothing: "
+            "`mailer inbox --handled EMAIL`):",
             file=out,
         )
         for read in found.to_read:

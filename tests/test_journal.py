@@ -366,7 +366,8 @@ def test_a_journal_from_before_the_inbox_kept_senders_is_read_and_then_upgraded(
     )
     db.close()
     with Journal(path, readonly=True) as journal:
-        assert journal.read_messages("other") == [("svar/1.eml", "2027-01-02T10:00:00", "", "", "")]
+        (read,) = journal.read_messages("other")
+        assert read == ("svar/1.eml", "2027-01-02T10:00:00", "", "", "", "<a@x.example>", "")
     with Journal(path) as journal:  # a writable open adds the columns
         journal.mark_read(
             "<b@x.example>", "other", "svar/2.eml", sender="Mads <m@x.example>", subject="Re: møde"

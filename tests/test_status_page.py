@@ -144,7 +144,10 @@ def test_status_lists_the_replies_to_read_and_bounces_in_local_time(answered: Pr
     code, out = answered.main("status", MEETING_ID)
     assert code == 0, out
     assert "bouncing: anne.mette@roskilde.example  2026-12-01 10:02  550 5.1.10" in out
-    assert "  1 reply to read yourself (`mailer answer` records what they say):\n" in out
+    assert (
+        "  1 reply to read yourself (`mailer answer` records what they say; "
+        "one that needs nothing: `mailer inbox --handled EMAIL`):\n" in out
+    )
     assert (
         "    Mads Køhler <mads.kohler@koege.example>: "
         "Re: Netværksmøde: Hvad siger brugerne?  (2026-11-25 16:05, " in out

@@ -41,13 +41,14 @@ from mailer.desk.sending import (
 )
 from mailer.desk.words import words
 from mailer.errors import MailerError
-from mailer.inbox import read_inbox
+from mailer.inbox import mark_handled, read_inbox
 from mailer.journal import Journal
 from mailer.passwords import with_password, with_passwords
 from mailer.private import write_private
+from mailer.status import zone_of
 from mailer.templates import available_templates
 from mailer.transport.outbox import WRITTEN
-from mailer.words import status_word
+from mailer.words import local_time, status_word
 
 Clock = Callable[[], datetime]
 Form = dict[str, str]
@@ -265,6 +266,11 @@ def inbox_page(pages: Pages, request: Request, settings: Settings, form: Form) -
 
 def _inbox(pages: Pages, settings: Settings, form: Form, report: str = "", note: str = "") -> Response:
     language = settings.sender.language
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        to_read = [
+            (r, local_time(r.written or r.at, zone_of(settings, journal, r.meeting_id or None)))
+            for r in journal.replies_to_read()
+        ]
     return pages.render(
         "inbox.html",
         language,
@@ -273,6 +279,7 @@ def _inbox(pages: Pages, settings: Settings, form: Form, report: str = "", note:
         report=report,
         note=note,
         imap=bool(settings.imap.host),
+        to_read=to_read,
         meetings=[(m.id, m.title) for m in settings.meetings],
         answers=[(a, STATE_WORDS[language][a.upper()]) for a in ("accepted", "declined", "tentative")],
     )
@@ -304,6 +311,15 @@ def inbox_answer(pages: Pages, request: Request, settings: Settings, form: Form)
     note = words(language)["recorded"].format(
         email=address, answer=STATE_WORDS[language][answer.upper()], meeting=meeting_id
     )
+    return _inbox(pages, settings, {}, note=note)
+
+
+@page
+def inbox_handled(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    """`mailer inbox --handled`: a reply to read that needs nothing more stops counting."""
+    handled = mark_handled(settings, pages.clock(), key=form.get("key", ""))
+    w = words(settings.sender.language)
+    note = w["handled"].format(sender=handled.replies[0].sender) if handled.replies else w["handled_before"]
     return _inbox(pages, settings, {}, note=note)
 
 
@@ -465,6 +481,7 @@ def create_app(config: Path, *, csrf: str, clock: Clock) -> Starlette:
         Route("/inbox", inbox_page(pages)),
         Route("/inbox", inbox_read(pages), methods=["POST"]),
         Route("/inbox/answer", inbox_answer(pages), methods=["POST"]),
+        Route("/inbox/handled", inbox_handled(pages), methods=["POST"]),
         Route("/preview", preview_form(pages)),
         Route("/preview", preview_build(pages), methods=["POST"]),
         Route("/preview/show/{folder}", preview_show(pages)),

@@ -59,7 +59,7 @@ def overview(settings: Settings, now: datetime, *, last_runs: int = 8) -> Overvi
                 continue
             found.meetings.append(coming_meeting(current, journal, settings))
             found.needs += _meeting_needs(current, inputs, journal, now)
-        to_read = len(journal.read_messages("other"))
+        to_read = len(journal.replies_to_read())
         bounced = len(bouncing(journal))
         totals = sorted(journal.campaign_totals(), key=lambda t: t.last, reverse=True)[:last_runs]
         found.runs = [

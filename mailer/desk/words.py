@@ -79,6 +79,16 @@ WORDS: dict[str, dict[str, str]] = {
         "note": "Note",
         "record": "Skriv ind",
         "recorded": "{email}: {answer} til {meeting}, skrevet ind i hånden.",
+        "replies_to_read": "Svar, du selv skal læse",
+        "replies_to_read_hint": (
+            "Svar i almindelig tekst, som indbakken ikke kunne læse som et svar. Skriv svaret ind "
+            "nedenfor, eller marker det som klaret, hvis det ikke kræver mere."
+        ),
+        "no_replies_to_read": "Ingen svar venter på dig.",
+        "record_for": "Skriv svar ind",
+        "mark_handled": "Klaret",
+        "handled": "Svaret fra {sender} er klaret og tælles ikke længere med.",
+        "handled_before": "Det svar var allerede klaret.",
         "upload": "Erstat listen",
         "upload_hint": (
             "Excel (.xlsx), LibreOffice (.ods) eller CSV. Den tjekkes først; den gamle gemmes med dato."
@@ -224,6 +234,16 @@ WORDS: dict[str, dict[str, str]] = {
         "note": "Note",
         "record": "Record",
         "recorded": "{email}: {answer} to {meeting}, entered by hand.",
+        "replies_to_read": "Replies to read yourself",
+        "replies_to_read_hint": (
+            "Plain replies the inbox could not read as an answer. Record the answer below, or mark "
+            "one as handled when it needs nothing more."
+        ),
+        "no_replies_to_read": "No reply is waiting for you.",
+        "record_for": "Record the answer",
+        "mark_handled": "Handled",
+        "handled": "The reply from {sender} is handled and no longer counted.",
+        "handled_before": "That reply was handled already.",
         "upload": "Replace the list",
         "upload_hint": (
             "Excel (.xlsx), LibreOffice (.ods) or CSV. It is checked first; the old one is "
