@@ -5,8 +5,10 @@ answer recorded by hand."""
 
 from __future__ import annotations
 
+import html
 import io
 import mailbox
+import re
 from pathlib import Path
 from typing import Any
 
@@ -130,13 +132,25 @@ def test_an_excel_member_list_replaces_the_old_once_it_checks(project: Project) 
     with running_desk(project.config, FIXED) as desk:
         client = opened(desk)
         client.get("/members")
-        bad = client.post_files(
-            "/members/upload", {}, [("file", "medlemmer.xlsx", workbook([*DANISH_LIST, ["Anna", "anna@"]]))]
-        )
+        bad = client.post_files("/members/upload", {}, [("file", "medlemmer.xlsx", workbook(WITH_INVALID))])
         shown = text_of(bad.text)
-        assert "the list was not replaced" in shown and "medlemmer.xlsx:6" in shown and "anna@" in shown
+        # asked first: each invalid row with its line, field, what is wrong and the right form
+        assert "medlemmer.xlsx har ikke erstattet listen endnu" in shown
+        assert "2 rækker i medlemmer.xlsx er ugyldige" in shown
+        assert invalid_rows(bad.text) == [
+            ("6", "email", "'anna@' is not an address", "en adresse som anna.jensen@roskilde.example"),
+            ("7", "language", "'fr' is not a language mailer writes", "da eller en (tom: afsenderens sprog)"),
+        ]
+        assert "forsvinder fra listen" not in shown  # two of the four go: not many
         assert (project.root / "recipients.csv").read_bytes() == old
         assert not list(project.root.glob("*.xlsx")) and not list(project.root.glob("recipients-*"))
+        ticket = ticket_of(bad.text)
+        kept = client.post("/members/upload/decide", {"ticket": ticket, "choice": "cancel"})
+        assert "Intet er erstattet: listen er, som den var." in text_of(kept.text)
+        late = client.post("/members/upload/decide", {"ticket": ticket, "choice": "replace"})
+        assert "Den fil venter ikke længere" in text_of(late.text)
+        assert (project.root / "recipients.csv").read_bytes() == old
+        assert not list(project.root.glob("*.xlsx")) and not list(project.root.glob(".*desk*"))
         good = client.post_files("/members/upload", {}, [("file", "medlemmer.xlsx", workbook(DANISH_LIST))])
         shown = text_of(good.text)
         assert "Listen er erstattet: 4 medlemmer" in shown, shown
@@ -147,6 +161,81 @@ def test_an_excel_member_list_replaces_the_old_once_it_checks(project: Project) 
     assert load_settings(project.config).files.recipients == Path("recipients.xlsx")
     assert COMMENT in project.config.read_text(encoding="utf-8")
     assert check(project.config)[0] == 0
+
+
+WITH_INVALID = [*DANISH_LIST, ["Anna", "anna@"], ["Bo Ørsted", "bo@greve.example", "Greve Bibliotek", "fr"]]
+
+
+def invalid_rows(page: str) -> list[tuple[str, ...]]:
+    """The question's table of invalid rows: line, field, the start of what is wrong, right form."""
+    table = page.split('id="invalid-rows"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>(\d+)</td><td>([^<]*)</td><td>([^<]*)</td><td>([^<]*)</td></tr>", table)
+    return [
+        (line, field, html.unescape(wrong).split(" (")[0], html.unescape(form))
+        for line, field, wrong, form in rows
+    ]
+
+
+def ticket_of(page: str) -> str:
+    found = re.search(r'name="ticket" value="([^"]+)"', page)
+    assert found is not None, page
+    return found.group(1)
+
+
+def test_a_list_with_invalid_rows_replaces_the_old_when_she_says_so(project: Project) -> None:
+    commented(project)
+    old = (project.root / "recipients.csv").read_bytes()
+    uploaded = workbook(WITH_INVALID)
+    with running_desk(project.config, FIXED) as desk:
+        client = opened(desk)
+        client.get("/members")
+        asked = client.post_files("/members/upload", {}, [("file", "medlemmer.xlsx", uploaded)])
+        assert "Erstat listen alligevel (4 medlemmer)" in text_of(asked.text)
+        done = client.post("/members/upload/decide", {"ticket": ticket_of(asked.text), "choice": "replace"})
+        shown = text_of(done.text)
+        assert "Listen er erstattet: 4 medlemmer. 2 ugyldige rækker står stadig i filen" in shown, shown
+        invalid = shown.split("Ugyldige rækker", 1)[1]
+        assert "medlemmer.xlsx" not in invalid and "recipients.xlsx:6: email: 'anna@'" in invalid
+        assert "recipients.xlsx:7: language: 'fr'" in invalid
+        assert "2 rækker i medlemslisten er ugyldige" in text_of(client.get("/").text)
+    assert (project.root / "recipients.xlsx").read_bytes() == uploaded  # nothing she typed is lost
+    assert (project.root / "recipients-2026-11-25T093000.csv").read_bytes() == old
+    assert check(project.config)[0] == 2  # as check says of any list with invalid rows
+    out = io.StringIO()
+    args = ["--config", str(project.config), "check", "--skip-invalid"]
+    assert main(args, clock=lambda: FIXED, out=out) == 0, out.getvalue()
+
+
+def test_an_upload_that_leaves_out_many_members_asks_first(project: Project) -> None:
+    commented(project)
+    old = (project.root / "recipients.csv").read_bytes()
+    one = [DANISH_LIST[0], DANISH_LIST[1]]  # Søren only: three of the four would go
+    with running_desk(project.config, FIXED) as desk:
+        client = opened(desk)
+        client.get("/members")
+        asked = client.post_files("/members/upload", {}, [("file", "medlemmer.xlsx", workbook(one))])
+        shown = text_of(asked.text)
+        assert "3 af de 4 medlemmer på listen nu er ikke med i medlemmer.xlsx" in shown, shown
+        assert "Er det den rigtige fil?" in shown and 'id="invalid-rows"' not in asked.text
+        gone = shown.split("Er det den rigtige fil?", 1)[1].split("Erstat listen alligevel", 1)[0]
+        assert "maria.lohse@roskilde.example" in gone and "soren.aero@vordingborg.example" not in gone
+        assert (project.root / "recipients.csv").read_bytes() == old
+
+        # the list changed in an editor while she looked: nothing is replaced
+        project.members.append(("Ny Bibliotekar", "ny@greve.example", "Greve Bibliotek", "da"))
+        project.write()
+        changed = (project.root / "recipients.csv").read_bytes()
+        late = client.post("/members/upload/decide", {"ticket": ticket_of(asked.text), "choice": "replace"})
+        assert "recipients.csv changed since medlemmer.xlsx was uploaded" in text_of(late.text)
+        assert (project.root / "recipients.csv").read_bytes() == changed
+        assert not list(project.root.glob("recipients-*")) and not list(project.root.glob("*.xlsx"))
+
+        asked = client.post_files("/members/upload", {}, [("file", "medlemmer.xlsx", workbook(one))])
+        assert "4 af de 5 medlemmer" in text_of(asked.text)
+        done = client.post("/members/upload/decide", {"ticket": ticket_of(asked.text), "choice": "replace"})
+        assert "Listen er erstattet: 1 medlemmer." in text_of(done.text)
+
+    assert load_settings(project.config).files.recipients == Path("recipients.xlsx")
 
 
 def test_the_mailbox_read_now_and_an_answer_recorded_by_hand(

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import secrets
 import tempfile
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
@@ -27,7 +28,7 @@ from mailer.answers import record_by_hand
 from mailer.attendance import STATE_WORDS
 from mailer.config import Settings, load_settings
 from mailer.current import current_meetings
-from mailer.desk.editing import MeetingForm, replace_member_list, save_meeting
+from mailer.desk.editing import MeetingForm, Replaced, Upload, read_upload, replace_member_list, save_meeting
 from mailer.desk.jobs import Jobs
 from mailer.desk.members import member_view
 from mailer.desk.overview import coming_meeting, overview
@@ -81,6 +82,7 @@ class Pages:
         self.jobs = Jobs()
         self.language = FALLBACK_LANGUAGE  # the last one config.toml gave, for a page about a problem
         self._password: SecretStr | None = None  # typed in a page and kept, until the desk closes
+        self.upload: tuple[str, Upload] | None = None  # a member list waiting for her word, by its ticket
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader("mailer.desk", "pages"),
             autoescape=True,
@@ -148,41 +150,61 @@ def overview_page(pages: Pages, request: Request, settings: Settings, form: Form
 
 @page
 def members_page(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
-    query = form.get("q", "")
+    return _members(pages, settings, form.get("q", ""))
+
+
+def _members(pages: Pages, settings: Settings, query: str = "", **shown: Any) -> Response:
     view = member_view(settings, query)
-    return pages.render("members.html", settings.sender.language, active="members", view=view, query=query)
+    language = settings.sender.language
+    return pages.render("members.html", language, active="members", view=view, query=query, **shown)
 
 
 @page
 def members_upload(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
-    """A new member list in place of the old, once it reads without an invalid row."""
-    w = words(settings.sender.language)
+    """A new member list in place of the old: at once when it reads without an invalid row and
+    keeps most members; else the page shows what is wrong or who would go, and asks."""
     files = request.state.uploads.get("file", [])
     try:
         if not files:
             raise MailerError("choose the file to upload", field="file")
         name, data = files[0]
         current = settings.resolve(settings.files.recipients)
-        replaced = replace_member_list(pages.config, current, name, data, pages.clock())
+        upload = read_upload(current, name, data, settings.sender.language)
+        if upload.asks:
+            pages.upload = (secrets.token_urlsafe(16), upload)
+            return _members(pages, settings, pending=upload, ticket=pages.upload[0])
+        replaced = replace_member_list(pages.config, current, upload, pages.clock())
     except MailerError as err:
-        view = member_view(settings, "")
-        return pages.render(
-            "members.html", settings.sender.language, active="members", view=view, query="", problem=str(err)
-        )
+        return _members(pages, settings, problem=str(err))
+    return _replaced(pages, replaced)
+
+
+@page
+def members_decide(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    """Her answer to the question an upload asked: replace the list anyway, or keep it."""
+    w = words(settings.sender.language)
+    pending, pages.upload = pages.upload, None
+    if pending is None or pending[0] != form.get("ticket"):
+        return _members(pages, settings, problem=w["upload_gone"])
+    if form.get("choice") != "replace":
+        return _members(pages, settings, note=w["upload_cancelled"])
+    current = settings.resolve(settings.files.recipients)
+    try:
+        replaced = replace_member_list(pages.config, current, pending[1], pages.clock())
+    except MailerError as err:
+        return _members(pages, settings, problem=str(err))
+    return _replaced(pages, replaced)
+
+
+def _replaced(pages: Pages, replaced: Replaced) -> Response:
     settings = pages.settings()
+    w = words(settings.sender.language)
     note = w["uploaded"].format(n=len(replaced.members.members))
+    if replaced.members.invalid:
+        note += " " + w["uploaded_invalid"].format(n=len(replaced.members.invalid))
     if replaced.kept is not None:
         note += " " + w["kept_copy"].format(name=replaced.kept.name)
-    view = member_view(settings, "")
-    return pages.render(
-        "members.html",
-        settings.sender.language,
-        active="members",
-        view=view,
-        query="",
-        note=note,
-        warnings=replaced.warnings,
-    )
+    return _members(pages, settings, note=note, warnings=replaced.warnings)
 
 
 @page
@@ -475,6 +497,7 @@ def create_app(config: Path, *, csrf: str, clock: Clock) -> Starlette:
         Route("/", overview_page(pages)),
         Route("/members", members_page(pages)),
         Route("/members/upload", members_upload(pages), methods=["POST"]),
+        Route("/members/upload/decide", members_decide(pages), methods=["POST"]),
         Route("/meetings", meetings_page(pages)),
         Route("/meetings/edit", meeting_form(pages)),
         Route("/meetings/edit", meeting_save(pages), methods=["POST"]),

@@ -1,10 +1,12 @@
 """Changes the desk makes to the coordinator's files: a meeting added or changed in config.toml
 (with tomlkit, so her comments and layout stay), and a new member list in place of the old one
 (the old kept as a dated copy). Each change is checked first as `mailer check` checks it, and
-nothing is replaced when the check fails."""
+nothing is replaced when the check fails; an uploaded list with invalid rows, or one that leaves
+out many members, replaces the old only when she says so."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from collections.abc import Mapping
@@ -20,7 +22,7 @@ from mailer.check import Report, check
 from mailer.config import load_settings
 from mailer.errors import ConfigError, MailerError
 from mailer.private import write_private
-from mailer.recipients import MemberList, read_members
+from mailer.recipients import Member, MemberList, read_members
 
 FORM_FIELDS = ("title", "start", "end", "timezone", "location", "description", "agenda", "status")
 OPTIONAL = ("end", "timezone", "location", "description", "agenda")
@@ -143,6 +145,32 @@ def _named(text: str, trial: Path, config: Path) -> str:
     return text.replace(str(trial), str(config)).replace(trial.name, config.name)
 
 
+# An upload that leaves out this many members of the current list, or more than half of them,
+# is asked about before it replaces anything: it may be the wrong file.
+MANY_REMOVED = 5
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A member list uploaded and read, compared with the current one; nothing replaced yet."""
+
+    name: str  # as it was uploaded
+    data: bytes
+    members: MemberList
+    before: int  # members on the current list
+    removed: tuple[Member, ...]  # on the current list, not on this one
+    current: str  # digest of the current file as it was compared ('' when there was none)
+
+    @property
+    def many_removed(self) -> bool:
+        return len(self.removed) >= MANY_REMOVED or 2 * len(self.removed) > self.before
+
+    @property
+    def asks(self) -> bool:
+        """Replacing needs her word: rows are invalid, or many members would go."""
+        return bool(self.members.invalid) or self.many_removed
+
+
 @dataclass(frozen=True)
 class Replaced:
     path: Path
@@ -151,31 +179,60 @@ class Replaced:
     warnings: list[str]
 
 
-def replace_member_list(
-    config: Path, current: Path, upload_name: str, data: bytes, now: datetime
-) -> Replaced:
-    """The uploaded list in place of `current`, once it reads without an invalid row; the old
-    file kept beside it as `<name>-<date>T<time><suffix>`. A list saved in another format
-    (Excel in place of CSV) gets the current name with its own suffix, and config.toml says so."""
+def read_upload(current: Path, upload_name: str, data: bytes, language: str) -> Upload:
+    """The uploaded file read as mailer reads a member list (its invalid rows collected), and the
+    members of `current` it leaves out. A file that is no member list, or holds no valid row, is
+    refused."""
     suffix = Path(upload_name).suffix.lower()
     if suffix not in SHEETS:
         raise ConfigError(
             f"{upload_name}: not a member list: save it from Excel or LibreOffice as .xlsx, .ods or CSV",
             field="file",
         )
-    target = current.with_suffix(suffix)
     trial = current.with_name(f".{current.stem}.desk-upload{suffix}")
     write_private(trial, data)
     try:
-        members = read_members(trial)
-        if members.invalid or not members.members:
-            problems = [_named(str(err), trial, Path(upload_name)) for err in members.invalid]
-            raise ConfigError(
-                "the list was not replaced: "
-                + ("; ".join(problems) if problems else f"{upload_name} has no members")
-                + ". Correct the rows in the file and upload it again.",
-                field="file",
-            )
+        members = read_members(trial, language)
+    except MailerError as err:
+        raise ConfigError(_named(str(err), trial, Path(upload_name)), field="file") from err
+    finally:
+        trial.unlink(missing_ok=True)
+    if not members.members:
+        raise ConfigError(
+            f"{upload_name} has no member with a valid row: the list was not replaced", field="file"
+        )
+    kept = {m.key for m in members.members}
+    old = _readable_members(current, language)
+    removed = tuple(m for m in old if m.key not in kept)
+    return Upload(upload_name, data, members, len(old), removed, _digest(current))
+
+
+def _readable_members(path: Path, language: str) -> tuple[Member, ...]:
+    try:
+        return read_members(path, language).members if path.exists() else ()
+    except MailerError:  # the current file cannot be read: nothing to compare with
+        return ()
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+def replace_member_list(config: Path, current: Path, upload: Upload, now: datetime) -> Replaced:
+    """The uploaded list in place of `current` (as it was when the upload was compared with it),
+    the old file kept beside it as `<name>-<date>T<time><suffix>`. A list saved in another format
+    (Excel in place of CSV) gets the current name with its own suffix, and config.toml says so."""
+    if _digest(current) != upload.current:
+        raise ConfigError(
+            f"{current.name} changed since {upload.name} was uploaded: nothing was replaced; "
+            "upload the file again to compare it with the list as it is now",
+            field="file",
+        )
+    suffix = Path(upload.name).suffix.lower()
+    target = current.with_suffix(suffix)
+    trial = current.with_name(f".{current.stem}.desk-upload{suffix}")
+    write_private(trial, upload.data)
+    try:
         kept = None
         if current.exists():
             kept = current.with_name(f"{current.stem}-{now.strftime('%Y-%m-%dT%H%M%S')}{current.suffix}")

@@ -95,6 +95,29 @@ WORDS: dict[str, dict[str, str]] = {
         ),
         "uploaded": "Listen er erstattet: {n} medlemmer.",
         "kept_copy": "Den gamle er gemt som {name}.",
+        "uploaded_invalid": "{n} ugyldige rækker står stadig i filen og vises nedenfor.",
+        "upload_asks": "{name} har ikke erstattet listen endnu",
+        "upload_invalid": "{n} rækker i {name} er ugyldige:",
+        "field": "Felt",
+        "wrong": "Hvad er galt",
+        "right_form": "Sådan skal det skrives",
+        "form_email": "en adresse som anna.jensen@roskilde.example",
+        "form_language": "da eller en (tom: afsenderens sprog)",
+        "form_cell": "én linje uden usynlige tegn: skriv cellen igen",
+        "upload_invalid_kept": (
+            "Erstatter du listen alligevel, bliver rækkerne stående i filen (intet, du har skrevet, går "
+            "tabt) og vises her som ugyldige; de kommer ikke med i udsendelser, før de er rettet."
+        ),
+        "upload_removes": (
+            "{n} af de {before} medlemmer på listen nu er ikke med i {name} og forsvinder fra listen. "
+            "Er det den rigtige fil?"
+        ),
+        "replace_anyway": "Erstat listen alligevel ({n} medlemmer)",
+        "keep_list": "Annuller: behold listen, som den er",
+        "upload_cancelled": "Intet er erstattet: listen er, som den var.",
+        "upload_gone": (
+            "Den fil venter ikke længere (skrivebordet er startet igen, eller du har valgt): upload den igen."
+        ),
         "choose": "Vælg",
         "more_choices": "Flere valg",
         "template": "Skabelon",
@@ -251,6 +274,29 @@ WORDS: dict[str, dict[str, str]] = {
         ),
         "uploaded": "The list is replaced: {n} members.",
         "kept_copy": "The old one is kept as {name}.",
+        "uploaded_invalid": "{n} invalid rows are still in the file and shown below.",
+        "upload_asks": "{name} has not replaced the list yet",
+        "upload_invalid": "{n} rows of {name} are invalid:",
+        "field": "Field",
+        "wrong": "What is wrong",
+        "right_form": "The right form",
+        "form_email": "an address such as anna.jensen@roskilde.example",
+        "form_language": "da or en (empty: the sender's language)",
+        "form_cell": "one line without invisible characters: type the cell again",
+        "upload_invalid_kept": (
+            "If you replace the list anyway, the rows stay in the file (nothing you typed is lost) and "
+            "are shown here as invalid; they are left out of sends until they are corrected."
+        ),
+        "upload_removes": (
+            "{n} of the {before} members on the list now are not in {name} and leave the list. "
+            "Is it the right file?"
+        ),
+        "replace_anyway": "Replace the list anyway ({n} members)",
+        "keep_list": "Cancel: keep the list as it is",
+        "upload_cancelled": "Nothing was replaced: the list is as it was.",
+        "upload_gone": (
+            "That file is no longer waiting (the desk was started again, or you chose): upload it again."
+        ),
         "choose": "Choose",
         "more_choices": "More choices",
         "template": "Template",
