@@ -9,13 +9,14 @@ import re
 import secrets
 import tempfile
 from collections.abc import Awaitable, Callable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
+from zoneinfo import available_timezones
 
 import jinja2
-from pydantic import SecretStr
+from pydantic import SecretStr, TypeAdapter
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -28,7 +29,16 @@ from mailer.answers import record_by_hand
 from mailer.attendance import STATE_WORDS
 from mailer.config import Settings, load_settings
 from mailer.current import current_meetings
-from mailer.desk.editing import MeetingForm, Replaced, Upload, read_upload, replace_member_list, save_meeting
+from mailer.desk.editing import (
+    MeetingForm,
+    Replaced,
+    Upload,
+    attachment_choices,
+    field_at_fault,
+    read_upload,
+    replace_member_list,
+    save_meeting,
+)
 from mailer.desk.jobs import Jobs
 from mailer.desk.members import member_view
 from mailer.desk.overview import coming_meeting, overview
@@ -117,14 +127,19 @@ def page(handler: Handler) -> Callable[[Pages], Endpoint]:
     def bind(pages: Pages) -> Endpoint:
         async def endpoint(request: Request) -> Response:
             form: Form = dict(request.query_params)
+            lists: dict[str, list[str]] = {}  # a field given several times (boxes ticked), each value
             uploads: dict[str, list[tuple[str, bytes]]] = {}
             if request.method == "POST":
                 async with request.form() as posted:
                     form = {k: v for k, v in posted.items() if isinstance(v, str)}
                     for key, value in posted.multi_items():
+                        if isinstance(value, str):
+                            lists.setdefault(key, []).append(value)
+                    for key, value in posted.multi_items():
                         if isinstance(value, UploadFile) and value.filename:
                             uploads.setdefault(key, []).append((value.filename, await value.read()))
             request.state.uploads = uploads
+            request.state.lists = lists
             return await run_in_threadpool(_answer, pages, handler, request, form)
 
         return endpoint
@@ -228,6 +243,10 @@ def _meetings(
     )
 
 
+# The reminders the form offers (ISO 8601 durations, as config.toml writes them).
+REMINDERS = ("PT15M", "PT30M", "PT1H", "PT2H", "P1D", "P2D", "P7D")
+
+
 @page
 def meeting_form(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
     meeting_id = form.get("id", "")
@@ -245,6 +264,8 @@ def meeting_form(pages: Pages, request: Request, settings: Settings, form: Form)
             "agenda": "\n".join(meeting.agenda),
             "status": meeting.status,
             "all_day": "on" if meeting.all_day else "",
+            "reminder": _duration(meeting.reminder) if meeting.reminder else "",
+            "attachments": "\n".join(str(path) for path in meeting.attachments),
         }
     return _meeting_form(pages, settings, values, new=not meeting_id)
 
@@ -255,28 +276,47 @@ def _form_time(moment: date | datetime) -> str:
     return moment.isoformat()
 
 
+def _duration(span: timedelta) -> str:
+    """A reminder as config.toml writes it (P1D, PT2H)."""
+    return str(TypeAdapter(timedelta).dump_python(span, mode="json"))
+
+
 def _meeting_form(
-    pages: Pages, settings: Settings, values: Form, *, new: bool, problem: str = ""
+    pages: Pages, settings: Settings, values: Form, *, new: bool, problem: MailerError | None = None
 ) -> Response:
     language = settings.sender.language
+    w = words(language)
+    reminders = [("", w["reminder_none"]), *((r, w[f"reminder_{r}"]) for r in REMINDERS)]
+    if values.get("reminder") and values["reminder"] not in REMINDERS:
+        reminders.append((values["reminder"], values["reminder"]))  # as config.toml has it
+    chosen = [line for line in values.get("attachments", "").splitlines() if line.strip()]
+    files = attachment_choices(settings)
+    at = field_at_fault(problem) if problem is not None else ""
     return pages.render(
         "meeting_edit.html",
         language,
         active="meetings",
         values=values,
         new=new,
-        problem=problem,
+        problem=str(problem) if problem is not None and not at else "",
+        errors={at: str(problem)} if at else {},
         statuses=[(s, status_word(s, language)) for s in ("tentative", "confirmed", "cancelled")],
+        reminders=reminders,
+        attachments=[*files, *(c for c in chosen if c not in files)],
+        chosen=chosen,
+        folder=settings.base_dir,
+        zones=sorted(available_timezones()),
     )
 
 
 @page
 def meeting_save(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
     new = form.get("new") == "1"
+    form = {**form, "attachments": "\n".join(request.state.lists.get("attachments", []))}
     try:
         warnings = save_meeting(pages.config, MeetingForm.read(form), new=new, now=pages.clock())
     except MailerError as err:
-        return _meeting_form(pages, settings, form, new=new, problem=str(err))
+        return _meeting_form(pages, settings, form, new=new, problem=err)
     settings = pages.settings()
     return _meetings(pages, settings, words(settings.sender.language)["saved"], warnings)
 

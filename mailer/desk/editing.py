@@ -8,25 +8,41 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import tomlkit
+from pydantic import TypeAdapter, ValidationError
 from tomlkit.items import AoT, Table
 
 from mailer.check import Report, check
-from mailer.config import load_settings
+from mailer.config import Settings, load_settings
 from mailer.errors import ConfigError, MailerError
 from mailer.private import write_private
 from mailer.recipients import Member, MemberList, read_members
 
-FORM_FIELDS = ("title", "start", "end", "timezone", "location", "description", "agenda", "status")
-OPTIONAL = ("end", "timezone", "location", "description", "agenda")
+FORM_FIELDS = (
+    "title",
+    "start",
+    "end",
+    "timezone",
+    "location",
+    "description",
+    "agenda",
+    "status",
+    "reminder",
+    "attachments",
+)
+OPTIONAL = ("end", "timezone", "location", "description", "agenda", "reminder", "attachments")
+# The fields of the form an error can be shown at (besides the id and the whole meeting).
+AT_FIELD = ("id", "all_day", "duration", *FORM_FIELDS)
 SHEETS = (".csv", ".txt", ".xlsx", ".ods", ".xls")
+DURATION = re.compile(r"(\d{1,3})(?::([0-5]\d))?")  # hours, or hours:minutes
 
 
 @dataclass
@@ -47,12 +63,17 @@ class MeetingForm:
             text = form.get(key, "").replace("\r\n", "\n").strip()
             if key in ("start", "end"):
                 found.values[key] = _moment(text, key, found.all_day, meeting_id) if text else None
-            elif key == "agenda":
+            elif key in ("agenda", "attachments"):
                 found.values[key] = [line.strip() for line in text.splitlines() if line.strip()]
+            elif key == "reminder" and text:
+                found.values[key] = _reminder(text, meeting_id)
             else:
                 found.values[key] = text
         if found.values["start"] is None:
-            raise ConfigError("the meeting needs a start", field=f"{meeting_id}.start")
+            raise ConfigError("the meeting needs a start", field=f"meeting {meeting_id}, start")
+        duration = form.get("duration", "").strip()
+        if duration:
+            found.values["end"] = _end_after(found, duration, found.values["end"])
         return found
 
 
@@ -63,8 +84,82 @@ def _moment(text: str, key: str, all_day: bool, meeting_id: str) -> date | datet
         form = "2027-09-21" if all_day else "2027-09-21T13:00"
         raise ConfigError(
             f"{text!r} is not a {'date' if all_day else 'time'}: write it as {form}",
-            field=f"{meeting_id}.{key}",
+            field=f"meeting {meeting_id}, {key}",
         ) from err
+
+
+def _reminder(text: str, meeting_id: str) -> str:
+    """A reminder as config.toml writes it (an ISO 8601 duration: P1D, PT2H)."""
+    try:
+        TypeAdapter(timedelta).validate_python(text)
+    except ValidationError as err:
+        raise ConfigError(
+            f"{text!r} is not a time before the meeting: write it as P1D (a day before), "
+            "PT2H (two hours) or PT15M (15 minutes)",
+            field=f"meeting {meeting_id}, reminder",
+        ) from err
+    return text
+
+
+def _end_after(meeting: MeetingForm, written: str, end: date | datetime | None) -> datetime:
+    """The end `written` as a duration (3, 2:30) after the start."""
+    start = meeting.values["start"]
+    place = f"meeting {meeting.id}, duration"
+    found = DURATION.fullmatch(written)
+    if meeting.all_day or not isinstance(start, datetime):
+        raise ConfigError("an all-day meeting ends on a day: write its last day as its end", field=place)
+    if found is None:
+        raise ConfigError(f"{written!r} is not a duration: write hours:minutes, e.g. 2:30", field=place)
+    ends = start + timedelta(hours=int(found.group(1)), minutes=int(found.group(2) or 0))
+    if end is not None and end != ends:
+        raise ConfigError(
+            f"{written} after the start is {ends:%H:%M}, not the end {end:%H:%M}: give the end or "
+            "the duration",
+            field=place,
+        )
+    return ends
+
+
+def field_at_fault(err: MailerError) -> str:
+    """The form's field an error is about: named by its field (`meeting X, end`), by the
+    message's first word ("end must be after start"), or an attachment; '' for the whole meeting."""
+    for problem in getattr(err, "problems", None) or [err]:
+        named = re.split(r"[,.]\s*", problem.field or "")[-1].strip()
+        first = problem.message.split(" ", 1)[0].rstrip(":")
+        for candidate in (named, first):
+            if candidate in AT_FIELD:
+                return candidate
+        if "attachment" in problem.message:
+            return "attachments"
+    return ""
+
+
+def attachment_choices(settings: Settings) -> list[str]:
+    """The files in the project folder a meeting can attach (as config.toml writes them):
+    everything but mailer's own files and folders and hidden ones."""
+    base = settings.base_dir
+    own = {settings.resolve(p).resolve() for p in (settings.files.recipients, settings.files.unsubscribed)}
+    own.add(settings.path.resolve())
+    skipped = {settings.resolve(p).resolve() for p in (settings.files.templates, settings.files.outbox)}
+    skipped.add(settings.resolve(settings.files.state).resolve().parent)
+    recipients = settings.resolve(settings.files.recipients)
+    found = []
+    for folder, folders, files in os.walk(base):
+        here = Path(folder)
+        folders[:] = sorted(
+            f for f in folders if not f.startswith(".") and (here / f).resolve() not in skipped
+        )
+        for name in sorted(files):
+            path = here / name
+            copy = name.startswith(f"{recipients.stem}-")  # a dated copy of the member list
+            if not name.startswith(".") and not copy and path.resolve() not in own:
+                found.append(path.relative_to(base).as_posix())
+            if len(found) >= MAX_CHOICES:
+                return found
+    return found
+
+
+MAX_CHOICES = 200
 
 
 def save_meeting(config: Path, meeting: MeetingForm, *, new: bool, now: datetime) -> list[str]:
@@ -92,18 +187,29 @@ def _fill(table: Table, meeting: MeetingForm) -> None:
     for key, value in meeting.values.items():
         if key in OPTIONAL and not value:
             table.pop(key, None)
-        elif table.get(key) != value:  # what did not change keeps its layout
-            if key == "agenda":
-                agenda = tomlkit.array()
-                agenda.extend(value)
-                agenda.multiline(True)
-                table[key] = agenda
+        elif not _same(key, table.get(key), value):  # what did not change keeps its layout
+            if key in ("agenda", "attachments"):
+                items = tomlkit.array()
+                items.extend(value)
+                items.multiline(key == "agenda")
+                table[key] = items
             else:
                 table[key] = value
     if meeting.all_day:
         table["all_day"] = True
     else:
         table.pop("all_day", None)
+
+
+def _same(key: str, written: Any, value: Any) -> bool:
+    """Does config.toml already say `value` (a reminder however it is written: PT24H is P1D)?"""
+    if key == "reminder" and isinstance(written, str):
+        adapter = TypeAdapter(timedelta)
+        try:
+            return bool(adapter.validate_python(written) == adapter.validate_python(value))
+        except ValidationError:
+            return False
+    return bool(written == value)
 
 
 def set_recipients_file(config: Path, name: str, now: datetime) -> list[str]:
@@ -130,13 +236,21 @@ def replace_checked(config: Path, text: str, now: datetime) -> list[str]:
     return report.warnings
 
 
+class CheckFailed(ConfigError):
+    """What `mailer check` found wrong with a change: nothing was replaced."""
+
+    def __init__(self, problems: list[MailerError], trial: Path, config: Path) -> None:
+        self.problems = problems
+        super().__init__("; ".join(_named(str(p), trial, config) for p in problems))
+
+
 def _checked(trial: Path, config: Path, now: datetime) -> Report:
     try:
         report = check(load_settings(trial), now=now, skip_invalid=True)
     except MailerError as err:
-        raise ConfigError(_named(str(err), trial, config)) from err
+        raise CheckFailed([err], trial, config) from err
     if report.problems:
-        raise ConfigError("; ".join(_named(str(p), trial, config) for p in report.problems))
+        raise CheckFailed(report.problems, trial, config)
     return report
 
 
