@@ -409,8 +409,14 @@ def commit_per_message() -> contextlib.AbstractContextManager[None]:
     return patched(OutcomeLog, "append", append_and_commit)
 
 
-async def _sendmail(client: aiosmtplib.SMTP, envelope: OutgoingMessage) -> str:
-    return (await client.sendmail(envelope.mail_from, [envelope.rcpt_to], envelope.data))[1]
+def sendmail() -> contextlib.AbstractContextManager[None]:
+    """Each message sent by aiosmtplib's `sendmail`, as on the plain path."""
+    original = smtp._transaction
+
+    async def plain_transaction(client: aiosmtplib.SMTP, envelope: OutgoingMessage, *, plain: bool) -> str:
+        return await original(client, envelope, plain=True)
+
+    return patched(smtp, "_transaction", plain_transaction)
 
 
 # Each speed path, and how the benchmark turns it off (and only it) for a full send.
@@ -418,7 +424,7 @@ TRICKS: list[tuple[str, Callable[[], contextlib.AbstractContextManager[None]]]] 
     ("builders in forked processes", lambda: environment(MAILER_SMTP__COMPOSE_PROCESSES="0")),
     ("template parts once per shape", shapes_off),
     ("outcome log, moved in batches", commit_per_message),
-    ("MAIL, RCPT and DATA without sendmail", lambda: patched(smtp, "_transaction", _sendmail)),
+    ("MAIL, RCPT and DATA without sendmail", sendmail),
 ]
 PLAIN = "mailer send, MAILER_PLAIN=1"
 
@@ -739,8 +745,8 @@ def print_rounds(series: list[Series], n: int, concurrency: int) -> None:
     print(
         f"  mailer / its own transport with the same prebuilt messages: {own:.2f}"
         " (what composing and recording cost); that transport / ceiling: "
-        f"{transport.median() / ceiling:.2f} (mailer sends MAIL, RCPT and DATA with aiosmtplib's own"
-        " commands, without sendmail's second parse of both addresses)"
+        f"{transport.median() / ceiling:.2f} (mailer writes MAIL and RCPT from the addresses it has"
+        " checked, without sendmail's two parses of both; DATA is aiosmtplib's, as in the ceiling)"
     )
     off = series[3]
     journal_pairs = [a.rate / b.rate for a, b in zip(full.timings, off.timings, strict=True)]

@@ -197,7 +197,8 @@ class Settings(BaseModel):
     files: FilesSettings = FilesSettings()
     meetings: tuple[Meeting, ...] = ()
     # Every speed path off (MAILER_PLAIN=1): each part rendered by Jinja2 and each message built
-    # by the standard library for each member, in this process. The output is the same bytes.
+    # by the standard library for each member, in this process, and sent by aiosmtplib's
+    # `sendmail`. The output is the same bytes.
     plain: bool = False
     base_dir: Path = Field(Path("."), exclude=True)
     path: Path = Field(Path(DEFAULT_CONFIG), exclude=True)

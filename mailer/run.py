@@ -124,7 +124,7 @@ def send(
     signin = signin or SmtpSignIn(settings)
     if transport is None and signin.method != "none":
         signin.secret()  # no password or token: stop before connecting, nothing sent
-    transport = transport or SmtpTransport(settings.smtp, signin)
+    transport = transport or SmtpTransport(settings.smtp, signin, plain=settings.plain)
     report = SendReport(skipped=len(plan.skipped))
     total = len(deliveries)
 
@@ -185,7 +185,7 @@ def send_test(
     envelope = composer.envelope(first, subject_prefix=TEST_PREFIX)
     test_id = make_msgid("test", domain=envelope.message_id.rpartition("@")[2].rstrip(">") or None)
     marked = replace(envelope, rcpt_to=to, message_id=test_id, data=_marked_test(envelope.data, test_id))
-    transport = transport or SmtpTransport(settings.smtp, SmtpSignIn(settings))
+    transport = transport or SmtpTransport(settings.smtp, SmtpSignIn(settings), plain=settings.plain)
     outcomes: list[Outcome[Delivery]] = []
     asyncio.run(transport.deliver(iter([(first, marked)]), outcomes.append))
     if not outcomes[0].ok:

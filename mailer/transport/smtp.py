@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import errno
 import ipaddress
+import re
 import socket
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable
@@ -16,6 +17,7 @@ from dataclasses import dataclass
 from typing import Generic, Protocol, TypeVar
 
 import aiosmtplib
+from aiosmtplib.email import quote_address
 
 from mailer.config import SmtpSettings
 from mailer.errors import AuthenticationError, ConfigError, DeliveryError, SecurityError, UnreachableError
@@ -101,10 +103,13 @@ class SmtpTransport:
         signin: SignIn,
         *,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        plain: bool = False,
     ) -> None:
+        """`plain` (MAILER_PLAIN=1): each message sent by aiosmtplib's `sendmail`."""
         self.settings = settings
         self.signin = signin
         self._sleep = sleep
+        self.plain = plain
         self._context = (
             client_context(settings.ca_file, setting="smtp.ca_file") if settings.security != "none" else None
         )
@@ -189,11 +194,7 @@ class SmtpTransport:
             raise DeliveryError(f"cannot connect to {s.host}:{s.port}: {err}") from err
         try:
             await self._sign_in(client)
-            if client.is_ehlo_or_helo_needed:  # no sign-in: greet now, so that SIZE is known
-                try:
-                    await client.ehlo()
-                except aiosmtplib.SMTPHeloError:
-                    await client.helo()  # an old server: no extensions, as `sendmail` would find
+            await _greet(client)  # no sign-in: greet now, so that SIZE is known
         except BaseException:
             _close(client)
             raise
@@ -321,7 +322,7 @@ class SmtpTransport:
                 # One deadline for the whole transaction instead of aiosmtplib's timer per
                 # command: as long in the worst case, at a fraction of the cost per message.
                 async with asyncio.timeout(self._deadline):
-                    reply = await _transaction(connection.client, envelope)
+                    reply = await _transaction(connection.client, envelope, plain=self.plain)
                 return Outcome(item, envelope, True, 250, reply, attempt)
             except aiosmtplib.SMTPResponseException as err:
                 code, reply = err.code, err.message
@@ -374,23 +375,77 @@ def unreachable(settings: SmtpSettings, err: Exception, waited: float) -> Unreac
     )
 
 
-async def _transaction(client: aiosmtplib.SMTP, envelope: OutgoingMessage) -> str:
-    """One message's MAIL, RCPT and DATA with aiosmtplib's commands; the server's reply to DATA.
+async def _transaction(client: aiosmtplib.SMTP, envelope: OutgoingMessage, *, plain: bool = False) -> str:
+    """One message's MAIL, RCPT and DATA; the server's reply to DATA.
 
-    What `sendmail` does for one recipient, less its second parse of both addresses (checked when
-    the member list and the config were read) and its second pass over the message for the SIZE
-    it declares: mailer's messages have CRLF line ends only, so their length is that size.
-    After a refusal the transaction is reset (RSET), so the connection can carry the next one.
+    What `sendmail` (the plain path) does for one recipient, less its two parses of both
+    addresses (checked when the member list and the config were read) and its second pass over
+    the message for the SIZE it declares: mailer's messages have CRLF line ends only, so their
+    length is that size. After a refusal the transaction is reset (RSET), so the connection can
+    carry the next one.
     """
-    options = [f"SIZE={len(envelope.data)}"] if client.supports_extension("size") else None
+    if plain:
+        return await _sendmail(client, envelope)
+    options = [f"SIZE={len(envelope.data)}"] if client.supports_extension("size") else []
     try:
-        await client.mail(envelope.mail_from, options=options, timeout=None)
-        await client.rcpt(envelope.rcpt_to, timeout=None)
+        await _mail(client, envelope.mail_from, options)
+        await _rcpt(client, envelope.rcpt_to)
         return (await client.data(envelope.data, timeout=None)).message
     except aiosmtplib.SMTPResponseException:
         with contextlib.suppress(aiosmtplib.SMTPResponseException, ConnectionError):
             await client.rset(timeout=None)  # a refusal of the reset is no news
         raise
+
+
+async def _sendmail(client: aiosmtplib.SMTP, envelope: OutgoingMessage) -> str:
+    """aiosmtplib's `sendmail` to the one recipient (it resets the transaction after a refusal);
+    a refused recipient raised as `rcpt` raises it."""
+    try:
+        return (await client.sendmail(envelope.mail_from, [envelope.rcpt_to], envelope.data, timeout=None))[1]
+    except aiosmtplib.SMTPRecipientsRefused as err:
+        raise err.recipients[0] from err
+
+
+async def _greet(client: aiosmtplib.SMTP) -> None:
+    """EHLO, or HELO to an old server (no extensions, as `sendmail` would find), unless done."""
+    if client.is_ehlo_or_helo_needed:
+        try:
+            await client.ehlo()
+        except aiosmtplib.SMTPHeloError:
+            await client.helo()
+
+
+async def _mail(client: aiosmtplib.SMTP, sender: str, options: list[str]) -> None:
+    """`SMTP.mail`: the same command, reply and error, from an address written as it is."""
+    await _greet(client)  # (done when the connection opened; `mail` makes sure, so this does too)
+    arguments = [option.encode("ascii") for option in options]
+    reply = await client.execute_command(b"MAIL", b"FROM:" + mailbox(sender), *arguments, timeout=None)
+    if reply.code != aiosmtplib.SMTPStatus.completed:
+        raise aiosmtplib.SMTPSenderRefused(reply.code, reply.message, sender)
+
+
+async def _rcpt(client: aiosmtplib.SMTP, recipient: str) -> None:
+    """`SMTP.rcpt`: the same command, reply and error, from an address written as it is."""
+    reply = await client.execute_command(b"RCPT", b"TO:" + mailbox(recipient), timeout=None)
+    if reply.code not in (aiosmtplib.SMTPStatus.completed, aiosmtplib.SMTPStatus.will_forward):
+        raise aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, recipient)
+
+
+# An address whose local part is a dot-atom (RFC 5322 section 3.2.3) at a domain name, in ASCII:
+# every address the member list takes (email-validator's, in its ASCII form) and any usual
+# sender. aiosmtplib's `quote_address` gives such an address back as it is, in angle brackets
+# (tests/test_smtp_commands.py); any other address is written by it.
+DOT_ATOM_ADDRESS = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
+)
+
+
+def mailbox(address: str) -> bytes:
+    """The address as MAIL and RCPT write it, `<address>`: aiosmtplib's `quote_address`, which
+    parses it (email.utils.parseaddr), only for an address not in the plain form above."""
+    if DOT_ATOM_ADDRESS.fullmatch(address):
+        return b"<" + address.encode("ascii") + b">"
+    return quote_address(address).encode("ascii")
 
 
 async def _each(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
