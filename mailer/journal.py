@@ -488,7 +488,8 @@ class Journal:
             answered.setdefault(row[1], []).append((row[0], _moment(row[2])))
         waiting = []
         for reply in self.read_messages("other", unhandled=True):
-            arrived = _moment(reply.written or reply.at)
+            # when it was written, or read if that is earlier (the sender's clock was ahead)
+            arrived = min(_moment(reply.written or reply.at), _moment(reply.at))
             if not any(
                 when >= arrived and (not reply.meeting_id or meeting == reply.meeting_id)
                 for meeting, when in answered.get(reply.address, [])

@@ -85,18 +85,26 @@ def test_a_reply_quoting_an_invitation_is_answered_only_by_an_answer_to_that_mee
             "svar.eml",
             sender=f"Mads Køhler <{MADS}>",
             subject="Re: Samskabelse",
-            written="2027-10-01T12:00:00+02:00",
+            written="2026-10-01T12:00:00+02:00",
             meeting_id="2027-11-16-samskabelse",
         )
         other = Answer(
-            "2027-09-21-hvad-siger-brugerne", MADS, "ACCEPTED", 0, "2027-10-02T09:00:00+00:00", "x"
+            "2027-09-21-hvad-siger-brugerne", MADS, "ACCEPTED", 0, "2026-10-02T09:00:00+00:00", "x"
         )
         journal.record_answer(other)
         assert [r.key for r in journal.replies_to_read()] == ["<r@koege.example>"]
-        before = Answer("2027-11-16-samskabelse", MADS, "DECLINED", 0, "2027-10-01T09:59:00+00:00", "x")
+        before = Answer("2027-11-16-samskabelse", MADS, "DECLINED", 0, "2026-10-01T09:59:00+00:00", "x")
         journal.record_answer(before)  # 11:59 in Copenhagen: before the reply was written
         assert len(journal.replies_to_read()) == 1
-        journal.record_answer(replace(before, answered_at="2027-10-01T10:00:00+00:00"))
+        journal.record_answer(replace(before, answered_at="2026-10-01T10:00:00+00:00"))
+        assert journal.replies_to_read() == []
+
+        # a sender whose clock is ahead: an answer recorded after the reply was read answers it
+        journal.mark_read(
+            "<ahead@koege.example>", "other", "frem.eml", sender=MADS, written="2099-01-01T10:00:00"
+        )
+        assert [r.key for r in journal.replies_to_read()] == ["<ahead@koege.example>"]
+        journal.record_answer(replace(before, answered_at="2098-12-31T10:00:00+00:00"))
         assert journal.replies_to_read() == []
 
 

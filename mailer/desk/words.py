@@ -26,7 +26,10 @@ WORDS: dict[str, dict[str, str]] = {
         "never_invited": "{title} er ikke sendt ud endnu",
         "update_due": "{title} er ændret, siden medlemmerne blev inviteret: send opdateringen",
         "removed": "{n} blev inviteret til {title}, men er ikke længere på listen",
-        "to_read": "{n} svar i almindelig tekst skal læses (og skrives ind i Indbakke)",
+        "to_read": (
+            "{n} svar i almindelig tekst skal læses "
+            "(under Indbakke: skriv svaret ind, eller marker det klaret)"
+        ),
         "bouncing_n": "{n} adresser virker ikke (de kommer ikke med i udsendelser)",
         "invalid_n": "{n} rækker i medlemslisten er ugyldige",
         "cancelled_elsewhere": "{title} er aflyst over for medlemmerne, men config.toml siger noget andet",
@@ -218,7 +221,7 @@ WORDS: dict[str, dict[str, str]] = {
         "never_invited": "{title} has not been sent out yet",
         "update_due": "{title} changed since members were invited: send the update",
         "removed": "{n} were invited to {title} but are no longer on the list",
-        "to_read": "{n} plain replies to read (and record under Inbox)",
+        "to_read": "{n} plain replies to read (under Inbox: record the answer, or mark one handled)",
         "bouncing_n": "{n} addresses bounce (they are left out of sends)",
         "invalid_n": "{n} rows of the member list are invalid",
         "cancelled_elsewhere": "{title} was cancelled for the members, but config.toml says otherwise",
