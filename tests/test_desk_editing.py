@@ -233,7 +233,7 @@ def test_an_upload_that_leaves_out_many_members_asks_first(project: Project) -> 
         asked = client.post_files("/members/upload", {}, [("file", "medlemmer.xlsx", workbook(one))])
         assert "4 af de 5 medlemmer" in text_of(asked.text)
         done = client.post("/members/upload/decide", {"ticket": ticket_of(asked.text), "choice": "replace"})
-        assert "Listen er erstattet: 1 medlemmer." in text_of(done.text)
+        assert "Listen er erstattet: 1 medlem." in text_of(done.text)
 
     assert load_settings(project.config).files.recipients == Path("recipients.xlsx")
 

@@ -50,7 +50,7 @@ from mailer.desk.sending import (
     plan_summary,
     send_test_message,
 )
-from mailer.desk.words import words
+from mailer.desk.words import counted, words
 from mailer.errors import MailerError
 from mailer.inbox import mark_handled, read_inbox
 from mailer.journal import Journal
@@ -187,7 +187,8 @@ def members_upload(pages: Pages, request: Request, settings: Settings, form: For
         upload = read_upload(current, name, data, settings.sender.language)
         if upload.asks:
             pages.upload = (secrets.token_urlsafe(16), upload)
-            return _members(pages, settings, pending=upload, ticket=pages.upload[0])
+            kept = counted(settings.sender.language, "member_n", len(upload.members.members))
+            return _members(pages, settings, pending=upload, ticket=pages.upload[0], kept=kept)
         replaced = replace_member_list(pages.config, current, upload, pages.clock())
     except MailerError as err:
         return _members(pages, settings, problem=str(err))
@@ -214,7 +215,9 @@ def members_decide(pages: Pages, request: Request, settings: Settings, form: For
 def _replaced(pages: Pages, replaced: Replaced) -> Response:
     settings = pages.settings()
     w = words(settings.sender.language)
-    note = w["uploaded"].format(n=len(replaced.members.members))
+    note = w["uploaded"].format(
+        members=counted(settings.sender.language, "member_n", len(replaced.members.members))
+    )
     if replaced.members.invalid:
         note += " " + w["uploaded_invalid"].format(n=len(replaced.members.invalid))
     if replaced.kept is not None:

@@ -110,7 +110,7 @@ WORDS: dict[str, dict[str, str]] = {
         "upload_hint": (
             "Excel (.xlsx), LibreOffice (.ods) eller CSV. Den tjekkes først; den gamle gemmes med dato."
         ),
-        "uploaded": "Listen er erstattet: {n} medlemmer.",
+        "uploaded": "Listen er erstattet: {members}.",
         "kept_copy": "Den gamle er gemt som {name}.",
         "uploaded_invalid": "{n} ugyldige rækker står stadig i filen og vises nedenfor.",
         "upload_asks": "{name} har ikke erstattet listen endnu",
@@ -129,7 +129,7 @@ WORDS: dict[str, dict[str, str]] = {
             "{n} af de {before} medlemmer på listen nu er ikke med i {name} og forsvinder fra listen. "
             "Er det den rigtige fil?"
         ),
-        "replace_anyway": "Erstat listen alligevel ({n} medlemmer)",
+        "replace_anyway": "Erstat listen alligevel ({members})",
         "keep_list": "Annuller: behold listen, som den er",
         "upload_cancelled": "Intet er erstattet: listen er, som den var.",
         "upload_gone": (
@@ -303,7 +303,7 @@ WORDS: dict[str, dict[str, str]] = {
             "Excel (.xlsx), LibreOffice (.ods) or CSV. It is checked first; the old one is "
             "kept with its date."
         ),
-        "uploaded": "The list is replaced: {n} members.",
+        "uploaded": "The list is replaced: {members}.",
         "kept_copy": "The old one is kept as {name}.",
         "uploaded_invalid": "{n} invalid rows are still in the file and shown below.",
         "upload_asks": "{name} has not replaced the list yet",
@@ -322,7 +322,7 @@ WORDS: dict[str, dict[str, str]] = {
             "{n} of the {before} members on the list now are not in {name} and leave the list. "
             "Is it the right file?"
         ),
-        "replace_anyway": "Replace the list anyway ({n} members)",
+        "replace_anyway": "Replace the list anyway ({members})",
         "keep_list": "Cancel: keep the list as it is",
         "upload_cancelled": "Nothing was replaced: the list is as it was.",
         "upload_gone": (
