@@ -322,6 +322,11 @@ def print_report(report: InboxReport, out: TextIO, *, dry_run: bool = False) -> 
         for listed in items:
             note = f"  ({listed.note})" if listed.note else ""
             print(f"  {listed.sender:38} {listed.subject}  {listed.source}{note}", file=out)
+    if report.to_read:
+        print(
+            "a reply to read that needs no answer: `mailer inbox --handled EMAIL` (it stops counting)",
+            file=out,
+        )
     if report.copy is not None:
         print(told(report.copy), file=out)
     if dry_run:

@@ -34,6 +34,7 @@ def waiting(project: Project, server: SmtpServer) -> Project:
     replies = (DATA / "replies" / "plain-reply.eml", DATA / "inbox" / "outlook-plain.msg")
     code, out = project.main("inbox", *map(str, replies))
     assert code == 0 and "to read yourself (record an answer with `mailer answer`): 2" in out, out
+    assert "a reply to read that needs no answer: `mailer inbox --handled EMAIL`" in out
     return project
 
 
