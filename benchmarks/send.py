@@ -250,7 +250,7 @@ def prebuilt(settings: Settings) -> list[OutgoingMessage]:
     """Every member's finished message, built before any clock starts."""
     clear_journal(settings)
     composer = Composer(settings, now=NOW)
-    return [envelope for _, envelope in composer.compose(planned(settings).deliveries)]
+    return [outgoing for _, outgoing in composer.compose(planned(settings).deliveries)]
 
 
 # -- the measurements --------------------------------------------------------------------
@@ -313,17 +313,17 @@ def timed(receiver: Receiver, run: Callable[[], int]) -> Timing:
     )
 
 
-async def _bare_loop(envelopes: list[OutgoingMessage], port: int, concurrency: int) -> int:
+async def _bare_loop(messages: list[OutgoingMessage], port: int, concurrency: int) -> int:
     """The ceiling: `concurrency` aiosmtplib connections taking prebuilt messages from one list."""
-    pending = iter(envelopes)
+    pending = iter(messages)
     sent = 0
 
     async def connection() -> None:
         nonlocal sent
         client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False, use_tls=False)
         await client.connect()
-        for envelope in pending:
-            errors, _ = await client.sendmail(envelope.mail_from, [envelope.rcpt_to], envelope.data)
+        for outgoing in pending:
+            errors, _ = await client.sendmail(outgoing.mail_from, [outgoing.rcpt_to], outgoing.data)
             sent += not errors
         await client.quit()
 
@@ -331,11 +331,11 @@ async def _bare_loop(envelopes: list[OutgoingMessage], port: int, concurrency: i
     return sent
 
 
-def run_ceiling(envelopes: list[OutgoingMessage], port: int, concurrency: int) -> int:
-    return asyncio.run(_bare_loop(envelopes, port, concurrency))
+def run_ceiling(messages: list[OutgoingMessage], port: int, concurrency: int) -> int:
+    return asyncio.run(_bare_loop(messages, port, concurrency))
 
 
-def run_transport(settings: Settings, envelopes: list[OutgoingMessage]) -> int:
+def run_transport(settings: Settings, messages: list[OutgoingMessage]) -> int:
     """mailer's SmtpTransport alone, with the same prebuilt messages (no composing, no journal)."""
     outcomes: list[bool] = []
 
@@ -343,7 +343,7 @@ def run_transport(settings: Settings, envelopes: list[OutgoingMessage]) -> int:
         outcomes.append(outcome.ok)
 
     transport = SmtpTransport(settings.smtp, SmtpSignIn(settings))
-    asyncio.run(transport.deliver(((n, e) for n, e in enumerate(envelopes)), report))
+    asyncio.run(transport.deliver(((n, e) for n, e in enumerate(messages)), report))
     return sum(outcomes)
 
 
@@ -413,8 +413,8 @@ def sendmail() -> contextlib.AbstractContextManager[None]:
     """Each message sent by aiosmtplib's `sendmail`, as on the plain path."""
     original = smtp._transaction
 
-    async def plain_transaction(client: aiosmtplib.SMTP, envelope: OutgoingMessage, *, plain: bool) -> str:
-        return await original(client, envelope, plain=True)
+    async def plain_transaction(client: aiosmtplib.SMTP, outgoing: OutgoingMessage, *, plain: bool) -> str:
+        return await original(client, outgoing, plain=True)
 
     return patched(smtp, "_transaction", plain_transaction)
 
@@ -442,10 +442,10 @@ def run_mailer(settings: Settings, expected: int) -> int:
 
 
 def paired_rounds(
-    settings: Settings, envelopes: list[OutgoingMessage], receiver: Receiver, repeats: int
+    settings: Settings, messages: list[OutgoingMessage], receiver: Receiver, repeats: int
 ) -> list[Series]:
     """Each round runs every variant once, in a rotated order, so drifts hit them alike."""
-    n, port, concurrency = len(envelopes), settings.smtp.port, settings.smtp.concurrency
+    n, port, concurrency = len(messages), settings.smtp.port, settings.smtp.concurrency
 
     def without_journal() -> int:
         with journal_writes_off():
@@ -459,8 +459,8 @@ def paired_rounds(
         return send
 
     variants: list[tuple[str, Callable[[], int]]] = [
-        ("bare aiosmtplib loop (ceiling)", lambda: run_ceiling(envelopes, port, concurrency)),
-        ("mailer transport only, prebuilt", lambda: run_transport(settings, envelopes)),
+        ("bare aiosmtplib loop (ceiling)", lambda: run_ceiling(messages, port, concurrency)),
+        ("mailer transport only, prebuilt", lambda: run_transport(settings, messages)),
         ("mailer send (full)", lambda: run_mailer(settings, n)),
         ("mailer send, journal writes off", without_journal),
         (PLAIN, without(lambda: environment(MAILER_PLAIN="1"))),
@@ -477,10 +477,10 @@ def paired_rounds(
 def warm_up(folder: Path, port: int, concurrency: int) -> None:
     """One small run of each kind first: imports, caches and the receiver's first fork."""
     settings = load_settings(make_project(folder / "warm-up", 200, port, concurrency))
-    envelopes = prebuilt(settings)
-    run_ceiling(envelopes, port, concurrency)
-    run_transport(settings, envelopes)
-    run_mailer(settings, len(envelopes))
+    messages = prebuilt(settings)
+    run_ceiling(messages, port, concurrency)
+    run_transport(settings, messages)
+    run_mailer(settings, len(messages))
 
 
 # -- composing, step by step ---------------------------------------------------------------
@@ -567,7 +567,7 @@ def stage_costs(settings: Settings, count: int) -> list[tuple[str, float]]:
         ),
         ("campaign.fingerprint (json + sha256)", each(lambda d, r, c: campaign.fingerprint)),
         ("build_message (MIME, as_bytes)", each(build_only)),
-        ("whole envelope (Composer.envelope)", each(lambda d, r, c: composer.envelope(d))),
+        ("whole message (Composer.outgoing)", each(lambda d, r, c: composer.outgoing(d))),
     ]
     rows.append(("journal append (outcome log, batched)", journal_cost(settings, count)))
     return rows
@@ -812,12 +812,12 @@ def run(args: argparse.Namespace, receiver: Receiver, folder: Path) -> None:
         )
     warm_up(folder, args.port, args.concurrency)
     settings = load_settings(make_project(folder / "run", args.messages, args.port, args.concurrency))
-    envelopes = prebuilt(settings)
-    size = statistics.mean(len(e.data) for e in envelopes)
-    print(f"messages: {len(envelopes)} invitations, {size / 1024:.1f} KB each on average")
-    series = paired_rounds(settings, envelopes, receiver, args.repeats)
-    print_rounds(series, len(envelopes), args.concurrency)
-    del envelopes
+    messages = prebuilt(settings)
+    size = statistics.mean(len(e.data) for e in messages)
+    print(f"messages: {len(messages)} invitations, {size / 1024:.1f} KB each on average")
+    series = paired_rounds(settings, messages, receiver, args.repeats)
+    print_rounds(series, len(messages), args.concurrency)
+    del messages
 
     print("\ncomposing and recording, CPU µs per message (one core, no network):")
     for name, us in stage_costs(settings, min(args.messages, 2000)):

@@ -315,8 +315,8 @@ def _deliver(
         send_output.print_plan(plan, inputs, out)
         if test_to:
             inputs = replace(inputs, settings=with_passwords_asked(settings, out, "smtp"))
-            envelope = send_test(inputs, plan, test_to, now=now)
-            print(f"test message '{envelope.subject}' sent to {test_to}; nothing recorded", file=out)
+            outgoing = send_test(inputs, plan, test_to, now=now)
+            print(f"test message '{outgoing.subject}' sent to {test_to}; nothing recorded", file=out)
             return 0
         total = len(plan.deliveries) if limit is None else min(limit, len(plan.deliveries))
         if not total:

@@ -150,15 +150,15 @@ class Composer:
         for delivery in deliveries:
             first.setdefault(delivery.campaign.key, delivery)
         for delivery in first.values():
-            self.require_size(self.envelope(delivery), delivery.campaign)
+            self.require_size(self.outgoing(delivery), delivery.campaign)
         with forked.stopped_unexpectedly("checking messages", RUN_AGAIN):
             forked.check_all(self.validate, deliveries, processes)
 
     def compose(self, deliveries: Iterable[Delivery]) -> Iterator[tuple[Delivery, OutgoingMessage]]:
         for delivery in deliveries:
-            yield delivery, self.envelope(delivery)
+            yield delivery, self.outgoing(delivery)
 
-    def envelope(self, delivery: Delivery, *, subject_prefix: str = "") -> OutgoingMessage:
+    def outgoing(self, delivery: Delivery, *, subject_prefix: str = "") -> OutgoingMessage:
         """The member's message; `subject_prefix` marks a test copy ("[TEST] ")."""
         campaign, member = delivery.campaign, delivery.member
         language = campaign.template.variant(member.language)
@@ -187,9 +187,9 @@ class Composer:
         names = self._names[f"{campaign.key}\0{language}"] + ((calendar.filename,) if calendar else ())
         return OutgoingMessage(self.sender.address, member.address, msg_id, rendered.subject, data, names)
 
-    def require_size(self, envelope: OutgoingMessage, campaign: Campaign) -> None:
+    def require_size(self, outgoing: OutgoingMessage, campaign: Campaign) -> None:
         """Refuse what the server would refuse for its size (smtp.max_message_mb)."""
-        size = len(envelope.data)
+        size = len(outgoing.data)
         limit = self.settings.smtp.max_message_mb
         if size > limit * 1024 * 1024:
             raise ConfigError(

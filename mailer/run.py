@@ -84,8 +84,8 @@ def preview(
         zone=meeting_zone(plan.campaign.meeting),
         plain=settings.plain,
     )
-    for delivery, envelope in composer.compose(plan.deliveries):
-        outbox.write(delivery, envelope)
+    for delivery, outgoing in composer.compose(plan.deliveries):
+        outbox.write(delivery, outgoing)
     removed = [s.email for s in plan.removed]
     index = outbox.write_index(plan.campaign.key, now, skipped=len(plan.skipped), removed=removed)
     keep(previewed(plan, settings, selection, now), journal.path)  # for `send` to compare with
@@ -145,7 +145,7 @@ def send(
             progress(report.sent, len(report.failed), total)
 
     processes = forked.builder_processes(settings, total)
-    with forked.Builders(composer.envelope, plan.deliveries, processes) as builders:
+    with forked.Builders(composer.outgoing, plan.deliveries, processes) as builders:
         composer.check(plan.deliveries, processes)
         state = plan.meeting_state()
         if state is not None and deliveries:
@@ -182,9 +182,9 @@ def send_test(
     composer = Composer(settings, now=now, meetings=plan.meetings)
     composer.check(plan.deliveries)
     first = plan.deliveries[0]
-    envelope = composer.envelope(first, subject_prefix=TEST_PREFIX)
-    test_id = make_msgid("test", domain=envelope.message_id.rpartition("@")[2].rstrip(">") or None)
-    marked = replace(envelope, rcpt_to=to, message_id=test_id, data=_marked_test(envelope.data, test_id))
+    outgoing = composer.outgoing(first, subject_prefix=TEST_PREFIX)
+    test_id = make_msgid("test", domain=outgoing.message_id.rpartition("@")[2].rstrip(">") or None)
+    marked = replace(outgoing, rcpt_to=to, message_id=test_id, data=_marked_test(outgoing.data, test_id))
     transport = transport or SmtpTransport(settings.smtp, SmtpSignIn(settings), plain=settings.plain)
     outcomes: list[Outcome[Delivery]] = []
     asyncio.run(transport.deliver(iter([(first, marked)]), outcomes.append))
@@ -212,7 +212,7 @@ def _row(outcome: Outcome[Delivery], at: str) -> DeliveryRecord:
         name=member.name,
         language=member.language,
         version=campaign.version,
-        message_id=outcome.envelope.message_id,
+        message_id=outcome.outgoing.message_id,
         meeting_id=campaign.meeting.id if campaign.meeting else None,
         method=campaign.method,
         sequence=campaign.sequence if campaign.method else None,

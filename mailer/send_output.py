@@ -119,7 +119,7 @@ def print_report(report: SendReport, out: TextIO) -> None:
     if refused:
         print(f"refused by the server ({count(len(refused), 'address', 'addresses')}):", file=out)
         for outcome in refused:
-            print(f"  failed: {outcome.envelope.rcpt_to}: {outcome.code} {outcome.reply}", file=out)
+            print(f"  failed: {outcome.outgoing.rcpt_to}: {outcome.code} {outcome.reply}", file=out)
         print(
             "  check these addresses in the member list (or ask the members): they are left out of "
             "later sends (when one works again: mailer bounced --clear EMAIL)",
@@ -129,5 +129,5 @@ def print_report(report: SendReport, out: TextIO) -> None:
         print(f"not delivered this time ({count(len(later), 'message')}):", file=out)
         for outcome in later:
             code = outcome.code if outcome.code is not None else "no answer:"
-            print(f"  failed: {outcome.envelope.rcpt_to}: {code} {outcome.reply}", file=out)
+            print(f"  failed: {outcome.outgoing.rcpt_to}: {code} {outcome.reply}", file=out)
         print(f"run the same command again to send {'it' if len(later) == 1 else 'them'}", file=out)

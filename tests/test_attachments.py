@@ -144,12 +144,12 @@ def test_shared_files_are_encoded_once_and_reused_for_every_member(tmp_path: Pat
     composer, deliveries, campaign = planned(project(tmp_path))
     danish = [d for d in deliveries if d.member.language == "da"]
     assert len(danish) == 3
-    assert_carries_both_files(composer.envelope(danish[0]).data)
+    assert_carries_both_files(composer.outgoing(danish[0]).data)
     parts = composer._shared_parts(campaign, "da")
 
     (tmp_path / "filer" / PDF).unlink()  # read once: later members no longer need the file
     for delivery in danish[1:]:
-        assert_carries_both_files(composer.envelope(delivery).data)
+        assert_carries_both_files(composer.outgoing(delivery).data)
     # encoded once: every member's message is assembled from the very same MIME part objects
     again = composer._shared_parts(campaign, "da")
     assert len(again) == 2 and all(a is b for a, b in zip(parts, again, strict=True))
@@ -159,10 +159,10 @@ def test_shared_files_are_encoded_once_and_reused_for_every_member(tmp_path: Pat
 def test_shared_files_are_read_once_per_run_whatever_the_members_languages(tmp_path: Path) -> None:
     composer, deliveries, _ = planned(project(tmp_path))
     assert {d.member.language for d in deliveries} == {"da", "en"}
-    assert_carries_both_files(composer.envelope(deliveries[0]).data)
+    assert_carries_both_files(composer.outgoing(deliveries[0]).data)
     (tmp_path / "filer" / PDF).unlink()
     for delivery in deliveries[1:]:
-        assert_carries_both_files(composer.envelope(delivery).data)
+        assert_carries_both_files(composer.outgoing(delivery).data)
 
 
 def test_check_refuses_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

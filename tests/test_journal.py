@@ -318,8 +318,8 @@ def test_a_server_reply_in_no_utf8_is_recorded() -> None:
         ),
         member=SimpleNamespace(key=SENT.recipient, email=SENT.email, name=SENT.name, language="da"),
     )
-    envelope = SimpleNamespace(message_id=SENT.message_id)
-    outcome = Outcome(delivery, envelope, False, 550, "5.1.1 ukendt modtager f\udcf8r", 1)  # type: ignore[arg-type]
+    outgoing = SimpleNamespace(message_id=SENT.message_id)
+    outcome = Outcome(delivery, outgoing, False, 550, "5.1.1 ukendt modtager f\udcf8r", 1)  # type: ignore[arg-type]
     row = run._row(outcome, SENT.at)  # type: ignore[arg-type]
     assert row.reply == "5.1.1 ukendt modtager f?r"
 

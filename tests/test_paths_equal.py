@@ -197,7 +197,7 @@ def written(settings: Settings, selection: Selection) -> dict[str, bytes] | str:
             plan = make_plan(inputs, journal, selection, now=FIXED)
         composer = Composer(settings, now=FIXED, meetings=plan.meetings)
         processes = builder_processes(settings, len(plan.deliveries))
-        with Builders(composer.envelope, plan.deliveries, processes) as builders:
+        with Builders(composer.outgoing, plan.deliveries, processes) as builders:
             composer.check(plan.deliveries, processes)
             return asyncio.run(_collect(builders))
     except MailerError as err:
@@ -205,7 +205,7 @@ def written(settings: Settings, selection: Selection) -> dict[str, bytes] | str:
 
 
 async def _collect(builders: Builders[Delivery, OutgoingMessage]) -> dict[str, bytes]:
-    return {delivery.member.key: envelope.data async for delivery, envelope in builders.results()}
+    return {delivery.member.key: outgoing.data async for delivery, outgoing in builders.results()}
 
 
 def assert_paths_equal(

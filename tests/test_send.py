@@ -498,7 +498,7 @@ def test_the_worker_builds_in_the_background(project: Project) -> None:
     before sending, which the run waits for, is forked from the run: at its priority.)"""
     project.write()
     composer = Composer(load_settings(project.config), now=conftest.FIXED)
-    with forked.Builders(composer.envelope, [], processes=1) as builders:
+    with forked.Builders(composer.outgoing, [], processes=1) as builders:
         assert builders._pool is not None
         assert builders._pool.submit(os.nice, 0).result() == os.nice(0)
         assert builders._pool.submit(forked._build_batch, 0, 0).result() == []
@@ -553,11 +553,11 @@ def dying(start, stop):
 forked._build_batch = dying
 
 async def read(builders):
-    return [envelope async for _, envelope in builders.results()]
+    return [outgoing async for _, outgoing in builders.results()]
 
 composer = Composer(settings, now=datetime(2026, 11, 25, tzinfo=UTC))
 try:
-    with forked.Builders(composer.envelope, plan.deliveries, 2) as builders:
+    with forked.Builders(composer.outgoing, plan.deliveries, 2) as builders:
         composer.check(plan.deliveries, 2)
         with forked.stopped_unexpectedly("building messages", RUN_AGAIN):
             asyncio.run(read(builders))
@@ -735,7 +735,7 @@ def test_transient_failures_back_off_exponentially_then_are_reported(
     report, slept, _ = run_pipeline(project, settings)
     assert report.sent == 3
     (failed,) = report.failed
-    assert (failed.envelope.rcpt_to, failed.code, failed.attempts) == (BusyRecorder.busy, 451, 4)
+    assert (failed.outgoing.rcpt_to, failed.code, failed.attempts) == (BusyRecorder.busy, 451, 4)
     assert "Mailbox busy" in failed.reply
     assert server.recorder.tried[BusyRecorder.busy] == 4
     assert slept == [1.5, 3.0, 6.0]

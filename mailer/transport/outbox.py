@@ -127,15 +127,15 @@ class Outbox:
         write_private(path, data)
         return path
 
-    def write(self, delivery: Delivery, envelope: OutgoingMessage) -> Path:
+    def write(self, delivery: Delivery, outgoing: OutgoingMessage) -> Path:
         number = len(self.entries) + 1
-        safe = re.sub(r"[^\w.@-]+", "_", envelope.rcpt_to)
-        path = self._write(f"{number:04d}-{safe}.eml", envelope.data)
-        self.entries.append(self._entry(path, delivery, envelope))
+        safe = re.sub(r"[^\w.@-]+", "_", outgoing.rcpt_to)
+        path = self._write(f"{number:04d}-{safe}.eml", outgoing.data)
+        self.entries.append(self._entry(path, delivery, outgoing))
         return path
 
-    def _entry(self, path: Path, delivery: Delivery, envelope: OutgoingMessage) -> PreviewEntry:
-        parsed = email.message_from_bytes(envelope.data, policy=self._policy)
+    def _entry(self, path: Path, delivery: Delivery, outgoing: OutgoingMessage) -> PreviewEntry:
+        parsed = email.message_from_bytes(outgoing.data, policy=self._policy)
         assert isinstance(parsed, EmailMessage)
         text = _body(parsed, "plain") or ""
         html = _body(parsed, "html")
@@ -144,7 +144,7 @@ class Outbox:
         event = _event(parsed, self.language)
         problems = [
             w[key].format(**values)
-            for key, values in _problems(text, html, len(envelope.data), self.max_bytes)
+            for key, values in _problems(text, html, len(outgoing.data), self.max_bytes)
         ]
         if not member.name:
             problems.append(w["member_no_name"])
@@ -169,7 +169,7 @@ class Outbox:
             language=member.language,
             kind=delivery.kind,
             subject=str(parsed["Subject"]),
-            size=len(envelope.data),
+            size=len(outgoing.data),
             attachments=[p.get_filename() or "" for p in parsed.iter_attachments()],
             headers="\n".join(f"{k}: {v}" for k, v in parsed.items()),
             text=text,

@@ -48,7 +48,7 @@ class Outcome(Generic[T]):
     """How one message went: accepted, or failed with the server's last reply."""
 
     item: T
-    envelope: OutgoingMessage
+    outgoing: OutgoingMessage
     ok: bool
     code: int | None
     reply: str
@@ -95,7 +95,7 @@ class RateLimiter:
 
 
 class SmtpTransport:
-    """Sends envelopes over `smtp.concurrency` connections, reporting each outcome."""
+    """Sends messages over `smtp.concurrency` connections, reporting each outcome."""
 
     def __init__(
         self,
@@ -303,13 +303,13 @@ class SmtpTransport:
         connection = _Connection()
         try:
             while (entry := await queue.get()) is not None:
-                item, envelope = entry
-                report(await self._send_one(connection, item, envelope))
+                item, outgoing = entry
+                report(await self._send_one(connection, item, outgoing))
         finally:
             if connection.client is not None:
                 await _quit(connection.client)
 
-    async def _send_one(self, connection: _Connection, item: T, envelope: OutgoingMessage) -> Outcome[T]:
+    async def _send_one(self, connection: _Connection, item: T, outgoing: OutgoingMessage) -> Outcome[T]:
         """Send one message over the worker's connection (opened, or opened again, as needed)."""
         code: int | None = None
         reply = ""
@@ -322,8 +322,8 @@ class SmtpTransport:
                 # One deadline for the whole transaction instead of aiosmtplib's timer per
                 # command: as long in the worst case, at a fraction of the cost per message.
                 async with asyncio.timeout(self._deadline):
-                    reply = await _transaction(connection.client, envelope, plain=self.plain)
-                return Outcome(item, envelope, True, 250, reply, attempt)
+                    reply = await _transaction(connection.client, outgoing, plain=self.plain)
+                return Outcome(item, outgoing, True, 250, reply, attempt)
             except aiosmtplib.SMTPResponseException as err:
                 code, reply = err.code, err.message
             except TimeoutError:
@@ -335,14 +335,14 @@ class SmtpTransport:
                     raise
                 code, reply = err.code, err.message
             if retry.permanent(code):
-                return Outcome(item, envelope, False, code, reply, attempt)
+                return Outcome(item, outgoing, False, code, reply, attempt)
             client = connection.client
             if client is not None and retry.start_afresh(code, client.is_connected):
                 _close(client)
                 connection.client = None
             if attempt < attempts:
                 await self._sleep(retry.wait_before(attempt, self.settings.backoff))
-        return Outcome(item, envelope, False, code, reply, attempts)
+        return Outcome(item, outgoing, False, code, reply, attempts)
 
 
 def unreachable(settings: SmtpSettings, err: Exception, waited: float) -> UnreachableError:
@@ -375,7 +375,7 @@ def unreachable(settings: SmtpSettings, err: Exception, waited: float) -> Unreac
     )
 
 
-async def _transaction(client: aiosmtplib.SMTP, envelope: OutgoingMessage, *, plain: bool = False) -> str:
+async def _transaction(client: aiosmtplib.SMTP, outgoing: OutgoingMessage, *, plain: bool = False) -> str:
     """One message's MAIL, RCPT and DATA; the server's reply to DATA.
 
     What `sendmail` (the plain path) does for one recipient, less its two parses of both
@@ -385,23 +385,23 @@ async def _transaction(client: aiosmtplib.SMTP, envelope: OutgoingMessage, *, pl
     carry the next one.
     """
     if plain:
-        return await _sendmail(client, envelope)
-    options = [f"SIZE={len(envelope.data)}"] if client.supports_extension("size") else []
+        return await _sendmail(client, outgoing)
+    options = [f"SIZE={len(outgoing.data)}"] if client.supports_extension("size") else []
     try:
-        await _mail(client, envelope.mail_from, options)
-        await _rcpt(client, envelope.rcpt_to)
-        return (await client.data(envelope.data, timeout=None)).message
+        await _mail(client, outgoing.mail_from, options)
+        await _rcpt(client, outgoing.rcpt_to)
+        return (await client.data(outgoing.data, timeout=None)).message
     except aiosmtplib.SMTPResponseException:
         with contextlib.suppress(aiosmtplib.SMTPResponseException, ConnectionError):
             await client.rset(timeout=None)  # a refusal of the reset is no news
         raise
 
 
-async def _sendmail(client: aiosmtplib.SMTP, envelope: OutgoingMessage) -> str:
+async def _sendmail(client: aiosmtplib.SMTP, outgoing: OutgoingMessage) -> str:
     """aiosmtplib's `sendmail` to the one recipient (it resets the transaction after a refusal);
     a refused recipient raised as `rcpt` raises it."""
     try:
-        return (await client.sendmail(envelope.mail_from, [envelope.rcpt_to], envelope.data, timeout=None))[1]
+        return (await client.sendmail(outgoing.mail_from, [outgoing.rcpt_to], outgoing.data, timeout=None))[1]
     except aiosmtplib.SMTPRecipientsRefused as err:
         raise err.recipients[0] from err
 
