@@ -24,7 +24,6 @@ from mailer.words import count
 # and the rest cost a person waiting on `mailer --help` or `status` most of a second).
 if TYPE_CHECKING:
     from mailer.config import Settings
-    from mailer.passwords import Section
     from mailer.plan import Selection
 
 Clock = Callable[[], datetime]
@@ -195,6 +194,7 @@ class _QuietPipe(io.TextIOBase):
 
 def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
     from mailer.check import check
+    from mailer.passwords import with_passwords_asked
 
     if args.signin:
         settings = with_passwords_asked(settings, out, "smtp", "imap")
@@ -305,6 +305,7 @@ def _deliver(
     from mailer.backups import told
     from mailer.journal import Journal
     from mailer.limits import duration, room_today
+    from mailer.passwords import with_passwords_asked
     from mailer.previewed import since_preview
     from mailer.run import load_inputs, make_plan, send, send_test
     from mailer.signin import SmtpSignIn
@@ -432,15 +433,6 @@ def _unsubscribe(args: argparse.Namespace, settings: Settings, now: datetime, ou
     else:
         print(f"{args.email} was already unsubscribed", file=out)
     return 0
-
-
-def with_passwords_asked(settings: Settings, out: TextIO, *sections: Section) -> Settings:
-    """The settings with the passwords a command needs: the environment's, the keyring's, or
-    asked at the terminal (and kept in the keyring if she says so)."""
-    from mailer.passwords import terminal_asks, with_passwords
-
-    ask, confirm = terminal_asks()
-    return with_passwords(settings, sections, ask=ask, confirm=confirm, out=out)
 
 
 def _password(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:

@@ -46,8 +46,8 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _inbox(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
-    from mailer.cli import with_passwords_asked
     from mailer.inbox import read_inbox
+    from mailer.passwords import with_passwords_asked
 
     if args.handled:
         return _handled(args, settings, now, out)

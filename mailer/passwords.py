@@ -157,6 +157,13 @@ def terminal_asks() -> tuple[Ask | None, Ask | None]:
     return getpass.getpass, input
 
 
+def with_passwords_asked(settings: Settings, out: TextIO, *sections: Section) -> Settings:
+    """The settings with the passwords a command needs: the environment's, the keyring's, or
+    asked at the terminal (and kept in the keyring if she says so)."""
+    ask, confirm = terminal_asks()
+    return with_passwords(settings, sections, ask=ask, confirm=confirm, out=out)
+
+
 def from_environment(section: Section) -> bool:
     """Does the environment set the section's password (which then wins over the keyring)?"""
     wanted = variable(section)
