@@ -323,7 +323,7 @@ def _deliver(
         if not total:
             print("nothing to send", file=out)
             return 0
-        for line in since_preview(plan, settings, selection, journal.path, now):
+        for line in since_preview(plan, settings, selection, journal.path, now).lines():
             print(f"  {line}", file=out)
         smtp = settings.smtp
         room, said = room_today(smtp, journal, now, total)

@@ -70,23 +70,54 @@ def duration(total: int, smtp: SmtpSettings) -> str:
     return f"at {rate:g} messages a minute this takes {took}"
 
 
+@dataclass(frozen=True)
+class Today:
+    """What the day's limit leaves for a run of `total` messages."""
+
+    per_day: int
+    set_by: str  # as Limits.day_set_by
+    sent: int  # accepted in the last 24 hours
+    total: int
+
+    @property
+    def room(self) -> int:
+        """Messages the limit allows before the next 24 hours."""
+        return max(0, self.per_day - self.sent)
+
+    @property
+    def sends(self) -> int:
+        """Of the run's messages, those that go now."""
+        return min(self.total, self.room)
+
+    @property
+    def waiting(self) -> int:
+        """Of the run's messages, those left for the same run tomorrow."""
+        return self.total - self.sends
+
+
+def today(smtp: SmtpSettings, journal: Journal, now: datetime, total: int) -> Today | None:
+    """What the day's limit leaves for `total` messages; None without a day's limit."""
+    day = sending_limits(smtp)
+    if day.per_day is None:
+        return None
+    return Today(day.per_day, day.day_set_by, sent_today(journal, now), total)
+
+
 def room_today(smtp: SmtpSettings, journal: Journal, now: datetime, total: int) -> tuple[int, str]:
     """How many of `total` messages this run may send within the day's limit, and what to tell
     the coordinator about it ("" without a day's limit)."""
-    day = sending_limits(smtp)
-    if day.per_day is None:
+    day = today(smtp, journal, now, total)
+    if day is None:
         return total, ""
-    sent = sent_today(journal, now)
-    room = max(0, day.per_day - sent)
-    if total <= room:
-        return total, f"{day.day_set_by} allows {day.per_day:,} messages a day: {room:,} left today"
+    if not day.waiting:
+        return total, f"{day.set_by} allows {day.per_day:,} messages a day: {day.room:,} left today"
     said = (
-        f"{day.day_set_by} allows {day.per_day:,} messages a day from one mailbox, and "
-        f"{count(sent, 'message')} went out in the last 24 hours"
+        f"{day.set_by} allows {day.per_day:,} messages a day from one mailbox, and "
+        f"{count(day.sent, 'message')} went out in the last 24 hours"
     )
-    if not room:
+    if not day.sends:
         return 0, f"{said}: nothing is sent now. Run the same command again tomorrow to send the {total}"
-    return room, (
-        f"{said}: this run sends {room} of the {total}. Run the same command again tomorrow for the "
-        f"other {total - room}"
+    return day.sends, (
+        f"{said}: this run sends {day.sends} of the {total}. Run the same command again tomorrow for the "
+        f"other {day.waiting}"
     )

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -89,52 +89,82 @@ def last_preview(journal: Path, campaign: str) -> Previewed | None:
     return record if record.campaign == campaign else None
 
 
+@dataclass(frozen=True)
+class Changes:
+    """What `send` would do differently from what the campaign's last preview showed."""
+
+    at: str | None  # when the preview was made (ISO, UTC); None: no preview was made
+    chosen: tuple[str, str] | None = None  # (the preview's, this send's) part of the list, when they differ
+    added: list[str] = field(default_factory=list)  # members' addresses
+    gone: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    parts: list[str] = field(default_factory=list)  # of PARTS, those that changed
+
+    @property
+    def same(self) -> bool:
+        return self.at is not None and not (
+            self.chosen or self.added or self.gone or self.changed or self.parts
+        )
+
+    def lines(self) -> list[str]:
+        """In plain words, as `send` prints them; the first line says whether a preview was made."""
+        if self.at is None:
+            return ["no preview was made for this: --dry-run (or mailer preview) shows each message first"]
+        when = local_time(self.at, ZoneInfo(DEFAULT_ZONE))
+        if self.same:
+            return [f"the same as previewed on {when}"]
+        lines = []
+        if self.chosen:
+            before, now = self.chosen
+            lines.append(f"the preview was of {before or 'everyone'}; this send is for {now or 'everyone'}")
+        if self.added:
+            lines.append(
+                f"{count(len(self.added), 'member')} added since, not in the preview: {some(self.added)}"
+            )
+        if self.gone:
+            lines.append(f"{count(len(self.gone), 'member')} in the preview left out now: {some(self.gone)}")
+        if self.changed:
+            lines.append(
+                f"{count(len(self.changed), 'member')} changed (a name, library, language or other column in "
+                f"the list, or the kind of message): {some(self.changed)}"
+            )
+        lines += [PARTS[part] for part in self.parts]
+        return [f"changed since the preview of {when}:", *(f"  {line}" for line in lines)]
+
+
+# The parts of a preview's record other than the members, and what `send` says when one changed.
+PARTS = {
+    "template": "the template changed (its texts or template.toml)",
+    "meetings": "a meeting changed (config.toml, or `mailer cancel`)",
+    "attachments": "an attachment changed",
+    "sender": "the sender changed (config.toml [sender])",
+}
+
+
 def since_preview(
     plan: Plan, settings: Settings, selection: Selection, journal: Path, now: datetime
-) -> list[str]:
-    """What `send` says of the plan against the campaign's last preview."""
+) -> Changes:
+    """What `send` would do differently from the campaign's last preview."""
     before = last_preview(journal, plan.campaign.key)
     return changes_since(before, previewed(plan, settings, selection, now), (m.key for m in plan.skipped))
 
 
-def changes_since(before: Previewed | None, now: Previewed, already: Iterable[str]) -> list[str]:
-    """In plain words, what `send` would do differently from what the preview showed; the first
-    line says whether a preview was made. `already`: members who have the message (sent since
-    the preview, say): not taken for left out."""
+def changes_since(before: Previewed | None, now: Previewed, already: Iterable[str]) -> Changes:
+    """`already`: members who have the message (sent since the preview, say): not taken for left out."""
     if before is None:
-        return ["no preview was made for this: --dry-run (or mailer preview) shows each message first"]
-    when = local_time(before.at, ZoneInfo(DEFAULT_ZONE))
-    added = sorted(now.members.keys() - before.members.keys())
+        return Changes(None)
+    chosen = (before.chosen, now.chosen) if before.chosen != now.chosen else None
     gone = sorted(before.members.keys() - now.members.keys() - set(already))
-    changed = sorted(
-        k for k in now.members.keys() & before.members.keys() if now.members[k] != before.members[k]
+    return Changes(
+        before.at,
+        chosen,
+        added=sorted(now.members.keys() - before.members.keys()),
+        gone=[] if chosen else gone,  # another part of the list: its members are not "left out"
+        changed=sorted(
+            k for k in now.members.keys() & before.members.keys() if now.members[k] != before.members[k]
+        ),
+        parts=[part for part in PARTS if getattr(before, part) != getattr(now, part)],
     )
-    lines = []
-    if before.chosen != now.chosen:
-        lines.append(
-            f"the preview was of {before.chosen or 'everyone'}; this send is for {now.chosen or 'everyone'}"
-        )
-        gone = []
-    if added:
-        lines.append(f"{count(len(added), 'member')} added since, not in the preview: {_some(added)}")
-    if gone:
-        lines.append(f"{count(len(gone), 'member')} in the preview left out now: {_some(gone)}")
-    if changed:
-        lines.append(
-            f"{count(len(changed), 'member')} changed (a name, library, language or other column in "
-            f"the list, or the kind of message): {_some(changed)}"
-        )
-    for part, words in (
-        ("template", "the template changed (its texts or template.toml)"),
-        ("meetings", "a meeting changed (config.toml, or `mailer cancel`)"),
-        ("attachments", "an attachment changed"),
-        ("sender", "the sender changed (config.toml [sender])"),
-    ):
-        if getattr(before, part) != getattr(now, part):
-            lines.append(words)
-    if not lines:
-        return [f"the same as previewed on {when}"]
-    return [f"changed since the preview of {when}:", *(f"  {line}" for line in lines)]
 
 
 def _record_path(journal: Path, campaign: str) -> Path:
@@ -187,6 +217,7 @@ def _digest(data: object) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def _some(addresses: list[str]) -> str:
+def some(addresses: list[str], more_words: str = " and {n} more") -> str:
+    """The first SHOWN addresses, and how many more."""
     more = len(addresses) - SHOWN
-    return ", ".join(addresses[:SHOWN]) + (f" and {more} more" if more > 0 else "")
+    return ", ".join(addresses[:SHOWN]) + (more_words.format(n=more) if more > 0 else "")

@@ -6,16 +6,20 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from mailer.config import Settings
 from mailer.desk.jobs import Job
-from mailer.desk.words import counted, words
+from mailer.desk.words import counted, number, words
 from mailer.errors import DeliveryError, MailerError
 from mailer.journal import Journal
-from mailer.limits import per_minute
+from mailer.limits import Today, per_minute, today
+from mailer.meetings import DEFAULT_ZONE
 from mailer.plan import Plan, Selection
+from mailer.previewed import Changes, since_preview, some
 from mailer.run import Inputs, Preview, SendReport, load_inputs, make_plan, preview, send, send_test
 from mailer.signin import SmtpSignIn
+from mailer.words import local_time
 
 CANCEL = ":cancel"  # the choice that is `mailer cancel ID`, not a template
 
@@ -60,12 +64,19 @@ class Summary:
     lines: list[str] = field(default_factory=list)  # counts, who is left out and why
     sending: str = ""  # how many, to whom, which server
     time: str = ""  # how long at the rate limit
+    today: str = ""  # what the day's limit leaves, and what happens to the rest
+    sends: int = 0  # of `total`, what goes now (the day's limit may hold some back)
+    since: list[str] = field(
+        default_factory=list
+    )  # what changed since the preview; first: whether one was made
     signin: str = ""
     needs_password: bool = False
     account: str = ""
 
 
-def summarize(settings: Settings, plan: Plan, inputs: Inputs) -> Summary:
+def summarize(
+    settings: Settings, plan: Plan, inputs: Inputs, journal: Journal, selection: Selection, now: datetime
+) -> Summary:
     language = settings.sender.language
     w = words(language)
     kinds: dict[str, int] = {}
@@ -87,14 +98,19 @@ def summarize(settings: Settings, plan: Plan, inputs: Inputs) -> Summary:
         found.lines.append(w["removed_left"].format(emails=", ".join(r.email for r in plan.removed)))
     found.lines += [w["skipped_invalid"].format(row=err) for err in inputs.members.invalid]
     smtp = settings.smtp
+    day = today(smtp, journal, now, total)
+    found.sends = day.sends if day else total
+    found.today = _today(language, day)
+    if total:
+        found.since = _since(language, since_preview(plan, settings, selection, journal.path, now))
     account = w["as_account"].format(account=smtp.username) if smtp.username else ""
     found.sending = w["to_send"].format(
-        messages=counted(language, "message_n", total),
-        members=counted(language, "member_n", total),
+        messages=counted(language, "message_n", found.sends),
+        members=counted(language, "member_n", found.sends),
         server=f"{smtp.host}:{smtp.port}",
         account=account,
     )
-    found.time = _time_at_rate(settings, total)
+    found.time = _time_at_rate(settings, found.sends)
     signin = SmtpSignIn(settings)
     found.signin = w["signin"].format(how=signin.describe())
     found.needs_password = signin.method == "password" and smtp.password is None
@@ -110,12 +126,64 @@ def _time_at_rate(settings: Settings, total: int) -> str:
     return w["rate_time"].format(minutes=max(1, round(total / rate)), rate=f"{rate:g}")
 
 
+def _today(language: str, day: Today | None) -> str:
+    """What `send` says of the day's limit (limits.room_today), in the coordinator's language."""
+    if day is None:
+        return ""
+    w = words(language)
+    per_day = number(language, day.per_day)
+    if not day.waiting:
+        return w["day_left"].format(by=day.set_by, per_day=per_day, room=number(language, day.room))
+    said = w["day_used"].format(by=day.set_by, per_day=per_day, sent=counted(language, "message_n", day.sent))
+    if not day.sends:
+        return w["day_none"].format(said=said, total=day.total)
+    return w["day_part"].format(said=said, sends=day.sends, total=day.total, waiting=day.waiting)
+
+
+def _since(language: str, changes: Changes) -> list[str]:
+    """What `send` says of the campaign's last preview (previewed.Changes.lines), in the
+    coordinator's language: the first line says whether one was made and when."""
+    w = words(language)
+    if changes.at is None:
+        return [w["no_preview"]]
+    when = local_time(changes.at, ZoneInfo(DEFAULT_ZONE))
+    if changes.same:
+        return [w["same_as_preview"].format(when=when)]
+    lines = [w["changed_since_preview"].format(when=when)]
+    more = w["and_more"]
+    if changes.chosen:
+        before, now = (_chosen(language, c) for c in changes.chosen)
+        lines.append(w["preview_chosen"].format(before=before, now=now))
+    for key, found in (
+        ("preview_added", changes.added),
+        ("preview_gone", changes.gone),
+        ("preview_changed", changes.changed),
+    ):
+        if found:
+            lines.append(
+                w[key].format(members=counted(language, "member_n", len(found)), emails=some(found, more))
+            )
+    lines += [w[f"preview_{part}"] for part in changes.parts]
+    return lines
+
+
+def _chosen(language: str, chosen: str) -> str:
+    """A part of the list as a preview's record names it ('--group x', '--only y', '')."""
+    w = words(language)
+    flag, _, value = chosen.partition(" ")
+    if flag == "--group":
+        return w["chosen_group"].format(group=value)
+    if flag == "--only":
+        return w["chosen_only"].format(email=value)
+    return w["chosen_all"]
+
+
 def plan_summary(settings: Settings, choice: Choice, now: datetime) -> Summary:
     """The summary, from a plan made on the journal as it is (read only: nothing changes)."""
     inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         plan = make_plan(inputs, journal, choice.selection, now=now)
-    return summarize(settings, plan, inputs)
+        return summarize(settings, plan, inputs, journal, choice.selection, now)
 
 
 def build_preview(settings: Settings, choice: Choice, now: datetime) -> Preview:
@@ -132,9 +200,13 @@ def deliver(settings: Settings, choice: Choice, expected: int, now: datetime, jo
     inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
     with Journal(settings.resolve(settings.files.state)) as journal, journal.sending():
         plan = make_plan(inputs, journal, choice.selection, now=now)
-        job.total = total = len(plan.deliveries)
+        total = len(plan.deliveries)
         if total != expected:
             raise MailerError(w["changed_since"].format(n=total))
+        day = today(settings.smtp, journal, now, total)
+        if day is not None and not day.sends:
+            raise MailerError(_today(settings.sender.language, day))
+        job.total = limit = day.sends if day is not None else total
         signin = SmtpSignIn(settings)
         signin.secret()  # no password or token: stop before anything else
         copy = journal.back_up("cancel" if choice.selection.cancel else "send")
@@ -142,10 +214,10 @@ def deliver(settings: Settings, choice: Choice, expected: int, now: datetime, jo
             copy.relative_to(settings.base_dir) if copy.is_relative_to(settings.base_dir) else copy
         )
         try:
-            return send(inputs, journal, plan, now=now, progress=job.progress, signin=signin)
+            return send(inputs, journal, plan, now=now, limit=limit, progress=job.progress, signin=signin)
         except DeliveryError as err:  # a refused sign-in or TLS failure stopped the run
             done = job.sent + job.failed
-            sent = f"{done} of {total} were done before that" if done else "nothing was sent"
+            sent = f"{done} of {limit} were done before that" if done else "nothing was sent"
             raise type(err)(
                 f"{err.message}; {sent}. Fix it and send the same again to finish.",
                 code=err.code,

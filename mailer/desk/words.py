@@ -151,6 +151,24 @@ WORDS: dict[str, dict[str, str]] = {
         "show_summary": "Vis, hvad der bliver sendt",
         "build_preview": "Lav gennemsyn",
         "preview_made": "Gennemsynet er lavet: {n} beskeder. Intet er sendt.",
+        "no_preview": "Der er ikke lavet gennemsyn af dette: under Gennemsyn ser du hver besked først.",
+        "same_as_preview": "Det samme som i gennemsynet {when}.",
+        "changed_since_preview": "Ændret siden gennemsynet {when}:",
+        "preview_chosen": "gennemsynet var af {before}; denne udsendelse er til {now}",
+        "chosen_all": "alle",
+        "chosen_group": "gruppen {group}",
+        "chosen_only": "kun {email}",
+        "preview_added": "{members} tilføjet siden, ikke med i gennemsynet: {emails}",
+        "preview_gone": "{members} fra gennemsynet kommer ikke med nu: {emails}",
+        "preview_changed": (
+            "{members} ændret (navn, bibliotek, sprog eller en anden kolonne i listen, eller slags "
+            "besked): {emails}"
+        ),
+        "and_more": " og {n} flere",
+        "preview_template": "skabelonen er ændret (dens tekster eller template.toml)",
+        "preview_meetings": "et møde er ændret (config.toml eller en aflysning)",
+        "preview_attachments": "et bilag er ændret",
+        "preview_sender": "afsenderen er ændret (config.toml [sender])",
         "open_page": "Åbn siden for sig",
         "send_these": "Send disse",
         "summary": "Det bliver sendt",
@@ -165,6 +183,14 @@ WORDS: dict[str, dict[str, str]] = {
         "as_account": " som {account}",
         "rate_time": "Det tager omkring {minutes} minutter med serverens grænse ({rate} i minuttet).",
         "rate_none": "Ingen grænse for, hvor hurtigt der sendes (smtp.rate_per_minute).",
+        "day_left": "{by} tillader {per_day} beskeder om dagen: {room} tilbage i dag.",
+        "day_used": (
+            "{by} tillader {per_day} beskeder om dagen fra én postkasse, og {sent} er sendt det seneste døgn"
+        ),
+        "day_part": (
+            "{said}: nu sendes {sends} af de {total}. Send det samme igen i morgen for de sidste {waiting}."
+        ),
+        "day_none": "{said}: intet sendes nu. Send det samme igen i morgen for at sende de {total}.",
         "skipped": "{n} har den allerede (får den ikke igen)",
         "suppressed": "{n} afmeldte udeladt",
         "bouncing_left_out": "udeladt, fordi adressen ikke virker: {emails}",
@@ -344,6 +370,24 @@ WORDS: dict[str, dict[str, str]] = {
         "show_summary": "Show what will be sent",
         "build_preview": "Build the preview",
         "preview_made": "The preview is built: {n} messages. Nothing was sent.",
+        "no_preview": "No preview was made for this: Preview shows each message first.",
+        "same_as_preview": "The same as previewed on {when}.",
+        "changed_since_preview": "Changed since the preview of {when}:",
+        "preview_chosen": "the preview was of {before}; this send is for {now}",
+        "chosen_all": "everyone",
+        "chosen_group": "the group {group}",
+        "chosen_only": "only {email}",
+        "preview_added": "{members} added since, not in the preview: {emails}",
+        "preview_gone": "{members} in the preview left out now: {emails}",
+        "preview_changed": (
+            "{members} changed (a name, library, language or other column in the list, or the kind "
+            "of message): {emails}"
+        ),
+        "and_more": " and {n} more",
+        "preview_template": "the template changed (its texts or template.toml)",
+        "preview_meetings": "a meeting changed (config.toml, or a cancellation)",
+        "preview_attachments": "an attachment changed",
+        "preview_sender": "the sender changed (config.toml [sender])",
         "open_page": "Open the page on its own",
         "send_these": "Send these",
         "summary": "What will be sent",
@@ -358,6 +402,15 @@ WORDS: dict[str, dict[str, str]] = {
         "as_account": " as {account}",
         "rate_time": "About {minutes} minutes at the server's limit ({rate} a minute).",
         "rate_none": "No limit on how fast messages go (smtp.rate_per_minute).",
+        "day_left": "{by} allows {per_day} messages a day: {room} left today.",
+        "day_used": (
+            "{by} allows {per_day} messages a day from one mailbox, and {sent} went out in the last 24 hours"
+        ),
+        "day_part": (
+            "{said}: this run sends {sends} of the {total}. Send the same again tomorrow for the other "
+            "{waiting}."
+        ),
+        "day_none": "{said}: nothing is sent now. Send the same again tomorrow to send the {total}.",
         "skipped": "{n} already have it (not sent again)",
         "suppressed": "{n} unsubscribed left out",
         "bouncing_left_out": "left out because their address bounced: {emails}",
@@ -394,6 +447,13 @@ WORDS: dict[str, dict[str, str]] = {
 
 def words(language: str) -> dict[str, str]:
     return WORDS.get(language, WORDS["en"])
+
+
+def number(language: str, n: int) -> str:
+    """10.000 in Danish, 10,000 in English."""
+    from babel.numbers import format_decimal
+
+    return format_decimal(n, locale=language if language in WORDS else "en")
 
 
 def counted(language: str, key: str, n: int) -> str:
