@@ -8,6 +8,7 @@ here prints, logs or puts them in an error.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
@@ -180,39 +181,70 @@ class _Session(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-def login(settings: Settings, out: TextIO) -> int:
-    """`mailer login`: the device-code flow (RFC 8628); the new sign-in replaces any saved one."""
-    oauth = settings.smtp.oauth
+@dataclass
+class DeviceSignIn:
+    """A sign-in begun with a device code (RFC 8628): the address to open and the code to type
+    there, until the coordinator has finished (`finish()`). The device code itself, which the
+    sign-in service exchanges for tokens, stays in here."""
+
+    settings: Settings
+    address: str
+    code: str
+    minutes: int  # how long the code works
+    _app: msal.PublicClientApplication = field(repr=False)
+    _cache: msal.SerializableTokenCache = field(repr=False)
+    _flow: dict[str, Any] = field(repr=False)
+
+    def finish(self) -> str:
+        """Wait until she has typed the code, then keep the sign-in (replacing any saved one);
+        who signed in."""
+        try:
+            result = self._app.acquire_token_by_device_flow(self._flow)
+        except (OSError, ValueError) as err:
+            raise _unreachable(self.settings, err) from err
+        finally:
+            self._app.http_client.close()
+        if "access_token" not in result:
+            raise ConfigError(f"the sign-in did not finish: {_why(result)}", field="smtp.oauth")
+        _save(cache_path(self.settings), self._cache)
+        claims = result.get("id_token_claims") or {}
+        return str(claims.get("preferred_username") or claims.get("upn") or claims.get("email") or "you")
+
+    def give_up(self) -> None:
+        """Stop waiting (MSAL's own way: the flow is taken as expired at its next poll)."""
+        self._flow["expires_at"] = 0
+
+
+def begin_login(settings: Settings) -> DeviceSignIn:
+    """Ask the sign-in service for a device code for `[smtp.oauth]`'s scopes."""
     cache = msal.SerializableTokenCache()
     app = application(settings, cache)
     try:
-        flow = app.initiate_device_flow(scopes=list(oauth.scopes))
-        if "user_code" not in flow:
-            raise ConfigError(
-                f"the sign-in service would not start a sign-in: {_why(flow)}", field="smtp.oauth"
-            )
-        address = flow.get("verification_uri") or flow.get("verification_url")
-        minutes = max(1, int(flow.get("expires_in", 900)) // 60)
-        print(f"To sign in, open {address} and enter the code {flow['user_code']}", file=out, flush=True)
-        print(
-            f"Waiting for you to finish there (the code works for {minutes} minutes) ...",
-            file=out,
-            flush=True,
-        )
-        result = app.acquire_token_by_device_flow(flow)
+        flow = app.initiate_device_flow(scopes=list(settings.smtp.oauth.scopes))
     except (OSError, ValueError) as err:
-        raise _unreachable(settings, err) from err
-    finally:
         app.http_client.close()
-    if "access_token" not in result:
-        raise ConfigError(f"the sign-in did not finish: {_why(result)}", field="smtp.oauth")
-    path = cache_path(settings)
-    _save(path, cache)
-    claims = result.get("id_token_claims") or {}
-    who = claims.get("preferred_username") or claims.get("upn") or claims.get("email") or "you"
-    print(f"Signed in as {who}. Saved in {path} (readable by you only).", file=out)
+        raise _unreachable(settings, err) from err
+    if "user_code" not in flow:
+        app.http_client.close()
+        raise ConfigError(f"the sign-in service would not start a sign-in: {_why(flow)}", field="smtp.oauth")
+    address = str(flow.get("verification_uri") or flow.get("verification_url"))
+    minutes = max(1, int(flow.get("expires_in", 900)) // 60)
+    return DeviceSignIn(settings, address, str(flow["user_code"]), minutes, app, cache, flow)
+
+
+def login(settings: Settings, out: TextIO) -> int:
+    """`mailer login`: the device-code flow (RFC 8628); the new sign-in replaces any saved one."""
+    started = begin_login(settings)
+    print(f"To sign in, open {started.address} and enter the code {started.code}", file=out, flush=True)
+    print(
+        f"Waiting for you to finish there (the code works for {started.minutes} minutes) ...",
+        file=out,
+        flush=True,
+    )
+    who = started.finish()
+    print(f"Signed in as {who}. Saved in {cache_path(settings)} (readable by you only).", file=out)
     username = settings.smtp.username
-    if username and username.casefold() != str(who).casefold():
+    if username and username.casefold() != who.casefold():
         print(
             f"Note: smtp.username is {username}; the server accepts that only if {who} may send as it "
             "(a shared mailbox).",

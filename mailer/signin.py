@@ -50,6 +50,11 @@ class SmtpSignIn:
         else:
             self.source = ""
 
+    @property
+    def saved(self) -> bool:
+        """Whether the token comes from `mailer login`'s saved sign-in."""
+        return self.source == "mailer login"
+
     def describe(self) -> str:
         """Which way `send` signs in and whether a secret is there, without asking any server."""
         smtp = self.settings.smtp

@@ -174,13 +174,18 @@ def _wait_listening(process: subprocess.Popen[bytes], ports: Iterable[int], root
 
 def run(project: Project, imap: dict[str, object], *args: str) -> tuple[int, str]:
     """`mailer ARGS` with an [imap] table in config.toml."""
+    write_with_imap(project, imap)
+    out = io.StringIO()
+    code = main(["--config", str(project.config), *args], clock=fixed_clock, out=out)
+    return code, out.getvalue()
+
+
+def write_with_imap(project: Project, imap: dict[str, object]) -> None:
+    """The project's config.toml with an [imap] table."""
     project.write()
     lines = ["", "[imap]", *(f"{key} = {_toml(value)}" for key, value in imap.items()), ""]
     with project.config.open("a", encoding="utf-8") as handle:
         handle.write("\n".join(lines))
-    out = io.StringIO()
-    code = main(["--config", str(project.config), *args], clock=fixed_clock, out=out)
-    return code, out.getvalue()
 
 
 def _toml(value: object) -> str:

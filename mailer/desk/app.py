@@ -39,7 +39,7 @@ from mailer.desk.editing import (
     replace_member_list,
     save_meeting,
 )
-from mailer.desk.jobs import Jobs
+from mailer.desk.jobs import Job, Jobs
 from mailer.desk.members import member_view
 from mailer.desk.overview import coming_meeting, overview
 from mailer.desk.sending import (
@@ -50,11 +50,12 @@ from mailer.desk.sending import (
     plan_summary,
     send_test_message,
 )
+from mailer.desk.signing import SignIn, SignIns, local_page, sign_in_first
 from mailer.desk.words import counted, words
 from mailer.errors import MailerError
 from mailer.inbox import mark_handled, read_inbox
 from mailer.journal import Journal
-from mailer.passwords import with_password, with_passwords
+from mailer.passwords import Section, with_password, with_passwords
 from mailer.private import write_private
 from mailer.status import zone_of
 from mailer.templates import available_templates
@@ -90,8 +91,9 @@ class Pages:
         self.csrf = csrf
         self.clock = clock
         self.jobs = Jobs()
+        self.signins = SignIns()
         self.language = FALLBACK_LANGUAGE  # the last one config.toml gave, for a page about a problem
-        self._password: SecretStr | None = None  # typed in a page and kept, until the desk closes
+        self._passwords: dict[Section, SecretStr] = {}  # typed in a page and kept, until the desk closes
         self.upload: tuple[str, Upload] | None = None  # a member list waiting for her word, by its ticket
         self.env = jinja2.Environment(
             loader=jinja2.PackageLoader("mailer.desk", "pages"),
@@ -102,14 +104,13 @@ class Pages:
     def settings(self) -> Settings:
         settings = load_settings(self.config)
         self.language = settings.sender.language
-        if settings.smtp.password is None and self._password is not None:
-            settings = with_password(settings, "smtp", self._password)
-        if settings.smtp.password is None and settings.smtp.auth_method == "password":
-            settings = with_passwords(settings, ("smtp",))  # kept in the keyring with `mailer password`
-        return settings
+        for section, password in self._passwords.items():
+            if getattr(settings, section).password is None:
+                settings = with_password(settings, section, password)
+        return with_passwords(settings, ("smtp", "imap"))  # kept in the keyring with `mailer password`
 
-    def remember(self, password: SecretStr) -> None:
-        self._password = password
+    def remember(self, section: Section, password: SecretStr) -> None:
+        self._passwords[section] = password
 
     def render(self, name: str, language: str, *, status: int = 200, **context: Any) -> HTMLResponse:
         page = self.env.get_template(name).render(lang=language, w=words(language), csrf=self.csrf, **context)
@@ -345,6 +346,9 @@ def _inbox(pages: Pages, settings: Settings, form: Form, report: str = "", note:
         note=note,
         imap=bool(settings.imap.host),
         to_read=to_read,
+        imap_password=settings.imap.auth == "password" and settings.imap.password is None,
+        imap_account=settings.imap.username,
+        needs_signin=sign_in_first(settings, mailbox=True) if settings.imap.host else "",
         meetings=[(m.id, m.title) for m in settings.meetings],
         answers=[(a, STATE_WORDS[language][a.upper()]) for a in ("accepted", "declined", "tentative")],
     )
@@ -355,13 +359,15 @@ def inbox_read(pages: Pages, request: Request, settings: Settings, form: Form) -
     """`mailer inbox`: what came back, read, sorted and recorded; its report by kind."""
     out = io.StringIO()
     paths = [Path(form["path"]).expanduser()] if form.get("path", "").strip() else []
+    imap = form.get("imap") == "on"
+    reading = _with_typed_password(pages, settings, form, "imap") if imap else settings
     with tempfile.TemporaryDirectory(prefix="mailer-desk-") as folder:
         for number, (name, data) in enumerate(request.state.uploads.get("files", []), 1):
             saved = Path(folder) / f"{number:03d}{Path(name).suffix.lower()}"
             write_private(saved, data)
             paths.append(saved)
-        read_inbox(settings, paths, imap=form.get("imap") == "on", out=out)
-    return _inbox(pages, settings, form, report=out.getvalue())
+        read_inbox(reading, paths, imap=imap, out=out)
+    return _inbox(pages, pages.settings(), form, report=out.getvalue())  # with a password kept now
 
 
 @page
@@ -475,14 +481,16 @@ def _send_page(pages: Pages, settings: Settings, form: Form, note: str = "") -> 
     )
 
 
-def _with_typed_password(pages: Pages, settings: Settings, form: Form) -> Settings:
+def _with_typed_password(pages: Pages, settings: Settings, form: Form, section: Section = "smtp") -> Settings:
+    """The password typed in the page where no other source gave one; kept (in memory, until the
+    desk closes) only when she ticked it."""
     typed = form.get("password", "")
-    if not typed or settings.smtp.password is not None:
+    if not typed or getattr(settings, section).password is not None:
         return settings
     secret = SecretStr(typed)
     if form.get("keep_password") == "on":
-        pages.remember(secret)
-    return with_password(settings, "smtp", secret)
+        pages.remember(section, secret)
+    return with_password(settings, section, secret)
 
 
 @page
@@ -526,12 +534,37 @@ def job_page(pages: Pages, request: Request, settings: Settings, form: Form) -> 
     )
 
 
+@page
+def signin_begin(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    """`mailer login` from the desk: a device code to type at Microsoft's address."""
+    signin = pages.signins.begin(settings, local_page(form.get("back", "/")))
+    return RedirectResponse(f"/signin/{signin.id}", status_code=303)
+
+
+@page
+def signin_page(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    """The address and the code while she signs in; the page she came from once she has."""
+    signin = pages.signins.get(request.path_params["signin"])
+    if signin is None:
+        raise MailerError(words(settings.sender.language)["no_signin"])
+    if signin.state == "done":
+        return RedirectResponse(signin.back, status_code=303)
+    return pages.render("signin.html", settings.sender.language, active="", signin=signin)
+
+
+async def signin_progress(request: Request) -> Response:
+    return _progress(request.app.state.pages.signins.get(request.path_params["signin"]))
+
+
 async def job_progress(request: Request) -> Response:
-    pages: Pages = request.app.state.pages
-    job = pages.jobs.get(request.path_params["job"])
-    if job is None:
+    return _progress(request.app.state.pages.jobs.get(request.path_params["job"]))
+
+
+def _progress(found: Job | SignIn | None) -> Response:
+    """How far a send or a sign-in is, for the page that waits for it."""
+    if found is None:
         return JSONResponse({"state": "unknown"}, status_code=404)
-    return JSONResponse(job.as_json())
+    return JSONResponse(found.as_json())
 
 
 def create_app(config: Path, *, csrf: str, clock: Clock) -> Starlette:
@@ -557,6 +590,9 @@ def create_app(config: Path, *, csrf: str, clock: Clock) -> Starlette:
         Route("/send/test", send_test(pages), methods=["POST"]),
         Route("/send/job/{job}.json", job_progress),
         Route("/send/job/{job}", job_page(pages)),
+        Route("/signin", signin_begin(pages), methods=["POST"]),
+        Route("/signin/{signin}.json", signin_progress),
+        Route("/signin/{signin}", signin_page(pages)),
         Mount("/static", StaticFiles(packages=[("mailer.desk", "static")]), name="static"),
     ]
     app = Starlette(routes=routes)

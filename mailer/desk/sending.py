@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from mailer.config import Settings
 from mailer.desk.jobs import Job
+from mailer.desk.signing import sign_in_first
 from mailer.desk.words import counted, number, words
 from mailer.errors import DeliveryError, MailerError
 from mailer.journal import Journal
@@ -70,6 +71,7 @@ class Summary:
         default_factory=list
     )  # what changed since the preview; first: whether one was made
     signin: str = ""
+    needs_signin: str = ""  # why she must sign in to Microsoft 365 first ("" when she need not)
     needs_password: bool = False
     account: str = ""
 
@@ -88,6 +90,8 @@ def summarize(
         found.lines.append(", ".join(counted(language, f"kind_{k}", n) for k, n in sorted(kinds.items())))
     else:
         found.lines.append(w["nothing_to_send"])
+        if plan.skipped and plan.campaign.method is None:  # as `send`: a newsletter's next issue
+            found.lines.append(w["new_issue"].format(key=f"{plan.campaign.key}-2"))
     if plan.skipped:
         found.lines.append(w["skipped"].format(n=len(plan.skipped)))
     if plan.suppressed:
@@ -114,6 +118,8 @@ def summarize(
     signin = SmtpSignIn(settings)
     found.signin = w["signin"].format(how=signin.describe())
     found.needs_password = signin.method == "password" and smtp.password is None
+    if total:
+        found.needs_signin = sign_in_first(settings)
     found.account = smtp.username
     return found
 

@@ -87,7 +87,10 @@ class Desk:
         return f"http://127.0.0.1:{self.port}/?token={self.keys.token}"
 
     def run(self) -> None:
-        self.server.run(sockets=self.sockets)
+        try:
+            self.server.run(sockets=self.sockets)
+        finally:
+            self.pages.signins.give_up()
 
     def stop(self) -> None:
         self.server.should_exit = True

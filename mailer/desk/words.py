@@ -179,6 +179,7 @@ WORDS: dict[str, dict[str, str]] = {
         "message_n": "besked|beskeder",
         "member_n": "medlem|medlemmer",
         "nothing_to_send": "Intet at sende: alle har fået det.",
+        "new_issue": "Et nyt nummer? Giv det sit eget navn under Flere valg, fx {key}",
         "to_send": "{messages} til {members} via {server}{account}",
         "as_account": " som {account}",
         "rate_time": "Det tager omkring {minutes} minutter med serverens grænse ({rate} i minuttet).",
@@ -200,6 +201,23 @@ WORDS: dict[str, dict[str, str]] = {
         ),
         "skipped_invalid": "ugyldig række sprunget over: {row}",
         "signin": "Log ind: {how}",
+        "signin_to_send": (
+            "Du er ikke logget ind hos Microsoft 365 (eller login kan ikke længere fornyes): log ind, "
+            "så kan du sende bagefter."
+        ),
+        "signin_to_read": (
+            "Du er ikke logget ind hos Microsoft 365 til at læse postkassen: log ind, så kan du læse den "
+            "bagefter."
+        ),
+        "signin_button": "Log ind hos Microsoft 365",
+        "signin_title": "Log ind hos Microsoft 365",
+        "signin_open": "Åbn denne adresse (i en hvilken som helst browser) og skriv koden:",
+        "signin_wait": (
+            "Koden virker i {minutes} minutter. Siden her går videre af sig selv, når du er færdig derovre."
+        ),
+        "signin_failed": "Du blev ikke logget ind:",
+        "signin_again": "Prøv igen",
+        "no_signin": "Det login kender skrivebordet ikke (er det blevet startet igen?)",
         "confirm": "Send nu",
         "password": "Adgangskode til {account}",
         "keep_password": "Husk den, til skrivebordet lukkes (aldrig på disken)",
@@ -398,6 +416,7 @@ WORDS: dict[str, dict[str, str]] = {
         "message_n": "message|messages",
         "member_n": "member|members",
         "nothing_to_send": "Nothing to send: everyone has it.",
+        "new_issue": "A new issue? Give it a name of its own under More choices, e.g. {key}",
         "to_send": "{messages} to {members} via {server}{account}",
         "as_account": " as {account}",
         "rate_time": "About {minutes} minutes at the server's limit ({rate} a minute).",
@@ -419,6 +438,22 @@ WORDS: dict[str, dict[str, str]] = {
         ),
         "skipped_invalid": "invalid row left out: {row}",
         "signin": "Sign-in: {how}",
+        "signin_to_send": (
+            "You are not signed in to Microsoft 365 (or the sign-in can no longer be renewed): sign in, "
+            "then send."
+        ),
+        "signin_to_read": (
+            "You are not signed in to Microsoft 365 to read the mailbox: sign in, then read it."
+        ),
+        "signin_button": "Sign in to Microsoft 365",
+        "signin_title": "Sign in to Microsoft 365",
+        "signin_open": "Open this address (in any browser) and enter the code:",
+        "signin_wait": (
+            "The code works for {minutes} minutes. This page goes on by itself when you are done there."
+        ),
+        "signin_failed": "The sign-in did not finish:",
+        "signin_again": "Try again",
+        "no_signin": "The desk does not know that sign-in (was it started again?)",
         "confirm": "Send now",
         "password": "Password for {account}",
         "keep_password": "Keep it until the desk closes (never on disk)",

@@ -19,3 +19,18 @@
   }
   window.setTimeout(poll, 500);
 })();
+
+// A sign-in to Microsoft 365: asks the desk every two seconds whether she has finished at
+// Microsoft's page; then the page goes on to where she was (or shows why it did not finish).
+(function () {
+  "use strict";
+  const signin = document.getElementById("signin");
+  if (!signin || signin.dataset.state !== "waiting") return;
+  async function poll() {
+    const reply = await fetch(signin.dataset.progress, { credentials: "same-origin", cache: "no-store" });
+    const now = await reply.json();
+    if (now.state !== "waiting") { window.location.reload(); return; }
+    window.setTimeout(poll, 2000);
+  }
+  window.setTimeout(poll, 2000);
+})();
