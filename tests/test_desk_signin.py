@@ -16,8 +16,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import FIXED, MEETING_ID
+from conftest import FIXED, MEETING_ID, chromium
 from desk_client import DeskClient, running_desk
+from test_desk_browser import Day
 from test_desk_pages import text_of
 from test_oauth import (  # the Entra ID stand-in and its fixtures
     USER,
@@ -152,3 +153,33 @@ def test_an_app_the_sign_in_service_does_not_know_is_named_in_the_page(
         reply = client.post("/signin", {"back": "/send"})
     assert reply.status == 409
     assert "the sign-in service would not start a sign-in: unauthorized_client" in text_of(reply.text)
+
+
+def test_in_the_browser_the_sign_in_page_goes_on_by_itself(
+    tmp_path: Path,
+    relay: Callable[..., Relay],  # noqa: F811
+    ca_file: Path,  # noqa: F811
+    entra: EntraStub,  # noqa: F811
+) -> None:
+    server = relay(valid=entra.is_valid)
+    config = write_config(tmp_path, smtp=smtp_settings(server, ca_file), oauth=oauth_settings(entra, ca_file))
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    with running_desk(config, FIXED) as desk, chromium() as browser:
+        page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="da-DK")
+        day = Day(page, shots)
+        page.goto(desk.address)
+        page.goto(f"http://127.0.0.1:{desk.port}/send?" + urlencode(INVITATION))
+        assert "Du er ikke logget ind hos Microsoft 365" in day.text("#signin-needed")
+        page.click("#signin-form button")
+        page.wait_for_selector("#signin-code")
+        day.shot("signin")
+        types_the_code(page.content(), ca_file)
+        # desk.js asks until she is done, then the page goes back to the summary by itself.
+        page.wait_for_selector("#confirm-form", timeout=30_000)
+        assert page.url.endswith("/send?" + urlencode(INVITATION))
+        assert f"signed in as {USER}" in day.text("#summary")
+        page.click("#confirm-form button.confirm")
+        page.wait_for_selector("#result", timeout=60_000)
+        assert "sendt: 4" in day.text("#result")
+    assert {m["X-Rcpt-To"] for m in server.mailbox.messages} == MEMBERS
