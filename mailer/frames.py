@@ -4,8 +4,9 @@
 Flattening a message's tree costs more than the rest of it, so it is done once per layout
 (structure and part headers): the result, with stand-ins where members differ, is the
 layout's frame, and each member's message is that frame with their headers (folded as the
-policy folds them), boundaries and encoded bodies put in place of the stand-ins. Headers every
-member shares (the sender, usually the subject and the date) are encoded and folded once.
+policy folds them), boundaries and encoded bodies put in place of the stand-ins. Text every
+member shares (the sender, usually the subject and the date, the bodies' common lines) is
+encoded once.
 """
 
 from __future__ import annotations
@@ -15,13 +16,16 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from mailer.message import (
+    HEADER_LINE,
     WIRE,
     Draft,
+    Encoders,
     Fill,
     Layout,
     encoded_words,
     flatten,
     prepare,
+    quoted_printable,
     short_lines,
     tree,
 )
@@ -30,21 +34,54 @@ from mailer.message import (
 def build_message(draft: Draft) -> bytes:
     """What `mailer.message.build_message` gives: filled into the layout's frame, or, where a
     frame cannot serve, the tree flattened."""
-    layout, fill = prepare(draft, _words)
+    layout, fill = prepare(draft, QUICK)
     frame = _frame(layout) if _FRAMED_SEED.fullmatch(fill.seed) else None
     data = frame.fill(fill) if frame is not None else flatten(tree(layout, fill))
     return short_lines(data, draft.to_email)
 
 
+def _quoted_printable(text: str) -> str:
+    """`quoted_printable(text)`, one line at a time, remembering lines.
+
+    Quoted-printable encodes each line on its own (soft breaks, a space or tab before the
+    line's end), so the lines every member's message shares are encoded once instead of in
+    every message. A CR would make the encoder choose its line ends from the first one in the
+    whole text: such a text is encoded whole.
+    """
+    if "\r" in text:
+        return quoted_printable(text)
+    *lines, last = text.split("\n")
+    return "".join(map(_quoted_printable_line, lines)) + quoted_printable(last)
+
+
+@lru_cache(maxsize=2048)
+def _quoted_printable_line(line: str) -> str:
+    return quoted_printable(f"{line}\n")
+
+
 # The subject and the sender's name are usually every member's: encoded once.
-_words = lru_cache(maxsize=1024)(encoded_words)
+QUICK = Encoders(words=lru_cache(maxsize=1024)(encoded_words), quoted_printable=_quoted_printable)
 
 
 @lru_cache(maxsize=4096)
 def _header_line(name: str, value: str) -> bytes:
-    """One top-level header as the policy folds it. Cached: sender, subject and date are
-    usually the same for every member."""
+    """One top-level header as the policy folds it: ASCII already folded into short lines (as
+    RFC 2047 words are) is written as it is, which is what the folder gives
+    (tests/test_message_frames.py) without its cost, most of a message's for To and Message-ID,
+    which differ per member.
+
+    Cached: sender, subject and date are usually the same for every member.
+    """
+    lines = f"{name}: {value}".split("\n")
+    if value.isascii() and all(len(line) <= HEADER_LINE for line in lines) and _FOLDED.fullmatch(value):
+        return (WIRE.linesep.join(lines) + WIRE.linesep).encode("ascii")
     return WIRE.fold_binary(name, value)
+
+
+# Lines the folder leaves as they are: words with single spaces between them, the first line
+# and each continuation line (a space or tab, then words) never empty.
+_WORDS = r"[^\s](?:[^\s]| (?=[^\s]))*"
+_FOLDED = re.compile(rf"{_WORDS}(?:\n[ \t]{_WORDS})*")
 
 
 def _body_bytes(lines: str) -> bytes:

@@ -119,8 +119,14 @@ def message_id(campaign: str, member_key: str, version: str, domain: str) -> str
     return f"<{digest}@{domain}>"
 
 
-# Writes `text` as RFC 2047 words for the header `name` (`encoded_words`, or the same remembered).
-Words = Callable[[str, str], str]
+@dataclass(frozen=True)
+class Encoders:
+    """How text is encoded for mail: RFC 2047 words for headers (`words(header, text)`) and
+    quoted-printable for bodies. `PLAIN` is the standard library's own; `mailer.frames` has
+    quicker ones that give the same text."""
+
+    words: Callable[[str, str], str]
+    quoted_printable: Callable[[str], str]
 
 
 # Every boundary begins with this. Quoted-printable writes "=" as "=3D" and base64 has no "_",
@@ -129,13 +135,13 @@ Words = Callable[[str, str], str]
 BOUNDARY_MARK = "=_"
 
 
-def _text_body(text: str) -> tuple[str, str]:
+def _text_body(text: str, encoders: Encoders) -> tuple[str, str]:
     """A text body's transfer encoding and payload: 7bit when it is ASCII in short lines
     without a boundary's mark; otherwise quoted-printable, whose lines are at most 76."""
     if text.isascii() and BOUNDARY_MARK not in text and all(len(line) <= 76 for line in text.splitlines()):
         return "7bit", text
     # Quoted-printable keeps Danish text readable in a raw .eml and lines short.
-    return "quoted-printable", quoted_printable(text)
+    return "quoted-printable", encoders.quoted_printable(text)
 
 
 def quoted_printable(text: str) -> str:
@@ -156,12 +162,15 @@ def encoded_words(name: str, value: str) -> str:
     return Header(value, UTF8_WORDS, header_name=name).encode(linesep="\n", maxlinelen=75)
 
 
-def _header_value(name: str, value: str, words: Words) -> str:
+PLAIN = Encoders(words=encoded_words, quoted_printable=quoted_printable)
+
+
+def _header_value(name: str, value: str, encoders: Encoders) -> str:
     """ASCII as is; anything else as RFC 2047 words."""
-    return value if value.isascii() else words(name, value)
+    return value if value.isascii() else encoders.words(name, value)
 
 
-def _text_value(name: str, value: str, words: Words) -> str:
+def _text_value(name: str, value: str, encoders: Encoders) -> str:
     """Text a person reads (a subject, a display name): as is when it is plain ASCII that folds
     into short lines at its spaces; otherwise RFC 2047 words, which fold anywhere.
 
@@ -169,7 +178,7 @@ def _text_value(name: str, value: str, words: Words) -> str:
     clients would decode it into something else; and a word too long for a line would make
     one longer than the 998 characters a mail line may have (RFC 5322 section 2.1.1).
     """
-    return value if _plain_text(name, value) else words(name, value)
+    return value if _plain_text(name, value) else encoders.words(name, value)
 
 
 def _plain_text(name: str, value: str) -> bool:
@@ -177,13 +186,13 @@ def _plain_text(name: str, value: str) -> bool:
     return value.isascii() and "=?" not in value and all(len(word) <= longest for word in value.split())
 
 
-def _address(header: str, name: str, email: str, words: Words) -> str:
+def _address(header: str, name: str, email: str, encoders: Encoders) -> str:
     """'Name <address>' (the name quoted or encoded as it needs), or the bare address."""
     if not name:
         return email
     if _plain_text(header, name):
         return formataddr((name, email))
-    return f"{words(header, name)} <{email}>"
+    return f"{encoders.words(header, name)} <{email}>"
 
 
 class Layout(NamedTuple):
@@ -207,8 +216,8 @@ class Fill(NamedTuple):
     calendar: str | None
 
 
-def prepare(draft: Draft, words: Words = encoded_words) -> tuple[Layout, Fill]:
-    """The draft as its message's layout and its per-member values, encoded.
+def prepare(draft: Draft, encoders: Encoders) -> tuple[Layout, Fill]:
+    """The draft as its message's layout and its per-member values, encoded with `encoders`.
 
     Refuses a line break in a header's value: data must never make a header.
     """
@@ -218,22 +227,22 @@ def prepare(draft: Draft, words: Words = encoded_words) -> tuple[Layout, Fill]:
     seed = draft.msg_id.strip("<>").partition("@")[0][:16]  # short enough that Content-Type fits one line
     shared = tuple(draft.attachments)
     rendered, calendar = draft.rendered, draft.calendar
-    text_encoding, text = _text_body(rendered.text)
+    text_encoding, text = _text_body(rendered.text, encoders)
     if text and not text.endswith(("\n", "\r")) and rendered.html is None and calendar is None and not shared:
         # The message ends with this body: SMTP would end it with a line break of its own
         # (RFC 5321 section 4.1.1.4), so it ends with one here, and the preview's bytes are the wire's.
         text += "\n"
-    html_encoding, html = _text_body(rendered.html) if rendered.html is not None else (None, None)
+    html_encoding, html = _text_body(rendered.html, encoders) if rendered.html is not None else (None, None)
     ics = base64.encodebytes(calendar.data).decode("ascii") if calendar is not None else None
     head = [
-        ("From", _address("From", draft.sender_name, draft.sender_email, words)),
-        ("To", _address("To", draft.to_name, draft.to_email, words)),
-        ("Subject", _text_value("Subject", rendered.subject, words)),
+        ("From", _address("From", draft.sender_name, draft.sender_email, encoders)),
+        ("To", _address("To", draft.to_name, draft.to_email, encoders)),
+        ("Subject", _text_value("Subject", rendered.subject, encoders)),
     ]
     if draft.reply_to:
         head.append(("Reply-To", draft.reply_to))
     head += [("Date", format_datetime(draft.date)), ("Message-ID", draft.msg_id)]
-    head += [(name, _header_value(name, value, words)) for name, value in draft.headers.items()]
+    head += [(name, _header_value(name, value, encoders)) for name, value in draft.headers.items()]
     layout = Layout(
         names=tuple(name for name, _ in head),
         text=text_encoding,
@@ -314,7 +323,7 @@ def flatten(msg: Message) -> bytes:
 def build_message(draft: Draft) -> bytes:
     """One message to one member only: multipart/mixed around the bodies (RFC 6047 layout),
     each part built by the standard library and the tree flattened by its generator."""
-    return short_lines(flatten(tree(*prepare(draft))), draft.to_email)
+    return short_lines(flatten(tree(*prepare(draft, PLAIN))), draft.to_email)
 
 
 # RFC 5322 section 2.1.1: a line of a message is at most 998 characters (servers refuse longer

@@ -4,6 +4,7 @@ email.mime tree flattened)."""
 from __future__ import annotations
 
 import hashlib
+import quopri
 import random
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
 from email.message import Message
@@ -12,6 +13,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mailer import frames, message
 from mailer.message import Attachment, CalendarPart, Draft, message_id
@@ -71,7 +74,7 @@ def reference(**fields: Any) -> bytes:
 
 def framed(**fields: Any) -> bytes:
     """The quick path's bytes, after checking they come from a frame, not the whole tree."""
-    layout, fill = message.prepare(Draft(**fields))
+    layout, fill = message.prepare(Draft(**fields), frames.QUICK)
     assert frames._FRAMED_SEED.fullmatch(fill.seed)
     assert frames._frame(layout) is not None
     return frames.build_message(Draft(**fields))
@@ -234,5 +237,48 @@ def test_a_shape_whose_frame_would_differ_is_built_whole() -> None:
     odd.set_payload(frames._TEXT)  # the text's stand-in in a shared part: its frame cannot be cut
     case = fields(attachments=[odd])
 
-    assert frames._frame(message.prepare(Draft(**case))[0]) is None
+    assert frames._frame(message.prepare(Draft(**case), frames.QUICK)[0]) is None
     assert frames.build_message(Draft(**case)) == reference(**case)
+
+
+# Pieces of what a header may hold: words, spaces and tabs, an address's characters, folds
+# (a line break and a space or tab), a bare line break, a letter outside ASCII.
+HEADER_PIECES = st.sampled_from(
+    ["a", "Ø", "x" * 20, "y" * 70, " ", "  ", "\t", "<", ">", "@", ",", '"', "\n ", "\n\t", "\n", ":", "=?"]
+)
+
+
+@settings(max_examples=3000, derandomize=True)
+@given(
+    st.sampled_from(["To", "From", "Subject", "Message-ID", "List-Unsubscribe"]),
+    st.lists(HEADER_PIECES, max_size=20).map("".join),
+)
+def test_a_header_line_is_what_the_policy_folds(name: str, value: str) -> None:
+    def outcome(fold: Any) -> bytes | type[Exception]:
+        try:
+            return bytes(fold(name, value))
+        except Exception as err:  # the policy refuses some values (a line break before a colon)
+            return type(err)
+
+    assert outcome(frames._header_line.__wrapped__) == outcome(message.WIRE.fold_binary)
+
+
+@pytest.mark.parametrize("name", ["Søren Ærø", LONG_NAME, "Ida Strand", "Åse " * 40, "😀 x" * 9])
+def test_a_name_in_rfc_2047_words_is_written_as_the_policy_folds_it(name: str) -> None:
+    for header in ("To", "From", "Subject"):
+        value = f"{message.encoded_words(header, name)} <soren.aero@vordingborg.example>"
+        assert frames._header_line.__wrapped__(header, value) == message.WIRE.fold_binary(header, value)
+
+
+def test_quoted_printable_line_by_line_is_the_whole_text_encoded() -> None:
+    pick = random.Random(77)
+    pieces = ["Kære", "Søren", "ÆØÅ", "=", ".", "..", "x" * 80, "ø" * 30, "\t", " ", "  ", "😀", "<p>", "=3D"]
+    ends = ["", " ", "\n", "\n", "\t\n", " \n", "=\n", ".\n"]
+    for count in range(3000):
+        endings = [*ends, "\r\n", "\r"] if count % 10 == 0 else ends  # a CR: encoded whole
+        text = "".join(pick.choice(pieces) + pick.choice(endings) for _ in range(pick.randint(0, 30)))
+        assert frames._quoted_printable(text) == quopri.encodestring(text.encode()).decode("ascii"), text
+    # the same lines again come from what was remembered, unchanged
+    text = "Kære Søren \nvelkommen. \n.\n" + "æ" * 90 + "\n"
+    assert frames._quoted_printable(text) == frames._quoted_printable(text)
+    assert frames._quoted_printable(text) == quopri.encodestring(text.encode()).decode("ascii")
