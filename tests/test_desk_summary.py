@@ -49,6 +49,7 @@ def test_the_days_limit_is_said_and_kept_as_send_keeps_it(project: Project, serv
     assert f"3 beskeder til 3 medlemmer via 127.0.0.1:{server.port} som {USER}" in shown
     assert 'id="confirm-form"' in summary
     assert "sendt: 3, havde den allerede: 0, fejlede: 0" in result
+    assert "nu sendes 3 af de 4. Send det samme igen i morgen for de sidste 1." in result
     assert len(server.recorder.received) == 3
 
     # 23 hours later the day's three are used: nothing to confirm, and a send sends nothing,

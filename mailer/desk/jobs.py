@@ -27,6 +27,7 @@ class Job:
     state: str = "running"  # running | done | stopped
     error: str = ""
     backup: str = ""
+    today: str = ""  # when the day's limit holds some back: what happens to them, and when
     report: SendReport | None = None
     thread: threading.Thread | None = field(default=None, repr=False)
 

@@ -213,6 +213,8 @@ def deliver(settings: Settings, choice: Choice, expected: int, now: datetime, jo
         if day is not None and not day.sends:
             raise MailerError(_today(settings.sender.language, day))
         job.total = limit = day.sends if day is not None else total
+        if day is not None and day.waiting:
+            job.today = _today(settings.sender.language, day)
         signin = SmtpSignIn(settings)
         signin.secret()  # no password or token: stop before anything else
         copy = journal.back_up("cancel" if choice.selection.cancel else "send")
