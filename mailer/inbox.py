@@ -81,7 +81,7 @@ class Sorter:
         self.answers = Answers(settings, journal)
         self.sent: dict[str, DeliveryRecord] = {row.message_id: row for row in journal.deliveries()}
         self.sent_to = {row.recipient for row in self.sent.values()}
-        self.members = _member_addresses(settings)
+        self.members = _member_names(settings)
         self.unsubscribed = settings.resolve(settings.files.unsubscribed)
 
     def sort(self, mail: Received, msg: Message) -> str:
@@ -108,7 +108,7 @@ class Sorter:
         if is_auto_reply(msg):
             self.report.auto_replies.append(Listed(mail.source, sender, subject))
             return "auto-reply"
-        self.report.to_read.append(Listed(mail.source, sender, subject))
+        self.report.to_read.append(Listed(mail.source, self._who(msg), subject))
         return "other"
 
     def meeting_quoted(self, msg: Message) -> str:
@@ -120,6 +120,13 @@ class Sorter:
             if ours is not None and ours.meeting_id:
                 return ours.meeting_id
         return ""
+
+    def _who(self, msg: Message) -> str:
+        """'Name <address>' of who wrote: a member by the member list's name, anyone else by
+        their From:'s; the address alone when there is no name."""
+        written, address = parseaddr(_words(msg, "From"))
+        name = self.members.get(address.casefold()) or written
+        return f"{name} <{address}>" if name and address else address or name
 
     def _return(self, mail: Received, msg: Message, notice: Notice) -> None:
         ours = self.sent.get(notice.message_id)
@@ -275,13 +282,14 @@ def _journal(settings: Settings, dry_run: bool) -> Iterator[Journal]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _member_addresses(settings: Settings) -> set[str]:
-    """The member list's addresses (invalid rows left out: they cannot be matched anyway)."""
+def _member_names(settings: Settings) -> dict[str, str]:
+    """The member list's addresses and their names (invalid rows left out: they cannot be
+    matched anyway)."""
     try:
         members = read_members(settings.resolve(settings.files.recipients), settings.sender.language)
     except RecipientsError:
-        return set()
-    return {m.key for m in members.members}
+        return {}
+    return {m.key: m.name for m in members.members}
 
 
 def _words(msg: Message, header: str) -> str:

@@ -250,3 +250,35 @@ def test_the_reply_an_outlook_meeting_response_stands_for_names_mailer_as_its_ot
     assert isinstance(reply, bytes)
     assert str(icalendar.Calendar.from_ical(reply)["PRODID"]) == prodid
     assert IcsCalendarStream.calendar_from_ics(reply.decode("utf-8")).prodid == prodid
+
+
+def test_replies_to_read_name_the_member_as_the_list_does_and_keep_the_address(
+    project: Project, tmp_path: Path
+) -> None:
+    """In the list of replies to read, a member is 'Name <address>' with the name from the
+    member list (whatever their From: says); anyone else by their From:'s name, if it has one."""
+    folder = tmp_path / "replies"
+    folder.mkdir()
+    senders = {
+        "maria.lohse@roskilde.example": "bare-member.eml",  # no name in From:
+        "Mads fra Køge <mads.kohler@koege.example>": "named-member.eml",
+        "Jens Holm <jens.holm@example.org>": "named-stranger.eml",
+        "kontakt@example.org": "bare-stranger.eml",
+    }
+    for sender, name in senders.items():
+        msg = EmailMessage()
+        msg["From"], msg["To"], msg["Subject"] = sender, "brugernesrum@roskilde.example", "Sv: Netværksmøde"
+        msg.set_content("Jeg kommer gerne, men kan først fra kl. 14.\n")
+        (folder / name).write_bytes(msg.as_bytes(policy=SMTP))
+
+    code, out = project.main("inbox", str(folder))
+
+    assert code == 0, out
+    listed = out.split("to read yourself (record an answer with `mailer answer`): 4\n")[1].splitlines()
+    shown = {line.split()[-1].rsplit("/", 1)[-1]: " ".join(line.split()[:-3]) for line in listed[:4]}
+    assert shown == {
+        "bare-member.eml": "Maria Lohse <maria.lohse@roskilde.example>",
+        "named-member.eml": "Mads Køhler <mads.kohler@koege.example>",
+        "named-stranger.eml": "Jens Holm <jens.holm@example.org>",
+        "bare-stranger.eml": "kontakt@example.org",
+    }
