@@ -9,6 +9,7 @@ Never in a file of mailer's: config.toml refuses them, and nothing here prints o
 from __future__ import annotations
 
 import getpass
+import hmac
 import os
 import sys
 from collections.abc import Callable
@@ -179,7 +180,7 @@ def source(settings: Settings, section: Section) -> str:
         kept = stored(settings, section)
     except ConfigError as err:
         return f"password NOT to be had: {err.message}"
-    if kept is not None and (conf.password is None or conf.password.get_secret_value() == kept):
+    if kept is not None and (conf.password is None or _same(conf.password.get_secret_value(), kept)):
         return f"password from {KEYRING} (kept with `mailer password`)"
     if conf.password is not None:
         return "password typed just now"
@@ -188,6 +189,12 @@ def source(settings: Settings, section: Section) -> str:
         f"or set {variable(section)}; "
         "mailer asks for it at a terminal"
     )
+
+
+def _same(password: str, other: str) -> bool:
+    """Two passwords equal, compared in constant time as every secret is (as UTF-8: a password
+    may hold æøå, which `compare_digest` takes only as bytes)."""
+    return hmac.compare_digest(password.encode(), other.encode())
 
 
 def password_command(settings: Settings, section: Section, *, forget_it: bool, out: TextIO) -> int:

@@ -192,3 +192,15 @@ def test_the_desk_takes_the_kept_password(project: Project, server: SmtpServer, 
     keyring.set_password("mailer smtp 127.0.0.1", USER, PASSWORD)
     with running_desk(project.config, FIXED) as desk:
         assert 'type="password"' not in opened(desk).get("/send?" + urlencode(INVITATION)).text
+
+
+def test_a_kept_password_with_danish_letters_is_told_as_the_keyrings(
+    project: Project, server: SmtpServer, no_password: None
+) -> None:
+    """`check` tells where the password came from by comparing it with the keyring's, in constant
+    time; a password with æøå compares too (as UTF-8 bytes)."""
+    keyring.set_password("mailer smtp 127.0.0.1", USER, "kodeord med æøå")
+    code, out = project.main("check")
+    assert code == 0, out
+    assert "password from this computer's keyring (kept with `mailer password`)" in out
+    assert "æøå" not in out
