@@ -313,9 +313,16 @@ class Journal:
         return [DeliveryRecord(**dict(row)) for row in self._db.execute(query, args)]
 
     def sent_since(self, at: str) -> int:
-        """Messages the server accepted in runs started at `at` (an ISO time in UTC) or later."""
-        query = "SELECT COUNT(*) FROM deliveries WHERE status = 'sent' AND at >= ?"
+        """Messages the server accepted in runs started after `at` (an ISO time in UTC)."""
+        query = "SELECT COUNT(*) FROM deliveries WHERE status = 'sent' AND at > ?"
         return int(self._db.execute(query, (at,)).fetchone()[0])
+
+    def sent_nth_since(self, at: str, n: int) -> str | None:
+        """When the run started that sent the `n`th message (0: the first) of those counted by
+        `sent_since(at)`, oldest first; None when fewer went out."""
+        query = "SELECT at FROM deliveries WHERE status = 'sent' AND at > ? ORDER BY at LIMIT 1 OFFSET ?"
+        row = self._db.execute(query, (at, n)).fetchone()
+        return str(row[0]) if row else None
 
     def campaigns(self) -> list[str]:
         return [r[0] for r in self._db.execute("SELECT DISTINCT campaign FROM deliveries ORDER BY campaign")]

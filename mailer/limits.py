@@ -9,8 +9,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from mailer.config import SmtpSettings
+from mailer.meetings import meeting_zone
 from mailer.providers import GMAIL, GMAIL_OWN_DOMAINS, MICROSOFT_365
-from mailer.words import count
+from mailer.words import count, local_time
+
+DAY = timedelta(days=1)  # the day's limit counts what went out in the 24 hours before now
 
 if TYPE_CHECKING:
     from mailer.journal import Journal
@@ -51,7 +54,29 @@ def per_minute(smtp: SmtpSettings) -> float | None:
 
 def sent_today(journal: Journal, now: datetime) -> int:
     """Messages the server accepted in runs started in the 24 hours before `now`."""
-    return journal.sent_since((now - timedelta(days=1)).isoformat(timespec="seconds"))
+    return journal.sent_since(_day_before(now))
+
+
+def next_room(journal: Journal, now: datetime, sent: int, per_day: int) -> datetime:
+    """When the day's limit next lets a message go, once this run has sent what it may (`sent`
+    went out in the day before `now`): when the message that fills the day (counted oldest
+    first; this run's, started `now`, if it is the first) is 24 hours old."""
+    filling = max(0, sent - per_day)
+    started = journal.sent_nth_since(_day_before(now), filling)
+    return (datetime.fromisoformat(started) if started else now) + DAY
+
+
+def _day_before(now: datetime) -> str:
+    return (now - DAY).isoformat(timespec="seconds")
+
+
+def _coordinators_clock(moment: datetime) -> str:
+    """'2026-11-26 23:45 (Europe/Copenhagen)': `moment` in the network's zone, as `status` writes
+    times about no meeting; to the minute, so a moment within a minute is the next one."""
+    if moment.second or moment.microsecond:
+        moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    zone = meeting_zone(None)
+    return f"{local_time(moment.isoformat(), zone)} ({zone.key})"
 
 
 def duration(total: int, smtp: SmtpSettings) -> str:
@@ -78,6 +103,7 @@ class Today:
     set_by: str  # as Limits.day_set_by
     sent: int  # accepted in the last 24 hours
     total: int
+    next_at: datetime  # when the limit next lets a message go, once this run sent what it may
 
     @property
     def room(self) -> int:
@@ -91,7 +117,7 @@ class Today:
 
     @property
     def waiting(self) -> int:
-        """Of the run's messages, those left for the same run tomorrow."""
+        """Of the run's messages, those left for the same run again from `next_at`."""
         return self.total - self.sends
 
 
@@ -100,7 +126,8 @@ def today(smtp: SmtpSettings, journal: Journal, now: datetime, total: int) -> To
     day = sending_limits(smtp)
     if day.per_day is None:
         return None
-    return Today(day.per_day, day.day_set_by, sent_today(journal, now), total)
+    sent = sent_today(journal, now)
+    return Today(day.per_day, day.day_set_by, sent, total, next_room(journal, now, sent, day.per_day))
 
 
 def room_today(smtp: SmtpSettings, journal: Journal, now: datetime, total: int) -> tuple[int, str]:
@@ -115,9 +142,10 @@ def room_today(smtp: SmtpSettings, journal: Journal, now: datetime, total: int) 
         f"{day.set_by} allows {day.per_day:,} messages a day from one mailbox, and "
         f"{count(day.sent, 'message')} went out in the last 24 hours"
     )
+    then = f"the next can go from {_coordinators_clock(day.next_at)}"
     if not day.sends:
-        return 0, f"{said}: nothing is sent now. Run the same command again tomorrow to send the {total}"
+        return 0, f"{said}: nothing is sent now; {then}: run the same command again then to send the {total}"
     return day.sends, (
-        f"{said}: this run sends {day.sends} of the {total}. Run the same command again tomorrow for the "
-        f"other {day.waiting}"
+        f"{said}: this run sends {day.sends} of the {total}; {then}: run the same command again then for "
+        f"the other {day.waiting}"
     )

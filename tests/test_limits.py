@@ -5,7 +5,8 @@ says how to send the rest), and how long a run takes at the rate limit, said bef
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import FIXED, MEETING, Project, SmtpServer
@@ -70,7 +71,8 @@ def test_the_days_limit_holds_across_runs(project: Project, server: SmtpServer) 
     assert code == 0, out
     assert (
         "config.toml (rate_per_day) allows 3 messages a day from one mailbox, and 0 messages went out in "
-        "the last 24 hours: this run sends 3 of the 4. Run the same command again tomorrow for the other 1"
+        "the last 24 hours: this run sends 3 of the 4; the next can go from 2026-11-26 10:30 "
+        "(Europe/Copenhagen): run the same command again then for the other 1"
     ) in out
     assert len(server.recorder.received) == 3
 
@@ -78,7 +80,7 @@ def test_the_days_limit_holds_across_runs(project: Project, server: SmtpServer) 
     code, out = project.main(*SEND, now=later)
     assert code == 0, out
     assert "3 messages went out in the last 24 hours: nothing is sent now" in out
-    assert "Run the same command again tomorrow to send the 1" in out
+    assert "the next can go from 2026-11-26 10:30 (Europe/Copenhagen): run the same command again then" in out
     assert len(server.recorder.received) == 3
 
     code, out = project.main(*SEND, now=FIXED + timedelta(days=1, minutes=1))
@@ -86,3 +88,57 @@ def test_the_days_limit_holds_across_runs(project: Project, server: SmtpServer) 
     assert "config.toml (rate_per_day) allows 3 messages a day: 3 left today" in out
     assert len(server.recorder.received) == 4
     assert sorted(server.recipients) == sorted(m[1] for m in project.members)
+
+
+def at_copenhagen(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=ZoneInfo("Europe/Copenhagen")).astimezone(UTC)
+
+
+def test_the_days_limit_says_exactly_when_the_next_messages_can_go_across_midnight(
+    project: Project, server: SmtpServer
+) -> None:
+    """Not 'tomorrow': a run at 23:45 that fills the day's limit says the next message can go at
+    23:45 the next evening (to the minute, the coordinator's clock), and a run just after
+    midnight, 'tomorrow' already, is told the same and sends nothing."""
+    project.smtp = {**server.smtp_config(), "rate_per_day": 3}
+    code, out = project.main(*SEND, now=at_copenhagen("2026-11-25T23:45:30"))
+    assert code == 0, out
+    assert (
+        "this run sends 3 of the 4; the next can go from 2026-11-26 23:46 (Europe/Copenhagen): "
+        "run the same command again then for the other 1"
+    ) in out
+
+    for now in ("2026-11-26T00:05:00", "2026-11-26T23:45:00"):
+        code, out = project.main(*SEND, now=at_copenhagen(now))
+        assert code == 0, out
+        assert (
+            "3 messages went out in the last 24 hours: nothing is sent now; the next can go from "
+            "2026-11-26 23:46 (Europe/Copenhagen): run the same command again then to send the 1"
+        ) in out
+    assert len(server.recorder.received) == 3
+
+    code, out = project.main(*SEND, now=at_copenhagen("2026-11-26T23:46:00"))
+    assert code == 0, out
+    assert "allows 3 messages a day: 3 left today" in out
+    assert len(server.recorder.received) == 4
+
+
+def test_the_next_message_waits_for_the_message_that_fills_the_day(
+    project: Project, server: SmtpServer
+) -> None:
+    """Of several runs in the last 24 hours, the oldest message counted first: the next can go
+    when the one that fills the day's limit is 24 hours old."""
+    project.smtp = {**server.smtp_config(), "rate_per_day": 3}
+    everyone = list(project.members)
+    project.members = everyone[:2]
+    assert project.main(*SEND, now=at_copenhagen("2026-11-25T08:00:00"))[0] == 0  # 2 of 3
+    project.members = everyone
+    code, out = project.main(*SEND, now=at_copenhagen("2026-11-25T20:00:00"))
+    assert code == 0, out
+    assert "this run sends 1 of the 2; the next can go from 2026-11-26 08:00 (Europe/Copenhagen)" in out
+
+    project.smtp["rate_per_day"] = 1  # 3 in the day now, the limit 1: the third must age out
+    code, out = project.main(*SEND, now=at_copenhagen("2026-11-26T09:00:00"))
+    assert code == 0, out
+    assert "nothing is sent now; the next can go from 2026-11-26 20:00 (Europe/Copenhagen)" in out
+    assert len(server.recorder.received) == 3
