@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 import trustme
 from conftest import MEETING_ID, ROOT, Project, fixed_clock, free_port
+from test_init import Terminal
 
 from mailer.cli import main
 from mailer.journal import Journal
@@ -410,3 +411,23 @@ def test_check_signin_signs_in_to_the_mailbox_and_reads_nothing(
     assert code == 2 and "all good" not in out
     assert f"the IMAP server refused the login as '{IMAP_USER}'" in err
     assert "forkert kodeord" not in out + err
+
+
+def test_the_password_is_asked_at_a_terminal_without_being_shown(invited: Project, dovecot: Dovecot) -> None:
+    """`mailer inbox --imap` at a terminal (a pseudo-terminal here) with no password in the
+    environment or the keyring: it asks for it, the typing is not shown, the mailbox is read
+    with it, and it appears nowhere: not on the screen, not in mailer's files."""
+    dovecot.deliver(REPLIES / "thunderbird.eml")
+    write_with_imap(invited, settings_for(dovecot))
+    env = {name: value for name, value in os.environ.items() if not name.upper().startswith("MAILER_")}
+    term = Terminal("--config", str(invited.config), "inbox", "--imap", cwd=invited.root, env=env)
+    term.wait_for(f"Password for {IMAP_USER} at {dovecot.host}: ")
+    term.type(IMAP_PASSWORD)
+    term.wait_for("so mailer does not ask again? [y/N] ")
+    term.type("n")
+    assert term.finish() == 0, term.screen
+    assert "recorded 1 answer" in term.screen
+    assert partstats(invited) == {"mads.kohler@koege.example": "TENTATIVE"}
+    assert IMAP_PASSWORD not in term.screen and "svar-p" not in term.screen  # typed, never echoed
+    written = b"".join(p.read_bytes() for p in invited.root.rglob("*") if p.is_file())
+    assert IMAP_PASSWORD.encode() not in written
