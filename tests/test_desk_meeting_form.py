@@ -133,3 +133,36 @@ def test_a_bad_value_is_shown_at_its_field_and_changes_nothing(project: Project)
             assert "Intet er gemt" in text_of(reply.text) and "Gemt i" not in text_of(reply.text)
             assert project.config.read_text(encoding="utf-8") == before
     assert not list(project.root.glob(".*desk*"))
+
+
+def test_a_time_written_the_danish_way_is_saved_as_she_wrote_it(project: Project) -> None:
+    """14.30 is half past two: never 14:00 and 0.3 seconds. What is not a day and a time to the
+    minute is refused at its field, nothing saved."""
+    before = commented(project)
+    with running_desk(project.config, FIXED) as desk:
+        client = opened(desk)
+        client.get("/meetings/edit")
+        for change, field in (
+            ({"start": "2027-11-16 14.30.5"}, "start"),
+            ({"start": "2027-11-16 10:00:15"}, "start"),
+            ({"start": "2027-11-16"}, "start"),  # a meeting with times needs its time
+            ({"end": "2027-11-16 25.00"}, "end"),
+            ({"end": "kl. 16.30"}, "end"),
+        ):
+            reply = client.post("/meetings/edit", {**NEW, **change})
+            assert "write it as 2027-09-21T13:00 (or 2027-09-21 13.00)" in problem_at(reply.text, field), (
+                change
+            )
+            assert project.config.read_text(encoding="utf-8") == before
+        danish = {**NEW, "start": "2027-11-16 9.30", "end": "16.11.2027 kl. 14.30"}
+        saved = client.post("/meetings/edit", danish)
+        assert "Gemt i config.toml" in text_of(saved.text), text_of(saved.text)
+        written = project.config.read_text(encoding="utf-8")[len(before) :]
+        assert "start = 2027-11-16T09:30:00\n" in written and "end = 2027-11-16T14:30:00\n" in written
+        meeting = load_settings(project.config).meeting(NEW["id"])
+        assert (meeting.start.hour, meeting.start.minute, meeting.start.second) == (9, 30, 0)
+        assert meeting.end is not None and meeting.end.microsecond == 0
+        assert "tirsdag den 16. november 2027 kl. 09.30–14.30" in text_of(client.get("/meetings").text)
+        again = {**NEW, "new": "", "start": "2027-11-16T10:00", "end": "2027-11-16 14.30"}
+        assert "Gemt i config.toml" in text_of(client.post("/meetings/edit", again).text)
+    assert load_settings(project.config).meeting(NEW["id"]).start.strftime("%H:%M:%S.%f") == "10:00:00.000000"

@@ -12,7 +12,7 @@ import re
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -77,13 +77,35 @@ class MeetingForm:
         return found
 
 
+# A day as the form takes it: 2027-09-21 (ISO, as <input type=date> gives it) or 21.09.2027 /
+# 21-09-2027 (as Danes write it); a time: 13:30 or 13.30 (as Danes write it), seconds only :00.
+DAY = (
+    r"(?:(?P<year>\d{4})-(?P<month>\d{1,2})-(?P<day>\d{1,2})"
+    r"|(?P<d>\d{1,2})(?P<sep>[.-])(?P<m>\d{1,2})(?P=sep)(?P<y>\d{4}))"
+)
+CLOCK = r"(?P<hour>\d{1,2})[:.](?P<minute>\d{2})(?::00)?"
+MOMENT = re.compile(rf"{DAY}(?:(?:T|\s+(?:kl\.?\s*)?){CLOCK})?", re.IGNORECASE)
+
+
 def _moment(text: str, key: str, all_day: bool, meeting_id: str) -> date | datetime:
+    """A start or end as she typed it, read strictly: 14.30 is half past two (never 14:00 and
+    0.3 seconds, as an ISO reader takes it); what is not a day and a time is refused, not guessed."""
+    found = MOMENT.fullmatch(text.strip())
     try:
-        return date.fromisoformat(text[:10]) if all_day else datetime.fromisoformat(text)
+        if found is None or (not all_day and found["hour"] is None):
+            raise ValueError(text)
+        day = date(
+            int(found["year"] or found["y"]),
+            int(found["month"] or found["m"]),
+            int(found["day"] or found["d"]),
+        )
+        if all_day:
+            return day
+        return datetime.combine(day, time(int(found["hour"]), int(found["minute"])))
     except ValueError as err:
-        form = "2027-09-21" if all_day else "2027-09-21T13:00"
+        form = "2027-09-21" if all_day else "2027-09-21T13:00 (or 2027-09-21 13.00)"
         raise ConfigError(
-            f"{text!r} is not a {'date' if all_day else 'time'}: write it as {form}",
+            f"{text!r} is not a {'date' if all_day else 'day and time'}: write it as {form}",
             field=f"meeting {meeting_id}, {key}",
         ) from err
 
