@@ -9,6 +9,7 @@ import html
 import io
 import mailbox
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +162,28 @@ def test_an_excel_member_list_replaces_the_old_once_it_checks(project: Project) 
     assert load_settings(project.config).files.recipients == Path("recipients.xlsx")
     assert COMMENT in project.config.read_text(encoding="utf-8")
     assert check(project.config)[0] == 0
+
+
+def test_an_uploaded_list_is_named_relative_to_config_toml(
+    project: Project, monkeypatch: Any, tmp_path: Path
+) -> None:
+    """`mailer desk` with the default --config (config.toml, a relative path): the list is written
+    into config.toml as its name beside it, so a moved or copied folder reads its own list."""
+    commented(project)
+    monkeypatch.chdir(project.root)
+    with running_desk(Path("config.toml"), FIXED) as desk:
+        client = opened(desk)
+        client.get("/members")
+        good = client.post_files("/members/upload", {}, [("file", "medlemmer.xlsx", workbook(DANISH_LIST))])
+        assert "Listen er erstattet: 4 medlemmer" in text_of(good.text), text_of(good.text)
+    written = project.config.read_text(encoding="utf-8")
+    assert 'recipients = "recipients.xlsx"' in written and str(project.root) not in written
+    copy = tmp_path / "kopi"
+    shutil.copytree(project.root, copy)
+    (project.root / "recipients.xlsx").unlink()  # the original folder's list is gone: the copy has its own
+    settings = load_settings(copy / "config.toml")
+    assert settings.resolve(settings.files.recipients) == copy / "recipients.xlsx"
+    assert check(copy / "config.toml")[0] == 0
 
 
 WITH_INVALID = [*DANISH_LIST, ["Anna", "anna@"], ["Bo Ørsted", "bo@greve.example", "Greve Bibliotek", "fr"]]

@@ -384,7 +384,11 @@ def replace_member_list(config: Path, current: Path, upload: Upload, now: dateti
 
 
 def _relative(path: Path, config: Path) -> str:
-    try:
-        return path.relative_to(config.parent).as_posix()
-    except ValueError:
-        return str(path)
+    """`path` as config.toml names a file: relative to its folder when it is in or under it (the
+    folder can be moved or copied), however the two were given (`--config config.toml` is
+    relative, the list's path absolute)."""
+    folder = config.resolve().parent
+    for candidate in (path.absolute(), path.resolve()):
+        if candidate.is_relative_to(folder):
+            return candidate.relative_to(folder).as_posix()
+    return str(path.resolve())
