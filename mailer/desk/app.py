@@ -41,7 +41,7 @@ from mailer.desk.editing import (
 )
 from mailer.desk.jobs import Job, Jobs
 from mailer.desk.members import member_view
-from mailer.desk.overview import coming_meeting, overview
+from mailer.desk.overview import cancellation_due, coming_meeting, overview
 from mailer.desk.sending import (
     CANCEL,
     Choice,
@@ -57,6 +57,7 @@ from mailer.inbox import mark_handled, read_inbox
 from mailer.journal import Journal
 from mailer.passwords import Section, with_password, with_passwords
 from mailer.private import write_private
+from mailer.run import load_inputs
 from mailer.status import zone_of
 from mailer.templates import available_templates
 from mailer.transport.outbox import WRITTEN
@@ -234,8 +235,11 @@ def meetings_page(pages: Pages, request: Request, settings: Settings, form: Form
 def _meetings(
     pages: Pages, settings: Settings, note: str = "", warnings: list[str] | None = None
 ) -> Response:
+    inputs = load_inputs(settings, skip_invalid=True)
+    now = pages.clock()
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         found = [(c, coming_meeting(c, journal, settings)) for c in current_meetings(settings, journal)]
+        due = [cancellation_due(c, inputs, journal, now) for c, _ in found if not c.over(now)]
     return pages.render(
         "meetings.html",
         settings.sender.language,
@@ -243,6 +247,7 @@ def _meetings(
         meetings=found,
         note=note,
         warnings=warnings or [],
+        due=[need for need in due if need is not None],
         cancel_choice=CANCEL,
     )
 

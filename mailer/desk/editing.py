@@ -234,6 +234,21 @@ def _same(key: str, written: Any, value: Any) -> bool:
     return bool(written == value)
 
 
+def mark_cancelled(config: Path, meeting_id: str, now: datetime) -> bool:
+    """`status = "cancelled"` for the meeting in config.toml, as members were just told (the rest
+    of the file as it is); False when config.toml has no such meeting or says so already."""
+    document = tomlkit.parse(config.read_text(encoding="utf-8"))
+    meetings = document.get("meetings")
+    table = (
+        next((t for t in meetings if t.get("id") == meeting_id), None) if isinstance(meetings, AoT) else None
+    )
+    if table is None or table.get("status") == "cancelled":
+        return False
+    table["status"] = "cancelled"
+    replace_checked(config, tomlkit.dumps(document), now)
+    return True
+
+
 def set_recipients_file(config: Path, name: str, now: datetime) -> list[str]:
     """`[files] recipients = name` in config.toml."""
     document = tomlkit.parse(config.read_text(encoding="utf-8"))

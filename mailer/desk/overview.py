@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from urllib.parse import urlencode
 
 from mailer.attendance import STATE_WORDS, attendance
 from mailer.bounces import bouncing
 from mailer.config import Settings
 from mailer.current import CurrentMeeting, current_meetings
-from mailer.desk.words import words
+from mailer.desk.sending import CANCEL
+from mailer.desk.words import counted, words
 from mailer.errors import MailerError
 from mailer.journal import Journal
 from mailer.plan import Selection
@@ -41,10 +43,22 @@ class Run:
     last: str  # local time
 
 
+@dataclass(frozen=True)
+class Need:
+    """Something that needs the coordinator, with the button that does it (if there is one)."""
+
+    text: str
+    href: str = ""
+    action: str = ""
+
+    def __str__(self) -> str:
+        return self.text
+
+
 @dataclass
 class Overview:
     meetings: list[ComingMeeting] = field(default_factory=list)
-    needs: list[str] = field(default_factory=list)
+    needs: list[Need] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
 
 
@@ -58,7 +72,9 @@ def overview(settings: Settings, now: datetime, *, last_runs: int = 8) -> Overvi
             if current.over(now):
                 continue
             found.meetings.append(coming_meeting(current, journal, settings))
-            found.needs += _meeting_needs(current, inputs, journal, now)
+            found.needs += [
+                n if isinstance(n, Need) else Need(n) for n in _meeting_needs(current, inputs, journal, now)
+            ]
         to_read = len(journal.replies_to_read())
         bounced = len(bouncing(journal))
         totals = sorted(journal.campaign_totals(), key=lambda t: t.last, reverse=True)[:last_runs]
@@ -67,11 +83,11 @@ def overview(settings: Settings, now: datetime, *, last_runs: int = 8) -> Overvi
             for t in totals
         ]
     if to_read:
-        found.needs.append(w["to_read"].format(n=to_read))
+        found.needs.append(Need(w["to_read"].format(n=to_read)))
     if bounced:
-        found.needs.append(w["bouncing_n"].format(n=bounced))
+        found.needs.append(Need(w["bouncing_n"].format(n=bounced)))
     if inputs.members.invalid:
-        found.needs.append(w["invalid_n"].format(n=len(inputs.members.invalid)))
+        found.needs.append(Need(w["invalid_n"].format(n=len(inputs.members.invalid))))
     return found
 
 
@@ -95,20 +111,45 @@ def coming_meeting(current: CurrentMeeting, journal: Journal, settings: Settings
     )
 
 
-def _meeting_needs(current: CurrentMeeting, inputs: Inputs, journal: Journal, now: datetime) -> list[str]:
+def cancellation_due(current: CurrentMeeting, inputs: Inputs, journal: Journal, now: datetime) -> Need | None:
+    """A meeting cancelled in config.toml that members still have in their calendars: the
+    cancellations `mailer cancel ID` would send now, and the button to its summary."""
+    meeting = current.meeting
+    if not meeting.cancelled or current.configured is None or current.told is None:
+        return None
+    language = inputs.settings.sender.language
+    w = words(language)
+    selection = Selection("invitation", meeting.id, cancel=True)
+    try:
+        plan = make_plan(inputs, journal, selection, now=now)
+    except MailerError as err:
+        return Need(w["plan_failed"].format(title=meeting.title, problem=err))
+    due = sum(1 for d in plan.deliveries if d.kind == "cancel")
+    if not due:
+        return None
+    text = w["cancel_due"].format(title=meeting.title, members=counted(language, "member_n", due))
+    return Need(text, "/send?" + urlencode({"template": CANCEL, "meeting": meeting.id}), w["send_cancel"])
+
+
+def _meeting_needs(
+    current: CurrentMeeting, inputs: Inputs, journal: Journal, now: datetime
+) -> list[str | Need]:
     """What `send invitation --meeting ID` would do now, in the coordinator's words."""
     w = words(inputs.settings.sender.language)
     meeting = current.meeting
     title = meeting.title
     if current.cancelled_elsewhere:
         return [w["cancelled_elsewhere"].format(title=title)]
-    if meeting.cancelled or current.configured is None:
+    if meeting.cancelled:
+        due = cancellation_due(current, inputs, journal, now)
+        return [due] if due else []
+    if current.configured is None:
         return []
     try:
         plan = make_plan(inputs, journal, Selection("invitation", meeting.id), now=now)
     except MailerError as err:
         return [w["plan_failed"].format(title=title, problem=err)]
-    needs = []
+    needs: list[str | Need] = []
     new = sum(1 for d in plan.deliveries if d.kind == "new")
     updates = sum(1 for d in plan.deliveries if d.kind == "update")
     if current.told is None:

@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from mailer.config import Settings
+from mailer.desk.editing import mark_cancelled
 from mailer.desk.jobs import Job
 from mailer.desk.signing import sign_in_first
 from mailer.desk.words import counted, number, words
@@ -201,7 +203,19 @@ def build_preview(settings: Settings, choice: Choice, now: datetime) -> Preview:
 
 def deliver(settings: Settings, choice: Choice, expected: int, now: datetime, job: Job) -> SendReport:
     """`mailer send` (or `cancel`) after its confirmation, reporting progress to `job`. Refused
-    when another run holds the journal's lock, or when the plan is no longer what she saw."""
+    when another run holds the journal's lock, or when the plan is no longer what she saw. Once a
+    cancellation went out, config.toml says the meeting is cancelled, as members were told."""
+    try:
+        return _deliver(settings, choice, expected, now, job)
+    finally:
+        meeting_id = choice.selection.meeting_id
+        if choice.selection.cancel and job.sent and meeting_id is not None:
+            # config.toml that cannot be changed: the overview says it disagrees with members
+            with suppress(MailerError, OSError):
+                mark_cancelled(settings.path, meeting_id, now)
+
+
+def _deliver(settings: Settings, choice: Choice, expected: int, now: datetime, job: Job) -> SendReport:
     w = words(settings.sender.language)
     inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
     with Journal(settings.resolve(settings.files.state)) as journal, journal.sending():

@@ -33,6 +33,8 @@ WORDS: dict[str, dict[str, str]] = {
         "bouncing_n": "{n} adresser virker ikke (de kommer ikke med i udsendelser)",
         "invalid_n": "{n} rækker i medlemslisten er ugyldige",
         "cancelled_elsewhere": "{title} er aflyst over for medlemmerne, men config.toml siger noget andet",
+        "cancel_due": "{title} er aflyst, men {members} har stadig mødet i kalenderen: send aflysningen",
+        "send_cancel": "Send aflysningen",
         "plan_failed": "{title}: {problem}",
         "search": "Søg",
         "search_hint": "navn, adresse, bibliotek eller gruppe",
@@ -269,6 +271,9 @@ WORDS: dict[str, dict[str, str]] = {
         "bouncing_n": "{n} addresses bounce (they are left out of sends)",
         "invalid_n": "{n} rows of the member list are invalid",
         "cancelled_elsewhere": "{title} was cancelled for the members, but config.toml says otherwise",
+        "cancel_due": "{title} is cancelled, but {members} still have it in their calendars: "
+        "send the cancellation",
+        "send_cancel": "Send the cancellation",
         "plan_failed": "{title}: {problem}",
         "search": "Search",
         "search_hint": "name, address, library or group",
