@@ -35,6 +35,7 @@ class DeskClient:
         self.port = parts.port
         self.cookie = ""
         self.csrf = ""
+        self.seen = ""  # the key of the last send summary shown, as its button posts it
 
     def request(
         self,
@@ -77,12 +78,17 @@ class DeskClient:
         found = re.search(r'name="csrf" (?:value|content)="([^"]+)"', reply.text)
         if found:
             self.csrf = found.group(1)
+        seen = re.search(r'name="seen" value="([^"]*)"', reply.text)
+        if seen:
+            self.seen = seen.group(1)
         return reply
 
     def post(self, path: str, fields: dict[str, str], *, csrf: bool = True) -> Reply:
         data = dict(fields)
         if csrf:
             data["csrf"] = self.csrf
+        if "expected" in data:  # the send button: under the summary last shown
+            data.setdefault("seen", self.seen)
         body = urlencode(data).encode()
         return self.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
 

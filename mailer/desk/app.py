@@ -8,6 +8,7 @@ import io
 import re
 import secrets
 import tempfile
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -56,6 +57,7 @@ from mailer.errors import MailerError
 from mailer.inbox import mark_handled, read_inbox
 from mailer.journal import Journal
 from mailer.passwords import Section, with_password, with_passwords
+from mailer.previewed import Previewed
 from mailer.private import write_private
 from mailer.run import load_inputs
 from mailer.status import zone_of
@@ -93,6 +95,7 @@ class Pages:
         self.clock = clock
         self.jobs = Jobs()
         self.signins = SignIns()
+        self.seen = Seen()
         self.language = FALLBACK_LANGUAGE  # the last one config.toml gave, for a page about a problem
         self._passwords: dict[Section, SecretStr] = {}  # typed in a page and kept, until the desk closes
         self.upload: tuple[str, Upload] | None = None  # a member list waiting for her word, by its ticket
@@ -119,6 +122,29 @@ class Pages:
 
     def problem(self, err: Exception) -> HTMLResponse:
         return self.render("problem.html", self.language, status=409, active="", problem=str(err))
+
+
+class Seen:
+    """The summaries shown, by a key in the page's form: the send button sends only when who gets
+    what is still as the summary she pressed it under showed."""
+
+    KEPT = 100  # the newest summaries kept (older pages: look again)
+
+    def __init__(self) -> None:
+        self._seen: dict[str, Previewed] = {}
+        self._lock = threading.Lock()
+
+    def keep(self, record: Previewed) -> str:
+        key = secrets.token_urlsafe(12)
+        with self._lock:
+            self._seen[key] = record
+            while len(self._seen) > self.KEPT:
+                del self._seen[next(iter(self._seen))]
+        return key
+
+    def get(self, key: str) -> Previewed | None:
+        with self._lock:
+            return self._seen.get(key)
 
 
 def page(handler: Handler) -> Callable[[Pages], Endpoint]:
@@ -467,11 +493,14 @@ def _send_page(pages: Pages, settings: Settings, form: Form, note: str = "") -> 
     """The selection form; with a template chosen, the summary and the one button that sends."""
     summary = None
     problem = ""
+    seen = ""
     if form.get("template"):
         try:
             summary = plan_summary(settings, Choice.from_form(form), pages.clock())
         except MailerError as err:
             problem = str(err)
+        if summary is not None and summary.seen is not None:
+            seen = pages.seen.keep(summary.seen)
     hidden = {k: form[k] for k in SELECTION_FIELDS if form.get(k)}
     return pages.render(
         "send.html",
@@ -480,6 +509,7 @@ def _send_page(pages: Pages, settings: Settings, form: Form, note: str = "") -> 
         form=form,
         summary=summary,
         hidden=hidden,
+        seen=seen,
         problem=problem,
         note=note,
         **_choices(settings),
@@ -502,14 +532,17 @@ def _with_typed_password(pages: Pages, settings: Settings, form: Form, section: 
 def send_start(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
     choice = Choice.from_form(form)
     settings = _with_typed_password(pages, settings, form)
+    seen = pages.seen.get(form.get("seen", ""))
     try:
         expected = int(form.get("expected", ""))
-    except ValueError as err:
-        raise MailerError("look at the summary first, then send", field="expected") from err
+    except ValueError:
+        seen = None
+    if seen is None:  # no summary seen (or the desk was started again since)
+        raise MailerError(words(settings.sender.language)["seen_none"], field="seen")
     now = pages.clock()
     job = pages.jobs.start(
         choice.selection.campaign or choice.selection.template,
-        lambda job: deliver(settings, choice, expected, now, job),
+        lambda job: deliver(settings, choice, seen, now, job, expected),
     )
     return RedirectResponse(f"/send/job/{job.id}", status_code=303)
 

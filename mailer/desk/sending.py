@@ -19,7 +19,7 @@ from mailer.journal import Journal
 from mailer.limits import Today, per_minute, today
 from mailer.meetings import DEFAULT_ZONE
 from mailer.plan import Plan, Selection
-from mailer.previewed import Changes, since_preview, some
+from mailer.previewed import Changes, Previewed, changes_since, previewed, since_preview, some
 from mailer.run import Inputs, Preview, SendReport, load_inputs, make_plan, preview, send, send_test
 from mailer.signin import SmtpSignIn
 from mailer.words import local_time
@@ -76,6 +76,7 @@ class Summary:
     needs_signin: str = ""  # why she must sign in to Microsoft 365 first ("" when she need not)
     needs_password: bool = False
     account: str = ""
+    seen: Previewed | None = None  # who gets what, as the button sends it only if still so
 
 
 def summarize(
@@ -191,7 +192,9 @@ def plan_summary(settings: Settings, choice: Choice, now: datetime) -> Summary:
     inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         plan = make_plan(inputs, journal, choice.selection, now=now)
-        return summarize(settings, plan, inputs, journal, choice.selection, now)
+        found = summarize(settings, plan, inputs, journal, choice.selection, now)
+    found.seen = previewed(plan, settings, choice.selection, now)
+    return found
 
 
 def build_preview(settings: Settings, choice: Choice, now: datetime) -> Preview:
@@ -201,12 +204,14 @@ def build_preview(settings: Settings, choice: Choice, now: datetime) -> Preview:
         return preview(inputs, journal, choice.selection, now=now)
 
 
-def deliver(settings: Settings, choice: Choice, expected: int, now: datetime, job: Job) -> SendReport:
+def deliver(
+    settings: Settings, choice: Choice, seen: Previewed, now: datetime, job: Job, expected: int
+) -> SendReport:
     """`mailer send` (or `cancel`) after its confirmation, reporting progress to `job`. Refused
     when another run holds the journal's lock, or when the plan is no longer what she saw. Once a
     cancellation went out, config.toml says the meeting is cancelled, as members were told."""
     try:
-        return _deliver(settings, choice, expected, now, job)
+        return _deliver(settings, choice, seen, now, job, expected)
     finally:
         meeting_id = choice.selection.meeting_id
         if choice.selection.cancel and job.sent and meeting_id is not None:
@@ -215,14 +220,18 @@ def deliver(settings: Settings, choice: Choice, expected: int, now: datetime, jo
                 mark_cancelled(settings.path, meeting_id, now)
 
 
-def _deliver(settings: Settings, choice: Choice, expected: int, now: datetime, job: Job) -> SendReport:
+def _deliver(
+    settings: Settings, choice: Choice, seen: Previewed, now: datetime, job: Job, expected: int
+) -> SendReport:
     w = words(settings.sender.language)
     inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
     with Journal(settings.resolve(settings.files.state)) as journal, journal.sending():
         plan = make_plan(inputs, journal, choice.selection, now=now)
         total = len(plan.deliveries)
-        if total != expected:
-            raise MailerError(w["changed_since"].format(n=total))
+        changed = changes_since(seen, previewed(plan, settings, choice.selection, now), ())
+        if total != expected or not changed.same:
+            said = [w["changed_since"].format(n=total), *_in_words(changed, w)]
+            raise MailerError("; ".join(said))
         day = today(settings.smtp, journal, now, total)
         if day is not None and not day.sends:
             raise MailerError(_today(settings.sender.language, day))
@@ -245,6 +254,19 @@ def _deliver(settings: Settings, choice: Choice, expected: int, now: datetime, j
                 code=err.code,
                 reply=err.reply,
             ) from err
+
+
+def _in_words(changed: Changes, w: dict[str, str]) -> list[str]:
+    """Who and what changed between the summary and the button, in her words."""
+    lines = [w["seen_chosen"]] if changed.chosen else []
+    for key, emails in (
+        ("seen_added", changed.added),
+        ("seen_gone", changed.gone),
+        ("seen_changed", changed.changed),
+    ):
+        if emails:
+            lines.append(w[key].format(emails=some(emails, w["and_more"])))
+    return lines + [w[f"seen_{part}"] for part in changed.parts]
 
 
 def send_test_message(settings: Settings, choice: Choice, to: str, now: datetime) -> str:

@@ -242,6 +242,15 @@ WORDS: dict[str, dict[str, str]] = {
             "det, der skal sendes, har ændret sig, siden du så oversigten (nu {n} beskeder): "
             "se oversigten igen"
         ),
+        "seen_added": "med nu, men ikke i oversigten: {emails}",
+        "seen_gone": "i oversigten, men ikke med nu: {emails}",
+        "seen_changed": "ændret siden (navn, bibliotek, sprog, anden kolonne, slags besked): {emails}",
+        "seen_template": "skabelonen er ændret",
+        "seen_meetings": "mødet er ændret",
+        "seen_attachments": "et bilag er ændret",
+        "seen_sender": "afsenderen er ændret",
+        "seen_chosen": "valget af medlemmer er ændret",
+        "seen_none": "se oversigten først, og send så",
         "no_job": "Den udsendelse kender skrivebordet ikke (er det blevet startet igen?)",
     },
     "en": {
@@ -480,6 +489,15 @@ WORDS: dict[str, dict[str, str]] = {
         "changed_since": (
             "what would be sent changed since you saw the summary (now {n} messages): look at it again"
         ),
+        "seen_added": "in it now, not in the summary: {emails}",
+        "seen_gone": "in the summary, left out now: {emails}",
+        "seen_changed": "changed since (name, library, language, another column, kind of message): {emails}",
+        "seen_template": "the template changed",
+        "seen_meetings": "the meeting changed",
+        "seen_attachments": "an attachment changed",
+        "seen_sender": "the sender changed",
+        "seen_chosen": "the choice of members changed",
+        "seen_none": "look at the summary first, then send",
         "no_job": "The desk does not know that run (was it started again?)",
     },
 }
