@@ -151,8 +151,12 @@ def _libraries(settings: Settings) -> dict[str, str]:
 
 
 def write_csv(found: Attendance, path: Path, language: str) -> None:
-    """The list as Danish Excel opens it by a double click: UTF-8 with a BOM, `;` between fields;
-    readable by its owner only (it names members)."""
+    """The list as CSV (csv_bytes), readable by its owner only (it names members)."""
+    write_private(path, csv_bytes(found, language))
+
+
+def csv_bytes(found: Attendance, language: str) -> bytes:
+    """The list as Danish Excel opens it by a double click: UTF-8 with a BOM, `;` between fields."""
     words = STATE_WORDS[language]
     yes, no = YES_NO[language]
     text = io.StringIO(newline="")
@@ -172,4 +176,4 @@ def write_csv(found: Attendance, path: Path, language: str) -> None:
                     "" if a.sequence is None else a.sequence,
                 ]
             )
-    write_private(path, text.getvalue().encode("utf-8-sig"))
+    return text.getvalue().encode("utf-8-sig")

@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
-from zoneinfo import available_timezones
+from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo, available_timezones
 
 import jinja2
 from pydantic import SecretStr, TypeAdapter
@@ -27,9 +27,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from mailer.answers import record_by_hand
-from mailer.attendance import STATE_WORDS
+from mailer.attendance import NOT_ON_LIST, STATE_WORDS, STATES, Attendance, attendance, csv_bytes
 from mailer.config import Settings, load_settings
-from mailer.current import current_meetings
+from mailer.current import CurrentMeeting, current_meeting, current_meetings
 from mailer.desk.editing import (
     MeetingForm,
     Replaced,
@@ -42,7 +42,7 @@ from mailer.desk.editing import (
 )
 from mailer.desk.jobs import Job, Jobs
 from mailer.desk.members import member_view
-from mailer.desk.overview import cancellation_due, coming_meeting, overview
+from mailer.desk.overview import ComingMeeting, cancellation_due, coming_meeting, overview
 from mailer.desk.sending import (
     CANCEL,
     Choice,
@@ -276,6 +276,53 @@ def _meetings(
         due=[need for need in due if need is not None],
         cancel_choice=CANCEL,
     )
+
+
+@page
+def meeting_answers(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    """Who is coming: the invited members by their answer, with library and comment, as
+    `mailer status ID --html` shows them."""
+    language = settings.sender.language
+    current, coming, found = _attendance(settings, request.path_params["meeting"])
+    zone = ZoneInfo(current.meeting.timezone)
+    ordered = sorted(found.attendees, key=lambda a: (a.library or "~", a.name.casefold(), a.email))
+    groups = [
+        (
+            state,
+            STATE_WORDS[language][state],
+            [(a, local_time(a.answered_at, zone)) for a in ordered if a.state == state],
+        )
+        for state in STATES
+    ]
+    return pages.render(
+        "meeting_answers.html",
+        language,
+        active="meetings",
+        meeting=coming,
+        groups=[group for group in groups if group[2]],
+        not_on_list=NOT_ON_LIST[language],
+    )
+
+
+@page
+def meeting_answers_csv(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    """The same list as `mailer status ID --csv` writes it, for Excel (the caterer's count)."""
+    meeting_id = request.path_params["meeting"]
+    _, _, found = _attendance(settings, meeting_id)
+    name = f"{words(settings.sender.language)['answers_file']}-{meeting_id}.csv"
+    return Response(
+        csv_bytes(found, settings.sender.language),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"},
+    )
+
+
+def _attendance(settings: Settings, meeting_id: str) -> tuple[CurrentMeeting, ComingMeeting, Attendance]:
+    """The meeting as members know it (one neither config.toml nor the journal knows: refused),
+    its totals, and who was invited with their answers."""
+    with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
+        current = current_meeting(settings, journal, meeting_id)
+        return current, coming_meeting(current, journal, settings), attendance(journal, settings, meeting_id)
 
 
 # The reminders the form offers (ISO 8601 durations, as config.toml writes them).
@@ -614,6 +661,8 @@ def create_app(config: Path, *, csrf: str, clock: Clock) -> Starlette:
         Route("/members/upload/decide", members_decide(pages), methods=["POST"]),
         Route("/meetings", meetings_page(pages)),
         Route("/meetings/edit", meeting_form(pages)),
+        Route("/meetings/{meeting}/answers", meeting_answers(pages)),
+        Route("/meetings/{meeting}/answers.csv", meeting_answers_csv(pages)),
         Route("/meetings/edit", meeting_save(pages), methods=["POST"]),
         Route("/inbox", inbox_page(pages)),
         Route("/inbox", inbox_read(pages), methods=["POST"]),
