@@ -22,6 +22,7 @@ class Reply:
     status: int
     headers: http.client.HTTPMessage
     text: str
+    redirected: str = ""  # the page after a change this reply was followed to (its address)
 
 
 class DeskClient:
@@ -90,7 +91,18 @@ class DeskClient:
         if "expected" in data:  # the send button: under the summary last shown
             data.setdefault("seen", self.seen)
         body = urlencode(data).encode()
-        return self.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        reply = self.request("POST", path, body, {"Content-Type": "application/x-www-form-urlencoded"})
+        return self._after(reply)
+
+    def _after(self, reply: Reply) -> Reply:
+        """The page after a change, as a browser follows the desk's redirect to it (its address
+        carries `done=`); other redirects (to a send's progress, a preview) are returned as they are."""
+        location = reply.headers.get("Location", "")
+        if reply.status != 303 or "done=" not in location:
+            return reply
+        followed = self.get(location)
+        followed.redirected = location
+        return followed
 
     def post_files(self, path: str, fields: dict[str, str], files: list[tuple[str, str, bytes]]) -> Reply:
         """A multipart form as a browser sends one: `files` are (field, file name, content)."""
@@ -107,7 +119,10 @@ class DeskClient:
             )
             parts.append(head.encode() + data + b"\r\n")
         body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-        return self.request("POST", path, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"})
+        reply = self.request(
+            "POST", path, body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+        )
+        return self._after(reply)
 
 
 @contextmanager

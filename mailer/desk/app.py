@@ -12,7 +12,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -65,6 +65,7 @@ from mailer.templates import available_templates
 from mailer.transport.outbox import WRITTEN
 from mailer.words import local_time, status_word
 
+T = TypeVar("T")
 Clock = Callable[[], datetime]
 Form = dict[str, str]
 Handler = Callable[["Pages", Request, Settings, Form], Response]
@@ -95,7 +96,8 @@ class Pages:
         self.clock = clock
         self.jobs = Jobs()
         self.signins = SignIns()
-        self.seen = Seen()
+        self.seen: Kept[Previewed] = Kept()
+        self.done: Kept[dict[str, Any]] = Kept()  # what the page after a change says
         self.language = FALLBACK_LANGUAGE  # the last one config.toml gave, for a page about a problem
         self._passwords: dict[Section, SecretStr] = {}  # typed in a page and kept, until the desk closes
         self.upload: tuple[str, Upload] | None = None  # a member list waiting for her word, by its ticket
@@ -120,31 +122,41 @@ class Pages:
         page = self.env.get_template(name).render(lang=language, w=words(language), csrf=self.csrf, **context)
         return HTMLResponse(page, status_code=status)
 
+    def after(self, path: str, **shown: Any) -> RedirectResponse:
+        """The page after a change (Post/Redirect/Get): reloading it, or going back to it, does
+        not make the change again; what it says (`shown`) comes along by a key in the address."""
+        return RedirectResponse(f"{path}?done={self.done.keep(shown)}", status_code=303)
+
+    def shown(self, form: Form) -> dict[str, Any]:
+        """What the page after a change says (nothing when the key is unknown)."""
+        return self.done.get(form.get("done", "")) or {}
+
     def problem(self, err: Exception) -> HTMLResponse:
         return self.render("problem.html", self.language, status=409, active="", problem=str(err))
 
 
-class Seen:
-    """The summaries shown, by a key in the page's form: the send button sends only when who gets
-    what is still as the summary she pressed it under showed."""
+class Kept(Generic[T]):
+    """What a page handed on, by a key in a form or an address: the summaries shown (the send
+    button sends only when who gets what is still as the summary she pressed it under showed),
+    and what a change's page says after its redirect. Reading keeps it: a reload shows the same."""
 
-    KEPT = 100  # the newest summaries kept (older pages: look again)
+    KEPT = 100  # the newest kept (an older page: look again)
 
     def __init__(self) -> None:
-        self._seen: dict[str, Previewed] = {}
+        self._kept: dict[str, T] = {}
         self._lock = threading.Lock()
 
-    def keep(self, record: Previewed) -> str:
+    def keep(self, item: T) -> str:
         key = secrets.token_urlsafe(12)
         with self._lock:
-            self._seen[key] = record
-            while len(self._seen) > self.KEPT:
-                del self._seen[next(iter(self._seen))]
+            self._kept[key] = item
+            while len(self._kept) > self.KEPT:
+                del self._kept[next(iter(self._kept))]
         return key
 
-    def get(self, key: str) -> Previewed | None:
+    def get(self, key: str) -> T | None:
         with self._lock:
-            return self._seen.get(key)
+            return self._kept.get(key)
 
 
 def page(handler: Handler) -> Callable[[Pages], Endpoint]:
@@ -193,7 +205,7 @@ def overview_page(pages: Pages, request: Request, settings: Settings, form: Form
 
 @page
 def members_page(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
-    return _members(pages, settings, form.get("q", ""))
+    return _members(pages, settings, form.get("q", ""), **pages.shown(form))
 
 
 def _members(pages: Pages, settings: Settings, query: str = "", **shown: Any) -> Response:
@@ -231,7 +243,7 @@ def members_decide(pages: Pages, request: Request, settings: Settings, form: For
     if pending is None or pending[0] != form.get("ticket"):
         return _members(pages, settings, problem=w["upload_gone"])
     if form.get("choice") != "replace":
-        return _members(pages, settings, note=w["upload_cancelled"])
+        return pages.after("/members", note=w["upload_cancelled"])
     current = settings.resolve(settings.files.recipients)
     try:
         replaced = replace_member_list(pages.config, current, pending[1], pages.clock())
@@ -250,12 +262,12 @@ def _replaced(pages: Pages, replaced: Replaced) -> Response:
         note += " " + w["uploaded_invalid"].format(n=len(replaced.members.invalid))
     if replaced.kept is not None:
         note += " " + w["kept_copy"].format(name=replaced.kept.name)
-    return _members(pages, settings, note=note, warnings=replaced.warnings)
+    return pages.after("/members", note=note, warnings=replaced.warnings)
 
 
 @page
 def meetings_page(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
-    return _meetings(pages, settings)
+    return _meetings(pages, settings, **pages.shown(form))
 
 
 def _meetings(
@@ -399,8 +411,7 @@ def meeting_save(pages: Pages, request: Request, settings: Settings, form: Form)
         warnings = save_meeting(pages.config, MeetingForm.read(form), new=new, now=pages.clock())
     except MailerError as err:
         return _meeting_form(pages, settings, form, new=new, problem=err)
-    settings = pages.settings()
-    return _meetings(pages, settings, words(settings.sender.language)["saved"], warnings)
+    return pages.after("/meetings", note=words(settings.sender.language)["saved"], warnings=warnings)
 
 
 @page
