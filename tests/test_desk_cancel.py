@@ -86,10 +86,18 @@ def test_a_cancellation_sent_from_the_desk_is_written_into_config_toml(
     with running_desk(project.config, FIXED) as desk:
         client = opened(desk)
         client.get("/send?" + urlencode({"template": ":cancel", "meeting": MEETING_ID}))
-        client.post("/send", {"template": ":cancel", "meeting": MEETING_ID, "expected": "4"})
+        job = client.post("/send", {"template": ":cancel", "meeting": MEETING_ID, "expected": "4"})
         desk.pages.jobs.wait()
+        progress = client.get(job.headers["Location"]).text
         overview = text_of(client.get("/").text)
     assert "siger noget andet" not in overview and "aflyst" in overview, overview
+    # the progress page names what went out, not "Sender invitation", and where to go on
+    said = text_of(progress)
+    assert (
+        "Aflysningen af Netværksmøde: Hvad siger brugerne? er sendt" in said and "invitation" not in said
+    ), said
+    assert f'href="/meetings/{MEETING_ID}/answers">Se hvem der kommer</a>' in progress
+    assert 'href="/">Til overblikket</a>' in progress
     after = project.config.read_text(encoding="utf-8")
     assert after == before.replace('status = "confirmed"', 'status = "cancelled"', 1) and COMMENT in after
     assert load_settings(project.config).meeting(MEETING_ID).cancelled

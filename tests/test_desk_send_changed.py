@@ -40,8 +40,10 @@ def test_a_member_swapped_for_another_after_the_summary_stops_the_send(
         assert "se oversigten først, og send så" in text_of(refused.text) and not server.messages
         # looking again, the button sends to whom the summary shows
         client.get("/send?" + urlencode(INVITATION))
-        client.post("/send", {**INVITATION, "expected": "4"})
+        sent = client.post("/send", {**INVITATION, "expected": "4"})
         desk.pages.jobs.wait()
+        said = text_of(client.get(sent.headers["Location"]).text)
+        assert "Invitationen til Netværksmøde: Hvad siger brugerne? er sendt" in said, said
     assert sorted(m["To"].addresses[0].addr_spec for m in server.messages) == sorted(
         m[1] for m in project.members
     )

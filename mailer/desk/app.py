@@ -50,6 +50,7 @@ from mailer.desk.sending import (
     deliver,
     plan_summary,
     send_test_message,
+    what_is_sent,
 )
 from mailer.desk.signing import SignIn, SignIns, local_page, sign_in_first
 from mailer.desk.words import counted, words
@@ -598,9 +599,13 @@ def send_start(pages: Pages, request: Request, settings: Settings, form: Form) -
     if seen is None:  # no summary seen (or the desk was started again since)
         raise MailerError(words(settings.sender.language)["seen_none"], field="seen")
     now = pages.clock()
+    kind, title = what_is_sent(settings, choice)
     job = pages.jobs.start(
         choice.selection.campaign or choice.selection.template,
         lambda job: deliver(settings, choice, seen, now, job, expected),
+        kind=kind,
+        title=title,
+        meeting_id=choice.selection.meeting_id,
     )
     return RedirectResponse(f"/send/job/{job.id}", status_code=303)
 

@@ -21,6 +21,9 @@ class Job:
 
     id: str
     campaign: str
+    kind: str = ""  # invitation, reminder, cancellation, newsletter ('' for another template)
+    title: str = ""  # the meeting's title (a newsletter's campaign)
+    meeting_id: str | None = None
     total: int = 0
     sent: int = 0
     failed: int = 0
@@ -43,8 +46,16 @@ class Jobs:
         self._jobs: dict[str, Job] = {}
         self._lock = threading.Lock()
 
-    def start(self, campaign: str, work: Callable[[Job], SendReport]) -> Job:
-        job = Job(secrets.token_urlsafe(12), campaign)
+    def start(
+        self,
+        campaign: str,
+        work: Callable[[Job], SendReport],
+        *,
+        kind: str = "",
+        title: str = "",
+        meeting_id: str | None = None,
+    ) -> Job:
+        job = Job(secrets.token_urlsafe(12), campaign, kind, title, meeting_id)
 
         def run() -> None:
             try:

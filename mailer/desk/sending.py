@@ -187,6 +187,22 @@ def _chosen(language: str, chosen: str) -> str:
     return w["chosen_all"]
 
 
+KINDS = ("invitation", "reminder", "cancellation", "newsletter")  # named on the progress page
+
+
+def what_is_sent(settings: Settings, choice: Choice) -> tuple[str, str]:
+    """What a send is, as the progress page names it: its kind (one of KINDS, or '' for another
+    template) and the meeting's title (a newsletter's campaign)."""
+    selection = choice.selection
+    meeting = next((m for m in settings.meetings if m.id == selection.meeting_id), None)
+    kind = selection.template if selection.template in KINDS else ""
+    if selection.cancel or (kind == "invitation" and meeting is not None and meeting.cancelled):
+        kind = "cancellation"
+    if meeting is not None:
+        return kind, meeting.title
+    return kind, selection.campaign or selection.meeting_id or selection.template
+
+
 def plan_summary(settings: Settings, choice: Choice, now: datetime) -> Summary:
     """The summary, from a plan made on the journal as it is (read only: nothing changes)."""
     inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
