@@ -11,7 +11,7 @@ from mailer.attendance import STATE_WORDS, attendance
 from mailer.bounces import bouncing
 from mailer.config import Settings
 from mailer.current import CurrentMeeting, current_meetings
-from mailer.desk.sending import CANCEL
+from mailer.desk.sending import CANCEL, cut_off
 from mailer.desk.words import counted, words
 from mailer.errors import MailerError
 from mailer.journal import Journal
@@ -75,6 +75,7 @@ def overview(settings: Settings, now: datetime, *, last_runs: int = 8) -> Overvi
             found.needs += [
                 n if isinstance(n, Need) else Need(n) for n in _meeting_needs(current, inputs, journal, now)
             ]
+        found.needs += _cut_off(inputs, journal, now)
         to_read = len(journal.replies_to_read())
         bounced = len(bouncing(journal))
         totals = sorted(journal.campaign_totals(), key=lambda t: t.last, reverse=True)[:last_runs]
@@ -109,6 +110,25 @@ def coming_meeting(current: CurrentMeeting, journal: Journal, settings: Settings
         invited=invited,
         totals=[(state, state_words[state], counts[state]) for state in shown],
     )
+
+
+def _cut_off(inputs: Inputs, journal: Journal, now: datetime) -> list[Need]:
+    """Sends the desk started that were cut off (the desk closed under way) and still have
+    members to reach: how far each got, and the button to the summary of the rest."""
+    w = words(inputs.settings.sender.language)
+    sent = {t.campaign: t.sent for t in journal.campaign_totals()}
+    found = []
+    for choice in cut_off(inputs.settings):
+        try:
+            plan = make_plan(inputs, journal, choice.selection, now=now)
+        except MailerError:
+            continue  # cannot be sent as it was chosen (the meeting is over, say): nothing to finish
+        key = plan.campaign.key
+        if plan.deliveries:
+            done = sent.get(key, 0)
+            text = w["cut_off"].format(campaign=key, sent=done, total=done + len(plan.deliveries))
+            found.append(Need(text, "/send?" + urlencode(choice.as_form()), w["send_rest"]))
+    return found
 
 
 def cancellation_due(current: CurrentMeeting, inputs: Inputs, journal: Journal, now: datetime) -> Need | None:

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
+from pathlib import Path
 
 from mailer.config import Settings
 from mailer.desk.editing import mark_cancelled
@@ -20,6 +22,7 @@ from mailer.limits import Today, per_minute, today
 from mailer.meetings import DEFAULT_ZONE
 from mailer.plan import Plan, Selection
 from mailer.previewed import Changes, Previewed, changes_since, previewed, since_preview, some
+from mailer.private import private_folder, write_private
 from mailer.run import Inputs, Preview, SendReport, load_inputs, make_plan, preview, send, send_test
 from mailer.signin import SmtpSignIn
 from mailer.words import local_time
@@ -56,6 +59,49 @@ class Choice:
             reinstate=form.get("reinstate") == "on",
         )
         return cls(selection, form.get("skip_invalid") == "on")
+
+    def as_form(self) -> dict[str, str]:
+        """The form's fields that choose this again (Choice.from_form's)."""
+        selection = self.selection
+        if selection.cancel:
+            return {"template": CANCEL, "meeting": selection.meeting_id or ""}
+        fields = {
+            "template": selection.template,
+            "meeting": selection.meeting_id or "",
+            "group": selection.group or "",
+            "only": selection.only or "",
+            "campaign": selection.campaign or "",
+        }
+        ticked = {
+            "resend": selection.resend,
+            "cancel_removed": selection.cancel_removed,
+            "reinstate": selection.reinstate,
+            "skip_invalid": self.skip_invalid,
+        }
+        return {k: v for k, v in fields.items() if v} | {k: "on" for k, on in ticked.items() if on}
+
+
+# A send the desk started is noted here (beside the journal) until it ends: one still noted when
+# the desk starts again was cut off (the desk closed, the computer slept) before it could end.
+UNDER_WAY = "desk-sending"
+
+
+def _under_way(settings: Settings, campaign: str) -> Path:
+    folder = settings.resolve(settings.files.state).parent / UNDER_WAY
+    private_folder(folder)
+    return folder / f"{campaign.replace(':', '+')}.json"
+
+
+def cut_off(settings: Settings) -> list[Choice]:
+    """The sends the desk started that never ended (the desk stopped under way), as chosen."""
+    folder = settings.resolve(settings.files.state).parent / UNDER_WAY
+    found = []
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else ():
+        try:
+            found.append(Choice.from_form(json.loads(path.read_bytes())))
+        except (OSError, ValueError, MailerError):
+            continue  # unreadable: nothing to offer
+    return found
 
 
 @dataclass
@@ -260,8 +306,12 @@ def _deliver(
         job.backup = str(
             copy.relative_to(settings.base_dir) if copy.is_relative_to(settings.base_dir) else copy
         )
+        under_way = _under_way(settings, plan.campaign.key)
+        write_private(under_way, json.dumps(choice.as_form(), ensure_ascii=False).encode())
         try:
-            return send(inputs, journal, plan, now=now, limit=limit, progress=job.progress, signin=signin)
+            report = send(inputs, journal, plan, now=now, limit=limit, progress=job.progress, signin=signin)
+            under_way.unlink(missing_ok=True)  # ended: what failed is on its page
+            return report
         except DeliveryError as err:  # a refused sign-in or TLS failure stopped the run
             done = job.sent + job.failed
             sent = f"{done} of {limit} were done before that" if done else "nothing was sent"

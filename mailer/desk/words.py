@@ -35,6 +35,8 @@ WORDS: dict[str, dict[str, str]] = {
         "cancelled_elsewhere": "{title} er aflyst over for medlemmerne, men config.toml siger noget andet",
         "cancel_due": "{title} er aflyst, men {members} har stadig mødet i kalenderen: send aflysningen",
         "send_cancel": "Send aflysningen",
+        "cut_off": "{campaign} er kun sendt til {sent} af {total}: send resten",
+        "send_rest": "Send resten",
         "plan_failed": "{title}: {problem}",
         "search": "Søg",
         "search_hint": "navn, adresse, bibliotek eller gruppe",
@@ -246,6 +248,10 @@ WORDS: dict[str, dict[str, str]] = {
         "sent_other": "{title} er sendt",
         "next_answers": "Se hvem der kommer",
         "next_overview": "Til overblikket",
+        "connection_lost": (
+            "Forbindelsen til mailer er væk (er vinduet med mailer desk lukket?). Start mailer desk "
+            "igen og se Overblik: intet bliver sendt to gange."
+        ),
         "progress": "{done} af {total} sendt{failed}",
         "progress_failed": ", {n} fejlede",
         "done": "Færdig",
@@ -302,6 +308,8 @@ WORDS: dict[str, dict[str, str]] = {
         "cancel_due": "{title} is cancelled, but {members} still have it in their calendars: "
         "send the cancellation",
         "send_cancel": "Send the cancellation",
+        "cut_off": "{campaign} was sent to only {sent} of {total}: send the rest",
+        "send_rest": "Send the rest",
         "plan_failed": "{title}: {problem}",
         "search": "Search",
         "search_hint": "name, address, library or group",
@@ -513,6 +521,10 @@ WORDS: dict[str, dict[str, str]] = {
         "sent_other": "{title} is sent",
         "next_answers": "See who is coming",
         "next_overview": "To the overview",
+        "connection_lost": (
+            "The connection to mailer is gone (was the window with mailer desk closed?). Start mailer "
+            "desk again and look at the Overview: nothing is sent twice."
+        ),
         "progress": "{done} of {total} sent{failed}",
         "progress_failed": ", {n} failed",
         "done": "Done",

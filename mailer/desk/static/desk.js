@@ -6,9 +6,22 @@
   if (!job || job.dataset.state !== "running") return;
   const bar = job.querySelector("progress");
   const line = document.getElementById("progress");
+  const lost = document.getElementById("lost");
   async function poll() {
-    const reply = await fetch(job.dataset.progress, { credentials: "same-origin", cache: "no-store" });
-    const now = await reply.json();
+    let now;
+    try {
+      const reply = await fetch(job.dataset.progress, { credentials: "same-origin", cache: "no-store" });
+      now = await reply.json();
+    } catch (err) {
+      now = { state: "gone" };
+    }
+    if (now.state === "gone" || now.state === "unknown") {
+      // the desk stopped (or was started again and does not know this run): say so, keep asking
+      lost.hidden = false;
+      window.setTimeout(poll, 2000);
+      return;
+    }
+    lost.hidden = true;
     if (now.state !== "running") { window.location.reload(); return; }
     bar.max = Math.max(now.total, 1);
     bar.value = now.sent + now.failed;
