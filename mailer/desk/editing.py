@@ -10,6 +10,7 @@ import hashlib
 import os
 import re
 import shutil
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -55,9 +56,14 @@ class MeetingForm:
 
     @classmethod
     def read(cls, form: Mapping[str, str]) -> MeetingForm:
-        meeting_id = form.get("id", "").strip()
-        if not meeting_id:
-            raise ConfigError("give the meeting an id, e.g. 2027-11-16-samskabelse", field="id")
+        """The form read; a new meeting without an id gets one made from its day and title."""
+        typed = form.get("id", "").strip()
+        if typed and not MEETING_ID.fullmatch(typed):
+            raise ConfigError(
+                f"{typed!r} is not an id: use a-z, 0-9 and - (not æ, ø, å or spaces), e.g. {_slug(typed)}",
+                field="id",
+            )
+        meeting_id = typed or "(new)"
         found = cls(meeting_id, all_day=form.get("all_day") == "on")
         for key in FORM_FIELDS:
             text = form.get(key, "").replace("\r\n", "\n").strip()
@@ -74,7 +80,31 @@ class MeetingForm:
         duration = form.get("duration", "").strip()
         if duration:
             found.values["end"] = _end_after(found, duration, found.values["end"])
+        if not typed:
+            title = _slug(found.values["title"])
+            if not title:
+                raise ConfigError(
+                    "give the meeting a title (its id is made from the day and the title)", field="title"
+                )
+            found.id = f"{found.values['start'].isoformat()[:10]}-{title}"
         return found
+
+
+MEETING_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # as config.toml's meetings take it
+DANISH_LETTERS = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "Æ": "Ae", "Ø": "Oe", "Å": "Aa"})
+
+
+def _slug(text: str, longest: int = 40) -> str:
+    """`text` as an id takes it: æ, ø, å written ae, oe, aa, other accents dropped, lower case,
+    words joined by -, cut at a word under `longest` letters."""
+    plain = unicodedata.normalize("NFKD", text.translate(DANISH_LETTERS)).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", plain.lower())
+    slug = ""
+    for word in words:
+        if slug and len(slug) + 1 + len(word) > longest:
+            break
+        slug = f"{slug}-{word}" if slug else word[:longest]
+    return slug
 
 
 # A day as the form takes it: 2027-09-21 (ISO, as <input type=date> gives it) or 21.09.2027 /
