@@ -6,6 +6,7 @@ so the overview never says config.toml disagrees with what members were told."""
 from __future__ import annotations
 
 import html
+import re
 from typing import Any
 from urllib.parse import urlencode
 
@@ -103,3 +104,21 @@ def test_a_cancellation_sent_from_the_desk_is_written_into_config_toml(
     assert load_settings(project.config).meeting(MEETING_ID).cancelled
     assert cancellations(server) == sorted(m[1] for m in project.members)
     assert check(project.config)[0] == 0
+
+
+def test_the_templates_are_offered_in_her_words_and_cancelling_once(project: Project) -> None:
+    project.write()
+    with running_desk(project.config, FIXED) as desk:
+        client = opened(desk)
+        for path in ("/send", "/preview"):
+            page = client.get(path).text
+            offered = re.findall(
+                r'<option value="([^"]*)"[^>]*>([^<]*)</option>',
+                page.split('name="template"')[1].split("</select>")[0],
+            )
+            assert offered[1:] == [
+                ("invitation", "Invitation (eller opdatering, når mødet er ændret)"),
+                ("newsletter", "Nyhedsbrev"),
+                ("reminder", "Påmindelse"),
+                (":cancel", "Aflys mødet (fjernes fra alle inviteredes kalender)"),
+            ], offered

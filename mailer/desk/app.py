@@ -484,10 +484,24 @@ def inbox_handled(pages: Pages, request: Request, settings: Settings, form: Form
     return _inbox(pages, settings, {}, note=note)
 
 
+# The shipped templates by their name in her words; the cancellation is offered once, as "cancel
+# the meeting" (CANCEL), which sends it.
+NAMED_TEMPLATES = ("invitation", "reminder", "newsletter")
+
+
+def _templates(settings: Settings) -> list[tuple[str, str]]:
+    w = words(settings.sender.language)
+    return [
+        (name, w[f"template_{name}"] if name in NAMED_TEMPLATES else name)
+        for name in available_templates(settings.resolve(settings.files.templates))
+        if name != "cancellation"
+    ]
+
+
 def _choices(settings: Settings) -> dict[str, Any]:
     """What the selection form offers: the templates and the meetings."""
     return {
-        "templates": available_templates(settings.resolve(settings.files.templates)),
+        "templates": _templates(settings),
         "meetings": [(m.id, m.title) for m in settings.meetings],
         "cancel_choice": CANCEL,
     }
