@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import parseaddr
+from pathlib import Path
 
 from mailer.journal import Journal, Return
 
@@ -144,3 +145,14 @@ def bouncing(journal: Journal) -> dict[str, Return]:
         if item.kind == "bounce" and item.cleared_at is None:
             found[item.recipient] = item  # oldest first: the latest wins
     return found
+
+
+def put_back(journal: Journal, address: str) -> Path | None:
+    """`mailer bounced --clear`: a bouncing member gets messages again from the next send on.
+    The journal's copy made first, or None when the address is not bouncing (nothing changed)."""
+    key = address.strip().casefold()
+    if key not in bouncing(journal):
+        return None
+    copy = journal.back_up("clear")
+    journal.clear_bounces(key)
+    return copy

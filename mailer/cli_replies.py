@@ -97,19 +97,18 @@ def _answer(args: argparse.Namespace, settings: Settings, now: datetime, out: Te
 
 def _bounced(args: argparse.Namespace, settings: Settings, now: datetime, out: TextIO) -> int:
     from mailer.backups import told
-    from mailer.bounces import bouncing
+    from mailer.bounces import bouncing, put_back
     from mailer.journal import Journal
     from mailer.status import zone_of
 
     with Journal(settings.resolve(settings.files.state), readonly=args.clear is None) as journal:
         found = bouncing(journal)
         if args.clear:
-            key = args.clear.strip().casefold()
-            if key not in found:
+            copy = put_back(journal, args.clear)
+            if copy is None:
                 print(f"{args.clear} is not marked as bouncing: nothing to do", file=out)
                 return 0
-            print(told(journal.back_up("clear")), file=out)
-            journal.clear_bounces(key)
+            print(told(copy), file=out)
             print(f"{args.clear} gets messages again from the next send on", file=out)
             return 0
         zone = zone_of(settings, journal, None)

@@ -28,6 +28,7 @@ from starlette.staticfiles import StaticFiles
 
 from mailer.answers import record_by_hand
 from mailer.attendance import NOT_ON_LIST, STATE_WORDS, STATES, Attendance, attendance, csv_bytes
+from mailer.bounces import put_back
 from mailer.config import Settings, load_settings
 from mailer.current import CurrentMeeting, current_meeting, current_meetings
 from mailer.desk.editing import (
@@ -264,6 +265,21 @@ def _replaced(pages: Pages, replaced: Replaced) -> Response:
     if replaced.kept is not None:
         note += " " + w["kept_copy"].format(name=replaced.kept.name)
     return pages.after("/members", note=note, warnings=replaced.warnings)
+
+
+@page
+def members_put_back(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    """`mailer bounced --clear EMAIL`: an address that works again gets messages again."""
+    w = words(settings.sender.language)
+    address = form.get("email", "")
+    with Journal(settings.resolve(settings.files.state)) as journal:
+        copy = put_back(journal, address)
+    if copy is None:
+        return pages.after("/members", note=w["not_bouncing"].format(email=address))
+    where = copy.relative_to(settings.base_dir) if copy.is_relative_to(settings.base_dir) else copy
+    return pages.after(
+        "/members", note=f"{w['put_back_done'].format(email=address)} {w['backup'].format(path=where)}"
+    )
 
 
 @page
@@ -689,6 +705,7 @@ def create_app(config: Path, *, csrf: str, clock: Clock) -> Starlette:
         Route("/members", members_page(pages)),
         Route("/members/upload", members_upload(pages), methods=["POST"]),
         Route("/members/upload/decide", members_decide(pages), methods=["POST"]),
+        Route("/members/bounced", members_put_back(pages), methods=["POST"]),
         Route("/meetings", meetings_page(pages)),
         Route("/meetings/edit", meeting_form(pages)),
         Route("/meetings/{meeting}/answers", meeting_answers(pages)),

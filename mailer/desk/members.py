@@ -18,6 +18,7 @@ class MemberRow:
     member: Member
     marks: list[str]
     bad: bool  # bouncing or unsubscribed: gets nothing
+    bouncing: bool = False  # can be put back when the address works again
 
 
 @dataclass
@@ -51,7 +52,8 @@ def member_view(settings: Settings, query: str = "") -> MemberView:
             marks.append(w["bouncing"].format(reply=bounced[member.key].reply))
         if member.key in suppressed:
             marks.append(w["unsubscribed"])
-        view.rows.append(MemberRow(member, marks, member.key in bounced or member.key in suppressed))
+        bad = member.key in bounced or member.key in suppressed
+        view.rows.append(MemberRow(member, marks, bad, member.key in bounced))
     return view
 
 
