@@ -636,6 +636,7 @@ def send_start(pages: Pages, request: Request, settings: Settings, form: Form) -
         kind=kind,
         title=title,
         meeting_id=choice.selection.meeting_id,
+        again=urlencode(choice.as_form()),
     )
     return RedirectResponse(f"/send/job/{job.id}", status_code=303)
 

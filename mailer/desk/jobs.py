@@ -24,6 +24,7 @@ class Job:
     kind: str = ""  # invitation, reminder, cancellation, newsletter ('' for another template)
     title: str = ""  # the meeting's title (a newsletter's campaign)
     meeting_id: str | None = None
+    again: str = ""  # the send page's query that chooses the same again
     total: int = 0
     sent: int = 0
     failed: int = 0
@@ -54,8 +55,9 @@ class Jobs:
         kind: str = "",
         title: str = "",
         meeting_id: str | None = None,
+        again: str = "",
     ) -> Job:
-        job = Job(secrets.token_urlsafe(12), campaign, kind, title, meeting_id)
+        job = Job(secrets.token_urlsafe(12), campaign, kind, title, meeting_id, again)
 
         def run() -> None:
             try:

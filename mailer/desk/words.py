@@ -252,6 +252,7 @@ WORDS: dict[str, dict[str, str]] = {
         "sent_cancellation": "Aflysningen af {title} er sendt",
         "sent_newsletter": "Nyhedsbrevet {title} er sendt",
         "sent_other": "{title} er sendt",
+        "send_again": "Send det samme igen (kun til dem, der mangler)",
         "next_answers": "Se hvem der kommer",
         "next_overview": "Til overblikket",
         "connection_lost": (
@@ -531,6 +532,7 @@ WORDS: dict[str, dict[str, str]] = {
         "sent_cancellation": "The cancellation of {title} is sent",
         "sent_newsletter": "The newsletter {title} is sent",
         "sent_other": "{title} is sent",
+        "send_again": "Send the same again (only to those still missing it)",
         "next_answers": "See who is coming",
         "next_overview": "To the overview",
         "connection_lost": (
