@@ -122,3 +122,12 @@ def test_the_templates_are_offered_in_her_words_and_cancelling_once(project: Pro
                 ("reminder", "Påmindelse"),
                 (":cancel", "Aflys mødet (fjernes fra alle inviteredes kalender)"),
             ], offered
+
+
+def test_meetings_are_shown_when_the_member_list_cannot_be_read(project: Project) -> None:
+    project.write()
+    (project.root / "recipients.csv").unlink()
+    with running_desk(project.config, FIXED) as desk:
+        client = opened(desk)
+        page = client.get("/meetings")
+    assert page.status == 200 and "Netværksmøde: Hvad siger brugerne?" in text_of(page.text)

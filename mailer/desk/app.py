@@ -290,11 +290,14 @@ def meetings_page(pages: Pages, request: Request, settings: Settings, form: Form
 def _meetings(
     pages: Pages, settings: Settings, note: str = "", warnings: list[str] | None = None
 ) -> Response:
-    inputs = load_inputs(settings, skip_invalid=True)
+    try:
+        inputs = load_inputs(settings, skip_invalid=True)
+    except MailerError:  # the member list cannot be read: the meetings are shown all the same
+        inputs = None
     now = pages.clock()
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         found = [(c, coming_meeting(c, journal, settings)) for c in current_meetings(settings, journal)]
-        due = [cancellation_due(c, inputs, journal, now) for c, _ in found if not c.over(now)]
+        due = [cancellation_due(c, inputs, journal, now) for c, _ in found if inputs and not c.over(now)]
     return pages.render(
         "meetings.html",
         settings.sender.language,
