@@ -124,9 +124,10 @@ def _cut_off(inputs: Inputs, journal: Journal, now: datetime) -> list[Need]:
         except MailerError:
             continue  # cannot be sent as it was chosen (the meeting is over, say): nothing to finish
         key = plan.campaign.key
-        if plan.deliveries:
+        rest = [d for d in plan.deliveries if d.kind != "update"]  # an update is another send's
+        if rest:
             done = sent.get(key, 0)
-            text = w["cut_off"].format(campaign=key, sent=done, total=done + len(plan.deliveries))
+            text = w["cut_off"].format(campaign=key, sent=done, total=done + len(rest))
             found.append(Need(text, "/send?" + urlencode(choice.as_form()), w["send_rest"]))
     return found
 
