@@ -39,7 +39,7 @@ def waiting(project: Project, server: SmtpServer) -> Project:
 
 
 def needs(project: Project) -> list[str]:
-    return overview(load_settings(project.config), FIXED).needs
+    return [need.text for need in overview(load_settings(project.config), FIXED).needs]
 
 
 def test_a_reply_stops_counting_once_the_members_answer_is_recorded(waiting: Project) -> None:
