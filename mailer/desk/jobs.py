@@ -57,7 +57,9 @@ class Jobs:
         meeting_id: str | None = None,
         again: str = "",
     ) -> Job:
-        job = Job(secrets.token_urlsafe(12), campaign, kind, title, meeting_id, again)
+        job = Job(
+            secrets.token_urlsafe(12), campaign, kind=kind, title=title, meeting_id=meeting_id, again=again
+        )
 
         def run() -> None:
             try:
