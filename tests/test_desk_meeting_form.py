@@ -122,8 +122,8 @@ def test_a_bad_value_is_shown_at_its_field_and_changes_nothing(project: Project)
             ({"end": "2027-11-16T09:00"}, "end", "end must be after start"),
             ({"timezone": "Europe/Køge"}, "timezone", "is not an IANA time zone"),
             ({"start": "2027-03-28T02:30", "end": "2027-03-28T04:00"}, "start", "does not exist"),
-            ({"attachments": "gone.pdf"}, "attachments", "attachment cannot be read"),
-            ({"attachments": "../../etc/hostname"}, "attachments", "leads out of the project folder"),
+            ({"attachments": "gone.pdf"}, "attachments", "'gone.pdf' is not one of the files offered"),
+            ({"attachments": "/etc/hostname"}, "attachments", "put the file in the folder"),
             ({"start": "16/11 kl 10"}, "start", "write it as 2027-09-21T13:00"),
         ):
             reply = client.post("/meetings/edit", {**NEW, **change})
@@ -166,3 +166,20 @@ def test_a_time_written_the_danish_way_is_saved_as_she_wrote_it(project: Project
         again = {**NEW, "new": "", "start": "2027-11-16T10:00", "end": "2027-11-16 14.30"}
         assert "Gemt i config.toml" in text_of(client.post("/meetings/edit", again).text)
     assert load_settings(project.config).meeting(NEW["id"]).start.strftime("%H:%M:%S.%f") == "10:00:00.000000"
+
+
+def test_an_attachment_gone_from_the_folder_is_named_at_its_field(project: Project) -> None:
+    commented(project)
+    (project.root / PROGRAM).write_bytes(PDF)
+    with running_desk(project.config, FIXED) as desk:
+        client = opened(desk)
+        client.get("/meetings/edit")
+        assert "Gemt i config.toml" in text_of(
+            client.post("/meetings/edit", {**NEW, "attachments": PROGRAM}).text
+        )
+        saved = project.config.read_text(encoding="utf-8")
+        (project.root / PROGRAM).unlink()  # moved away in the file manager
+        again = client.post("/meetings/edit", {**NEW, "new": "", "attachments": PROGRAM, "title": "Ny titel"})
+        said = problem_at(again.text, "attachments")
+        assert PROGRAM in said and "attachment cannot be read" in said, said
+        assert project.config.read_text(encoding="utf-8") == saved

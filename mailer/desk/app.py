@@ -428,7 +428,9 @@ def meeting_save(pages: Pages, request: Request, settings: Settings, form: Form)
     new = form.get("new") == "1"
     form = {**form, "attachments": "\n".join(request.state.lists.get("attachments", []))}
     try:
-        warnings = save_meeting(pages.config, MeetingForm.read(form), new=new, now=pages.clock())
+        meeting = MeetingForm.read(form)
+        meeting.only_offered(attachment_choices(settings), settings)
+        warnings = save_meeting(pages.config, meeting, new=new, now=pages.clock())
     except MailerError as err:
         return _meeting_form(pages, settings, form, new=new, problem=err)
     return pages.after("/meetings", note=words(settings.sender.language)["saved"], warnings=warnings)

@@ -89,6 +89,19 @@ class MeetingForm:
             found.id = f"{found.values['start'].isoformat()[:10]}-{title}"
         return found
 
+    def only_offered(self, offered: list[str], settings: Settings) -> None:
+        """Attachments are chosen from the files the form offers (or kept as config.toml has them):
+        a path typed into the request is refused."""
+        configured = next((m for m in settings.meetings if m.id == self.id), None)
+        known = {*offered, *(str(path) for path in configured.attachments)} if configured else set(offered)
+        for name in self.values["attachments"]:
+            if name not in known:
+                raise ConfigError(
+                    f"{name!r} is not one of the files offered: put the file in the folder "
+                    f"{settings.base_dir} and choose it from the list",
+                    field=f"meeting {self.id}, attachments",
+                )
+
 
 MEETING_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")  # as config.toml's meetings take it
 DANISH_LETTERS = str.maketrans({"æ": "ae", "ø": "oe", "å": "aa", "Æ": "Ae", "Ø": "Oe", "Å": "Aa"})
