@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from mailer.addresses import address_key
 from mailer.config import Settings
 from mailer.errors import ConfigError
 from mailer.journal import Answer, Journal
@@ -21,7 +22,7 @@ def record_by_hand(
     if meeting_id not in known:
         settings.meeting(meeting_id)  # the usual "no meeting ... (known: ...)" error
     invited = journal.invited(meeting_id)
-    key = address.strip().casefold()
+    key = address_key(address)
     if key not in invited:
         raise ConfigError(
             f"{address} was not invited to {meeting_id}: send the invitation first "

@@ -16,6 +16,7 @@ from email.message import Message
 from email.utils import parseaddr
 from pathlib import Path
 
+from mailer.addresses import address_key
 from mailer.journal import Journal, Return
 
 REPORT_SUBJECT = re.compile(
@@ -33,7 +34,7 @@ SMTP_WORDS = re.compile(r"\b[45]\d\d[ -]+(?:[245]\.\d{1,3}\.\d{1,3}\b)?.*")
 class Notice:
     """What a delivery report says about one address."""
 
-    address: str  # case-folded
+    address: str  # as mailer compares it (`address_key`)
     permanent: bool  # False: a delay warning, the server is still trying
     reply: str  # the server's words
     message_id: str  # of our message, from the returned headers ('' when not returned)
@@ -64,8 +65,9 @@ def delivery_notices(raw: bytes) -> list[Notice]:
     found: dict[str, Notice] = {}
     for addresses, failed in ((temporary, False), (permanent, True)):
         for item in addresses:
-            address = item.decode("ascii", "replace").strip("<>").casefold()
-            found[address] = Notice(address, failed, _server_words(msg, address), ours)
+            written = item.decode("ascii", "replace").strip("<>").casefold()
+            address = address_key(written)
+            found[address] = Notice(address, failed, _server_words(msg, written), ours)
     return sorted(found.values(), key=lambda n: n.address)
 
 
@@ -150,7 +152,7 @@ def bouncing(journal: Journal) -> dict[str, Return]:
 def put_back(journal: Journal, address: str) -> Path | None:
     """`mailer bounced --clear`: a bouncing member gets messages again from the next send on.
     The journal's copy made first, or None when the address is not bouncing (nothing changed)."""
-    key = address.strip().casefold()
+    key = address_key(address)
     if key not in bouncing(journal):
         return None
     copy = journal.back_up("clear")

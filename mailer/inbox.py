@@ -3,7 +3,8 @@
 Each message read is one of: a calendar answer (recorded, the newest per member wins), a bounce
 (the member is marked bouncing), a delay warning (recorded, never a bounce), an unsubscribe
 request (added to `files.unsubscribed`), an auto-reply (counted, ignored), or anything else
-(listed for the coordinator to read). A message read before counts nothing again.
+(listed for the coordinator to read). A message read before counts nothing again; a calendar
+answer nothing could be recorded from is looked at again on the next run.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import Path
 from typing import TextIO
 
+from mailer.addresses import address_key
 from mailer.backups import told
 from mailer.bounces import Notice, delivery_notices
 from mailer.compose import UNSUBSCRIBE_SUBJECT
@@ -42,6 +44,9 @@ AUTO_REPLY_SUBJECT = re.compile(
     re.IGNORECASE,
 )
 QUOTED_ID = re.compile(r"<[^<>\s]+>")  # a Message-ID in In-Reply-To or References (RFC 5322 3.6.4)
+# A calendar answer nothing was recorded from (not invited, not our meeting): not remembered as
+# read, so that the next run looks at it again and counts it if it counts by then.
+SKIPPED = "skipped answer"
 UNSUBSCRIBE = re.compile(rf"^\s*((re|sv|aw|fw|vs)\s*:\s*)*{UNSUBSCRIBE_SUBJECT}\s*$", re.IGNORECASE)
 
 
@@ -98,10 +103,13 @@ class Sorter:
                 replies = replies_in(mail.raw)
             except ReplyError as err:
                 self.report.answers.skipped.append((mail.source, err.message))
-                return "answer"
+                return "not an answer"  # it never will be: remembered
+            before = len(self.report.answers.recorded), len(self.report.answers.older)
             for reply in replies:
                 self.answers.record(mail.source, reply, self.report.answers)
-            return "answer"
+            if len(self.report.answers.recorded) > before[0]:
+                return "answer"
+            return "older answer" if len(self.report.answers.older) > before[1] else SKIPPED
         if UNSUBSCRIBE.match(subject):
             self._unsubscribe(mail, sender, subject, msg)
             return "unsubscribe"
@@ -125,7 +133,7 @@ class Sorter:
         """'Name <address>' of who wrote: a member by the member list's name, anyone else by
         their From:'s; the address alone when there is no name."""
         written, address = parseaddr(_words(msg, "From"))
-        name = self.members.get(address.casefold()) or written
+        name = self.members.get(address_key(address)) or written
         return f"{name} <{address}>" if name and address else address or name
 
     def _return(self, mail: Received, msg: Message, notice: Notice) -> None:
@@ -149,7 +157,7 @@ class Sorter:
         listed.append(Listed(mail.source, notice.address, notice.reply, about))
 
     def _unsubscribe(self, mail: Received, sender: str, subject: str, msg: Message) -> None:
-        address = sender.casefold()
+        address = address_key(sender)
         if address not in self.members:
             note = "not a member: look at it yourself"
         elif address in read_suppressed(self.unsubscribed):
@@ -205,6 +213,8 @@ def read_inbox(
                     report.copy = journal.back_up("inbox")
                 msg = email.message_from_bytes(mail.raw, policy=email.policy.default)
                 kind = sorter.sort(mail, msg)
+                if kind == SKIPPED:
+                    continue
                 journal.mark_read(
                     mail.key,
                     kind,
@@ -237,7 +247,7 @@ class Handled:
 def mark_handled(settings: Settings, now: datetime, *, sender: str = "", key: str = "") -> Handled:
     """Replies to read that need nothing more (a thank-you, a question answered by phone): each
     one from `sender`, or the one whose key is `key`. They stop counting in `status` and the desk."""
-    wanted = sender.strip().casefold()
+    wanted = address_key(sender)
     with Journal(settings.resolve(settings.files.state)) as journal:
         chosen = [
             r for r in journal.replies_to_read() if (wanted and r.address == wanted) or (key and r.key == key)

@@ -2,7 +2,9 @@
 and what came back.
 
 It is what makes a re-run finish a run without sending anything twice, and what lets
-updates and cancellations reach exactly the members who were invited. A send records each
+updates and cancellations reach exactly the members who were invited. Rows name a member by
+`address_key`; what it reads back is keyed the same way, so rows written with a domain in its
+ASCII form (xn--) are found as the member's too. A send records each
 message's outcome through the outcome log (`mailer.outcomes`), which moves it in here in batches.
 """
 
@@ -18,6 +20,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from mailer.addresses import address_key
 from mailer.backups import FOLDER, Change, back_up
 from mailer.errors import MailerError
 from mailer.outcomes import DeliveryRecord, OutcomeLog
@@ -185,8 +188,12 @@ class MessageRead(NamedTuple):
 
     @property
     def address(self) -> str:
-        """The sender's address, case-folded (as members are keyed)."""
-        return parseaddr(self.sender)[1].casefold()
+        """The sender's address, as members are keyed (`address_key`)."""
+        return address_key(parseaddr(self.sender)[1])
+
+
+def _delivery(row: sqlite3.Row) -> DeliveryRecord:
+    return DeliveryRecord(**{**dict(row), "recipient": address_key(row["recipient"])})
 
 
 def _now() -> str:
@@ -254,6 +261,7 @@ class Journal:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
         db.row_factory = sqlite3.Row
+        db.create_function("address_key", 1, address_key, deterministic=True)
         if readonly and path.exists():
             _require_journal(db, path)
         if not readonly or not path.exists():
@@ -295,7 +303,7 @@ class Journal:
             "SELECT recipient, version FROM deliveries WHERE campaign = ? AND status = 'sent'",
             (campaign,),
         ):
-            found.setdefault(row["recipient"], set()).add(row["version"])
+            found.setdefault(address_key(row["recipient"]), set()).add(row["version"])
         return found
 
     def deliveries(self, campaign: str | None = None, meeting_id: str | None = None) -> list[DeliveryRecord]:
@@ -310,7 +318,7 @@ class Journal:
         if where:
             query += " WHERE " + " AND ".join(where)
         query += " ORDER BY at, recipient"
-        return [DeliveryRecord(**dict(row)) for row in self._db.execute(query, args)]
+        return [_delivery(row) for row in self._db.execute(query, args)]
 
     def sent_since(self, at: str) -> int:
         """Messages the server accepted in runs started after `at` (an ISO time in UTC)."""
@@ -343,7 +351,8 @@ class Journal:
                AND method IN ('REQUEST', 'CANCEL') ORDER BY sequence, at""",
             (meeting_id,),
         ):
-            latest[row["recipient"]] = DeliveryRecord(**dict(row))
+            delivery = _delivery(row)
+            latest[delivery.recipient] = delivery
         return latest
 
     # -- meetings -------------------------------------------------------------------
@@ -391,7 +400,15 @@ class Journal:
 
     def record_answer(self, answer: Answer) -> bool:
         """Keep the newest answer per member; returns whether this one was kept."""
+        key = address_key(answer.recipient)
         with self._db:
+            # A row naming the member with the domain in its other form (written before addresses
+            # were compared by `address_key`) counts as theirs: a newer one wins, an older one goes.
+            other = "meeting_id = ? AND recipient != ? AND address_key(recipient) = ?"
+            newer = f"SELECT 1 FROM answers WHERE {other} AND answered_at > ?"
+            if self._db.execute(newer, (answer.meeting_id, key, key, answer.answered_at)).fetchone():
+                return False
+            self._db.execute(f"DELETE FROM answers WHERE {other}", (answer.meeting_id, key, key))
             cursor = self._db.execute(
                 """INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?)
                    ON CONFLICT (meeting_id, recipient) DO UPDATE SET
@@ -401,7 +418,7 @@ class Journal:
                    WHERE excluded.answered_at >= answers.answered_at""",
                 (
                     answer.meeting_id,
-                    answer.recipient,
+                    key,
                     answer.partstat,
                     answer.sequence,
                     answer.answered_at,
@@ -412,10 +429,13 @@ class Journal:
             return cursor.rowcount > 0
 
     def answers(self, meeting_id: str) -> dict[str, Answer]:
-        return {
-            row["recipient"]: Answer(**dict(row))
-            for row in self._db.execute("SELECT * FROM answers WHERE meeting_id = ?", (meeting_id,))
-        }
+        """Each member's newest answer to the meeting."""
+        found: dict[str, Answer] = {}
+        query = "SELECT * FROM answers WHERE meeting_id = ? ORDER BY answered_at"
+        for row in self._db.execute(query, (meeting_id,)):
+            answer = Answer(**{**dict(row), "recipient": address_key(row["recipient"])})
+            found[answer.recipient] = answer  # a member's rows in both forms of a domain: the newest wins
+        return found
 
     def record_return(self, item: Return) -> bool:
         """Keep a bounce or delay warning; False when this notice was recorded before."""
@@ -423,7 +443,7 @@ class Journal:
             cursor = self._db.execute(
                 "INSERT OR IGNORE INTO returns VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    item.recipient,
+                    address_key(item.recipient),
                     item.kind,
                     item.message_id,
                     item.campaign,
@@ -439,20 +459,32 @@ class Journal:
         """Every bounce and delay warning, oldest first (of one member when `recipient` is given)."""
         query, args = "SELECT * FROM returns", []
         if recipient is not None:
-            query, args = query + " WHERE recipient = ?", [recipient]
-        return [Return(**dict(row)) for row in self._db.execute(query + " ORDER BY at, recipient", args)]
+            query, args = query + " WHERE address_key(recipient) = ?", [address_key(recipient)]
+        return [
+            Return(**{**dict(row), "recipient": address_key(row["recipient"])})
+            for row in self._db.execute(query + " ORDER BY at, recipient", args)
+        ]
 
     def clear_bounces(self, recipient: str) -> int:
         """The member's bounces no longer count (the coordinator put them back); how many there were."""
         with self._db:
             return self._db.execute(
                 """UPDATE returns SET cleared_at = ?
-                   WHERE recipient = ? AND kind = 'bounce' AND cleared_at IS NULL""",
-                (_now(), recipient),
+                   WHERE address_key(recipient) = ? AND kind = 'bounce' AND cleared_at IS NULL""",
+                (_now(), address_key(recipient)),
             ).rowcount
 
     def was_read(self, key: str) -> bool:
-        return self._db.execute("SELECT 1 FROM inbox_read WHERE key = ?", (key,)).fetchone() is not None
+        """Whether the inbox counted this message before. A calendar answer it recorded nothing
+        from is not remembered (it is looked at again, in case it counts now); older journals
+        remembered those too, so one of theirs from which no answer is recorded is looked at again."""
+        row = self._db.execute("SELECT kind, source FROM inbox_read WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            return False
+        if row["kind"] != "answer":
+            return True
+        found = self._db.execute("SELECT 1 FROM answers WHERE source = ? LIMIT 1", (row["source"],))
+        return found.fetchone() is not None
 
     def mark_read(
         self,
@@ -465,12 +497,14 @@ class Journal:
         written: str = "",
         meeting_id: str = "",
     ) -> None:
-        """Remember a message the inbox counted (and who wrote it, about what, when)."""
+        """Remember a message the inbox counted (and who wrote it, about what, when); one read
+        again (`was_read`) keeps its first record, with the kind found now."""
         with self._db:
             self._db.execute(
-                """INSERT OR IGNORE INTO inbox_read
+                """INSERT INTO inbox_read
                    (key, kind, source, at, sender, subject, written, meeting_id)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                   ON CONFLICT (key) DO UPDATE SET kind = excluded.kind""",
                 (key, kind, source, _now(), sender, subject, written, meeting_id),
             )
 
@@ -492,7 +526,7 @@ class Journal:
         one) given or recorded when the reply had been written."""
         answered: dict[str, list[tuple[str, datetime]]] = {}
         for row in self._db.execute("SELECT meeting_id, recipient, answered_at FROM answers"):
-            answered.setdefault(row[1], []).append((row[0], _moment(row[2])))
+            answered.setdefault(address_key(row[1]), []).append((row[0], _moment(row[2])))
         waiting = []
         for reply in self.read_messages("other", unhandled=True):
             # when it was written, or read if that is earlier (the sender's clock was ahead)

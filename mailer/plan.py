@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
+from mailer.addresses import address_key
 from mailer.config import Settings
 from mailer.current import CurrentMeeting, current_meetings, sequence_for, told_cancelled
 from mailer.errors import ConfigError, MailerError
@@ -387,7 +388,7 @@ def _choose(members: list[Member], selection: Selection) -> list[Member]:
         wanted = selection.group.casefold()
         chosen = [m for m in chosen if wanted in (g.casefold() for g in m.groups)]
     if selection.only:
-        key = selection.only.strip().casefold()
+        key = address_key(selection.only)
         chosen = [m for m in chosen if m.key == key]
         if not chosen:
             raise ConfigError(f"{selection.only!r} is not in the member list", field="--only")

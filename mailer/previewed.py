@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from mailer.addresses import address_key
 from mailer.attachments import attachment_files
 from mailer.config import Settings
 from mailer.meetings import DEFAULT_ZONE
@@ -174,7 +175,7 @@ def _record_path(journal: Path, campaign: str) -> Path:
 
 def _chosen(selection: Selection) -> str:
     if selection.only:
-        return f"--only {selection.only.strip().casefold()}"
+        return f"--only {address_key(selection.only)}"
     return f"--group {selection.group}" if selection.group else ""
 
 

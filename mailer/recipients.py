@@ -13,7 +13,7 @@ from typing import TypeVar
 
 from email_validator import EmailNotValidError, validate_email
 
-from mailer.addresses import NoAsciiForm, ascii_form
+from mailer.addresses import NoAsciiForm, address_key, ascii_form
 from mailer.config import LANGUAGES
 from mailer.errors import InvalidRows, RecipientsError
 from mailer.exports import csv_delimiter, decode_export, read_table
@@ -57,8 +57,8 @@ class Member:
 
     @property
     def key(self) -> str:
-        """Addresses compare case-insensitively."""
-        return self.email.casefold()
+        """Addresses compare case-insensitively, a domain's Unicode and ASCII forms alike."""
+        return address_key(self.email)
 
     @property
     def address(self) -> str:
@@ -255,7 +255,7 @@ def read_suppressed(path: Path) -> set[str]:
     found = set()
     for row in reader:
         if row and "@" in row[0]:
-            found.add(row[0].strip().casefold())
+            found.add(address_key(row[0]))
     return found
 
 
@@ -266,7 +266,7 @@ def add_suppressed(path: Path, email: str, when: str, source: str = "") -> bool:
         checked = validate_email(email.strip(), check_deliverability=False).normalized
     except EmailNotValidError as err:
         raise RecipientsError(f"{email!r} is not an address ({err})", field="email") from err
-    if checked.casefold() in read_suppressed(path):
+    if address_key(checked) in read_suppressed(path):
         return False
     new = not path.exists() or path.stat().st_size == 0
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from icalendar import Calendar
 
+from mailer.addresses import address_key
 from mailer.config import Settings
 from mailer.errors import ReplyError
 from mailer.journal import Answer, Journal
@@ -30,7 +31,7 @@ class Reply:
     """One attendee's answer as a REPLY calendar states it."""
 
     uid: str
-    address: str  # the answering attendee, case-folded, without mailto:
+    address: str  # the answering attendee, without mailto:, as mailer compares it (`address_key`)
     partstat: str
     answered_at: datetime  # DTSTAMP of the reply (the message's Date: when it has none)
     sequence: int | None = None
@@ -135,11 +136,12 @@ def _replies_in_calendar(data: bytes, part_method: str, sent_at: datetime | None
 
 
 def calendar_address(value: str) -> str:
-    """`MAILTO:Anne@Roskilde.example` -> `anne@roskilde.example` (clients differ in case)."""
+    """`MAILTO:Anne@Roskilde.example` -> `anne@roskilde.example` (clients differ in case, and in
+    the form of an internationalised domain: `address_key`)."""
     text = value.strip().strip('"').strip()
     if text[:7].casefold() == "mailto:":
         text = text[7:].strip()
-    return text.casefold() if "@" in text else ""
+    return address_key(text) if "@" in text else ""
 
 
 def _addresses(value: Any) -> tuple[str, ...]:

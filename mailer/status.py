@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
+from mailer.addresses import address_key
 from mailer.backups import backups
 from mailer.bounces import bouncing
 from mailer.config import Settings
@@ -106,7 +107,7 @@ def _meeting(
         print(f"  {a.email:40} seq {a.sequence}  {a.state.lower()}{stale}{hand}  {a.name}{comment}", file=out)
     print("  " + ", ".join(f"{name.lower()}: {n}" for name, n in found.totals.items()), file=out)
     zone = ZoneInfo(configured.timezone)
-    print_returns(journal, out, zone, {a.email.casefold() for a in found.attendees})
+    print_returns(journal, out, zone, {address_key(a.email) for a in found.attendees})
     if found.to_read:
         print(
             f"  {count(len(found.to_read), 'reply', 'replies')} to read yourself "
