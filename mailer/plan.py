@@ -6,7 +6,7 @@ The journal says what each member was last sent; the plan is pure data and sends
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
@@ -167,9 +167,16 @@ def above(campaign: Campaign, last: DeliveryRecord) -> Campaign:
 
 
 def plan_cancellation(
-    campaign: Campaign, journal: Journal, *, only: Iterable[str] | None = None, resend: bool = False
+    campaign: Campaign,
+    journal: Journal,
+    listed: Mapping[str, Member],
+    *,
+    only: Iterable[str] | None = None,
+    resend: bool = False,
 ) -> tuple[list[Delivery], list[Member]]:
-    """CANCEL to every member whose calendar holds the meeting, listed or not."""
+    """CANCEL to every member whose calendar holds the meeting, listed or not: a member still on
+    the list (`listed`, by key) as the list has them (their library, their columns), one taken off
+    it as the journal knows them."""
     assert campaign.meeting is not None
     chosen = set(only) if only is not None else None
     deliveries: list[Delivery] = []
@@ -177,7 +184,7 @@ def plan_cancellation(
     for key, last in journal.invited(campaign.meeting.id).items():
         if chosen is not None and key not in chosen:
             continue
-        member = member_from_journal(last)
+        member = listed.get(key) or member_from_journal(last)
         if last.method == "CANCEL" and not resend:
             skipped.append(member)
         else:
@@ -201,7 +208,7 @@ def plan_messages(
 
 
 def member_from_journal(row: DeliveryRecord) -> Member:
-    """A member known only from what was sent to them (no longer on the list)."""
+    """A member known only from what was sent to them (no longer on the list: no `lines`)."""
     return Member(email=row.email, name=row.name, language=row.language or "da", lines=())
 
 
@@ -323,7 +330,9 @@ def plan_run(
             removed = []
     elif method == "CANCEL":
         narrowed = None if not (selection.group or selection.only) else {m.key for m in chosen}
-        deliveries, skipped = plan_cancellation(campaign, journal, only=narrowed, resend=selection.resend)
+        deliveries, skipped = plan_cancellation(
+            campaign, journal, {m.key: m for m in everyone}, only=narrowed, resend=selection.resend
+        )
         left_out = tuple(d.member for d in deliveries if d.member.key in suppressed)
         deliveries = [d for d in deliveries if d.member.key not in suppressed]
     else:

@@ -421,3 +421,39 @@ def test_a_meeting_taken_out_of_config_can_still_be_cancelled(project: Project, 
     }
     code, out = run(project, at(20), "cancel", "2027-01-01-never-held", "--yes")
     assert code == 2
+
+
+def test_a_cancellation_is_written_for_the_member_as_the_list_has_them(
+    project: Project, server: SmtpServer
+) -> None:
+    """Members still on the list get their library and columns in the cancellation and its
+    preview; one taken off the list is cancelled as the journal knows them, with no warning about
+    a list row they no longer have."""
+    assert run(project, at(0), "send", "invitation", "--meeting", MEETING_ID, "--yes")[0] == 0
+    body = project.root / "templates" / "cancellation" / "da" / "body.txt"
+    body.write_text(body.read_text(encoding="utf-8") + "Bibliotek: {{ recipient.organization }}\n", "utf-8")
+    mads = project.members.pop(3)
+
+    preview = project.root / "aflysning"
+    code, out = run(project, at(5), "cancel", MEETING_ID, "--dry-run")
+    assert code == 0, out
+    project.meetings[0]["status"] = "cancelled"
+    code, out = run(project, at(5), "preview", "invitation", "--meeting", MEETING_ID, "--out", str(preview))
+    assert code == 0, out
+    page = next(preview.glob("*/index.html")).read_text(encoding="utf-8")
+    assert "intet bibliotek" not in page
+    assert "Vordingborg Bibliotekerne" in page and "Roskilde Bibliotekerne" in page
+
+    count = len(server.messages)
+    code, out = run(project, at(10), "cancel", MEETING_ID, "--yes")
+    assert code == 0, out
+    got = arrived(server, count)
+    assert set(got) == addresses(project) | {mads[1]}
+    for name, address, library, language in project.members:
+        lines = got[address].text.splitlines()
+        if language == "da":  # the Danish template was given the library
+            assert f"Kære {name}" in lines and f"Bibliotek: {library}" in lines
+        else:
+            assert f"Dear {name}" in lines
+    lines = got[mads[1]].text.splitlines()
+    assert f"Kære {mads[0]}" in lines and lines[-1].rstrip() == "Bibliotek:"

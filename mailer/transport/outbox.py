@@ -148,7 +148,7 @@ class Outbox:
         ]
         if not member.name:
             problems.append(w["member_no_name"])
-        if not member.organization:
+        if not member.organization and member.lines:  # one taken off the list has no row to fix
             problems.append(w["member_no_org"])
         if event is not None and not event["location"]:
             problems.append(w["meeting_no_place"])
