@@ -35,6 +35,18 @@ PRODID = f"-//mailer//mailer {__version__}//EN"
 Method = Literal["REQUEST", "CANCEL", "PUBLISH"]
 STATUS = {"tentative": "TENTATIVE", "confirmed": "CONFIRMED", "cancelled": "CANCELLED"}
 DAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
+# A test message's event has a UID of its own, never the meeting's: in the tester's calendar it
+# is not the real meeting, and an answer to it is never taken for a member's.
+TEST_UID_PREFIX = "mailer-test-"
+
+
+def test_uid(meeting_uid: str, token: str) -> str:
+    """The UID of a test message's event (`token`: something new for each test)."""
+    return f"{TEST_UID_PREFIX}{token}-{meeting_uid}"
+
+
+def is_test_uid(uid: str) -> bool:
+    return uid.strip().casefold().startswith(TEST_UID_PREFIX)
 
 
 @dataclass(frozen=True)

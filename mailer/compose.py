@@ -158,14 +158,17 @@ class Composer:
         for delivery in deliveries:
             yield delivery, self.outgoing(delivery)
 
-    def outgoing(self, delivery: Delivery, *, subject_prefix: str = "") -> OutgoingMessage:
-        """The member's message; `subject_prefix` marks a test copy ("[TEST] ")."""
+    def outgoing(
+        self, delivery: Delivery, *, subject_prefix: str = "", calendar_from: Campaign | None = None
+    ) -> OutgoingMessage:
+        """The member's message; `subject_prefix` marks a test copy ("[TEST] "), whose calendar is
+        built `calendar_from` a campaign of its own (its own UID, a marked title)."""
         campaign, member = delivery.campaign, delivery.member
         language = campaign.template.variant(member.language)
         rendered = self.rendered(delivery)
         if subject_prefix:
             rendered = replace(rendered, subject=subject_prefix + rendered.subject)
-        calendar = self._calendar_part(campaign, member.address, member.name, language)
+        calendar = self._calendar_part(calendar_from or campaign, member.address, member.name, language)
         # A re-run after a crash rebuilds the same Message-ID; an explicit --resend gets a new one.
         version = f"{campaign.version}@{self.now.isoformat()}" if campaign.resend else campaign.version
         msg_id = message_id(campaign.key, member.key, version, self.sender.domain)

@@ -17,6 +17,7 @@ from typing import Any
 from icalendar import Calendar
 
 from mailer.addresses import address_key
+from mailer.calendar import is_test_uid
 from mailer.config import Settings
 from mailer.errors import ReplyError
 from mailer.journal import Answer, Journal
@@ -215,6 +216,9 @@ class Answers:
         return self._invited[meeting_id]
 
     def record(self, source: str, reply: Reply, report: RsvpReport) -> None:
+        if is_test_uid(reply.uid):
+            report.skipped.append((source, f"{reply.address} answered a test message: not a member's answer"))
+            return
         meeting_id = self.meetings.get(reply.uid.casefold())
         if meeting_id is None:
             report.skipped.append((source, f"UID {reply.uid} is not one of our meetings"))

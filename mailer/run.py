@@ -5,15 +5,19 @@ recording every accepted message in the journal as it goes.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email.utils import make_msgid
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from mailer import forked
+from mailer.addresses import NoAsciiForm, ascii_form
 from mailer.bounces import bouncing
+from mailer.calendar import test_uid
 from mailer.compose import RUN_AGAIN, Composer
 from mailer.config import Settings
 from mailer.errors import MailerError
@@ -21,9 +25,9 @@ from mailer.journal import Journal, Return
 from mailer.meetings import meeting_zone
 from mailer.message import OutgoingMessage
 from mailer.outcomes import DeliveryRecord
-from mailer.plan import Delivery, Plan, Selection, plan_run
+from mailer.plan import Campaign, Delivery, Plan, Selection, plan_run
 from mailer.previewed import keep, previewed
-from mailer.recipients import MemberList, read_members, read_suppressed
+from mailer.recipients import Member, MemberList, read_members, read_suppressed
 from mailer.transport.outbox import Outbox
 
 if TYPE_CHECKING:  # the SMTP side (aiosmtplib, asyncio) is imported by the commands that send
@@ -159,13 +163,18 @@ def send(
 
 
 TEST_PREFIX = "[TEST] "
+# Whom a test message is written to: made up, so that no member's name, address or columns go to
+# the test address (a colleague, the host library).
+TEST_NAME = "Test Testesen"
+TEST_ORGANIZATION = {"da": "Testbiblioteket", "en": "Test Library"}
 
 
 def send_test(
     inputs: Inputs, plan: Plan, to: str, *, now: datetime, transport: SmtpTransport | None = None
 ) -> OutgoingMessage:
-    """The run's first message, delivered to `to` only, marked as a test (in a header and in
-    front of the subject); nothing is recorded.
+    """The run's first message as a made-up member at `to` would get it (`test_delivery`),
+    delivered to `to` only, marked as a test (in a header and in front of the subject); nothing
+    is recorded.
 
     Every message is rendered first, as for the real run, so the test also says the run would
     go through. The test gets its own Message-ID: with the member's, a mailbox that has the
@@ -181,16 +190,54 @@ def send_test(
     settings = inputs.settings
     composer = Composer(settings, now=now, meetings=plan.meetings)
     composer.check(plan.deliveries)
-    first = plan.deliveries[0]
-    outgoing = composer.outgoing(first, subject_prefix=TEST_PREFIX)
+    first, calendar = test_delivery(plan.deliveries[0], to)
+    outgoing = composer.outgoing(first, subject_prefix=TEST_PREFIX, calendar_from=calendar)
     test_id = make_msgid("test", domain=outgoing.message_id.rpartition("@")[2].rstrip(">") or None)
-    marked = replace(outgoing, rcpt_to=to, message_id=test_id, data=_marked_test(outgoing.data, test_id))
+    marked = replace(outgoing, message_id=test_id, data=_marked_test(outgoing.data, test_id))
     transport = transport or SmtpTransport(settings.smtp, SmtpSignIn(settings), plain=settings.plain)
     outcomes: list[Outcome[Delivery]] = []
     asyncio.run(transport.deliver(iter([(first, marked)]), outcomes.append))
     if not outcomes[0].ok:
         raise MailerError(f"the test message to {to} failed: {outcomes[0].code} {outcomes[0].reply}")
     return marked
+
+
+def test_delivery(real: Delivery, to: str) -> tuple[Delivery, Campaign | None]:
+    """The message `real` stands for, to a made-up member at `to` (the real member's language, and
+    their columns each showing its own name, `[telefon]`), and the campaign its calendar is built
+    from: the meeting with "[TEST] " in front of its title and a UID of its own, so that it is not
+    the meeting in the tester's calendar and an answer to it is not recorded."""
+    member = real.member
+    language = member.language
+    stand_in = Member(
+        email=to,
+        ascii_email=_ascii_or_empty(to),
+        name=TEST_NAME,
+        organization=TEST_ORGANIZATION.get(language, TEST_ORGANIZATION["en"]),
+        language=language,
+        groups=member.groups,
+        fields=MappingProxyType({column: f"[{column}]" for column in member.fields}),
+        explicit_language=member.explicit_language,
+    )
+    campaign = real.campaign
+    calendar = None
+    if campaign.meeting is not None and campaign.method is not None:
+        title = TEST_PREFIX + campaign.meeting.title
+        calendar = replace(
+            campaign,
+            key=f"{campaign.key} (test)",  # its calendar is not the one the real messages share
+            meeting=campaign.meeting.model_copy(update={"title": title}),
+            uid=test_uid(campaign.uid, secrets.token_hex(6)),
+        )
+    return replace(real, member=stand_in), calendar
+
+
+def _ascii_or_empty(address: str) -> str:
+    try:
+        ascii_address = ascii_form(address)
+    except NoAsciiForm:
+        return ""
+    return "" if ascii_address == address else ascii_address
 
 
 def _marked_test(data: bytes, message_id: str) -> bytes:

@@ -19,13 +19,16 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
+from email.message import EmailMessage
 from typing import Any
 
 import conftest
+import icalendar
 import pytest
 from conftest import (
     MEETING,
     PASSWORD,
+    USER,
     BusyRecorder,
     Faults,
     Project,
@@ -34,6 +37,7 @@ from conftest import (
     SmtpServer,
     StallingRecorder,
 )
+from ical.calendar_stream import IcsCalendarStream
 
 from mailer import forked
 from mailer.cli import main
@@ -355,9 +359,26 @@ def test_test_to_delivers_only_to_the_test_address_and_records_nothing(
     (msg,) = server.messages
     assert msg["X-Mailer-Test"]
     assert msg["Subject"] == "[TEST] Netværksmøde: Hvad siger brugerne? – Tuesday, 21 September 2027"
-    assert msg["To"].addresses[0].addr_spec == "maria.lohse@roskilde.example"  # exactly what she would get
+    # written to a made-up member at the test address: nothing of Maria's goes to it
+    (to,) = msg["To"].addresses
+    assert (to.display_name, to.addr_spec) == ("Test Testesen", "koordinator@roskilde.example")
+    assert b"maria" not in server.recorder.received[0][2].lower()
     assert "sent to koordinator@roskilde.example; nothing recorded" in out
     assert journal_rows(project) == {}
+
+    # its calendar is not the meeting: a UID of its own, [TEST] in its title, the tester invited
+    (part,) = [p for p in msg.walk() if p.get_content_type() == "text/calendar"]
+    ics = part.get_payload(decode=True)
+    event = icalendar.Calendar.from_ical(ics).walk("VEVENT")[0]
+    strict = IcsCalendarStream.calendar_from_ics(ics.decode("utf-8")).events[0]
+    real_uid = f"{MEETING_ID}@roskilde.example"
+    for uid, summary, attendees in (
+        (str(event["UID"]), str(event["SUMMARY"]), [str(event["ATTENDEE"])]),
+        (strict.uid, strict.summary, [a.uri for a in strict.attendees]),
+    ):
+        assert uid != real_uid and uid.startswith("mailer-test-") and uid.endswith(real_uid)
+        assert summary == "[TEST] Netværksmøde: Hvad siger brugerne?"
+        assert attendees == ["mailto:koordinator@roskilde.example"]
 
     # the real run afterwards still sends to every member; Maria's message is not taken for
     # a copy of the test by a mailbox that has both (the test has its own Message-ID)
@@ -368,10 +389,25 @@ def test_test_to_delivers_only_to_the_test_address_and_records_nothing(
         m for m in server.messages[1:] if m["To"].addresses[0].addr_spec == "maria.lohse@roskilde.example"
     ]
     assert real["Message-ID"] != msg["Message-ID"]
-    assert (
-        "[TEST] " + real["Subject"] == msg["Subject"]
-        and real.get_body(("plain",)).get_content() == msg.get_body(("plain",)).get_content()
-    )
+    real_text = real.get_body(("plain",)).get_content()
+    assert "[TEST] " + real["Subject"] == msg["Subject"]
+    assert real_text.replace("Maria Lohse", "Test Testesen") == msg.get_body(("plain",)).get_content()
+
+    # an Accept pressed on the test is never recorded as anyone's answer
+    answer = icalendar.Calendar.from_ical(ics)
+    answer["METHOD"] = "REPLY"
+    answer.walk("VEVENT")[0]["ATTENDEE"].params["PARTSTAT"] = "ACCEPTED"
+    reply = EmailMessage()
+    reply["From"], reply["To"], reply["Subject"] = "koordinator@roskilde.example", USER, "Accepteret"
+    reply["Message-ID"] = "<accept-test@roskilde.example>"
+    reply.set_content(answer.to_ical(), "text", "calendar", params={"method": "REPLY"})
+    (project.root / "svar.eml").write_bytes(reply.as_bytes())
+    for again in (False, True):
+        code, out = project.main("inbox", str(project.root / "svar.eml"))
+        assert code == 0 and "recorded 0 answers" in out, out
+        assert ("answered a test message" in out) is not again and ("read before" in out) is again
+    with Journal(project.state, readonly=True) as journal:
+        assert journal.answers(MEETING_ID) == {}
 
 
 def test_test_to_checks_every_message_first(
