@@ -5,6 +5,7 @@ The journal says what each member was last sent; the plan is pure data and sends
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -394,14 +395,30 @@ def _refuse_silent_reinstatement(journal: Journal, meeting: Meeting, settings: S
 def _choose(members: list[Member], selection: Selection) -> list[Member]:
     chosen = members
     if selection.group:
-        wanted = selection.group.casefold()
+        wanted = selection.group.strip().casefold()
         chosen = [m for m in chosen if wanted in (g.casefold() for g in m.groups)]
+        if not chosen:
+            raise ConfigError(_no_such_group(selection.group, members), field="--group")
     if selection.only:
         key = address_key(selection.only)
         chosen = [m for m in chosen if m.key == key]
         if not chosen:
             raise ConfigError(f"{selection.only!r} is not in the member list", field="--only")
     return chosen
+
+
+def _no_such_group(group: str, members: list[Member]) -> str:
+    """Why nobody is chosen: no member is in `group`; the list's groups, the likeliest meant first."""
+    groups = list(dict.fromkeys(g for m in members for g in m.groups))
+    if not groups:
+        return f"no member is in the group {group!r}: the member list has no groups (a column Grupper)"
+    folded = {g.casefold(): g for g in groups}
+    close = [
+        folded[g]
+        for g in difflib.get_close_matches(group.strip().casefold(), folded, n=len(folded), cutoff=0.5)
+    ]
+    ordered = close + sorted((g for g in groups if g not in close), key=str.casefold)
+    return f"no member is in the group {group!r}; the groups on the list are: {', '.join(ordered)}"
 
 
 def _attending(members: list[Member], journal: Journal, meeting: Meeting | None) -> list[Member]:

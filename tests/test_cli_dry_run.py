@@ -407,6 +407,16 @@ def test_group_selects_members_with_the_tag_after_merging(sample: Path) -> None:
     assert "jonas.friis@faxe.example" in steering
 
 
+@pytest.mark.parametrize("command", [("preview", "newsletter"), ("send", "newsletter", "--dry-run")])
+def test_a_group_nobody_is_in_is_refused_naming_the_lists_groups(
+    sample: Path, command: tuple[str, ...], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(sample, *command, "--group", "styregrupe") == 2
+    err = capsys.readouterr().err
+    assert "no member is in the group 'styregrupe'; the groups on the list are: styregruppe, " in err
+    assert not (sample.parent / "outbox").exists()
+
+
 def test_only_selects_one_member_in_any_case(sample: Path) -> None:
     assert (
         run(
