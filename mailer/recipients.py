@@ -33,6 +33,14 @@ COLUMN_ALIASES = {
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
 
 
+# A language column as Danish lists write it: the language's name, in Danish or English.
+LANGUAGE_NAMES = {"dansk": "da", "danish": "da", "engelsk": "en", "english": "en"}
+# An address cell as Outlook and Excel give it: "Søren Ærø <soeren@koege.example>" (copied from
+# Outlook) or "mailto:kirsten@vordingborg.example" (a hyperlink cell).
+NAMED_ADDRESS = re.compile(r"(?P<name>[^<>]*?)\s*<\s*(?:mailto:)?(?P<address>[^\s<>]+)\s*>", re.IGNORECASE)
+MAILTO = re.compile(r"mailto:\s*(?P<address>[^\s<>]+)", re.IGNORECASE)
+ADDRESS_LIKE = re.compile(r"[^\s<>;,:\"'()\[\]]+@[^\s<>;,:\"'()\[\]]+")
+
 NO_FIELDS: Mapping[str, str] = MappingProxyType({})
 KNOWN = frozenset(COLUMN_ALIASES)
 
@@ -144,6 +152,7 @@ def read_members(path: Path, default_language: str = "da") -> MemberList:
     for line, row in table.rows():
         values = {name: (value or "").strip() for name, value in zip(columns, row, strict=False)}
         try:
+            values = _from_address_cell(values, line, path)
             member = _member(values, _check(values.get("email", "")), line, path, default_language)
         except RecipientsError as err:
             invalid.append(err)
@@ -171,6 +180,30 @@ def _check(email: str) -> Verdict:
     return None if checked.normalized == email and not ascii_email else (checked.normalized, ascii_email)
 
 
+def _from_address_cell(values: dict[str, str], line: int, path: Path) -> dict[str, str]:
+    """The address out of a cell that holds more than the address ("Name <address>", "mailto:");
+    the name there fills an empty name column (the list's own name wins). A cell with two
+    addresses is refused: each member needs a row of their own."""
+    cell = values.get("email", "")
+    if not any(mark in cell for mark in "<:;, "):  # a plain address: the usual case, kept fast
+        return values
+    found = list(dict.fromkeys(a.casefold() for a in ADDRESS_LIKE.findall(cell)))
+    if len(found) > 1:
+        raise RecipientsError(
+            f"{cell!r} holds {len(found)} addresses ({', '.join(found)}): give each address a row of "
+            "its own (copy the row, and keep one address in each)",
+            path=path,
+            line=line,
+            field="email",
+        )
+    written = NAMED_ADDRESS.fullmatch(cell) or MAILTO.fullmatch(cell)
+    if written is None:
+        return values  # checked as it is
+    name = written.groupdict().get("name") or ""
+    name = name.strip().strip("\"'").strip()
+    return {**values, "email": written["address"], "name": values.get("name") or name}
+
+
 def _refuse_control_characters(values: dict[str, str], line: int, path: Path) -> None:
     for name, value in values.items():
         found = CONTROL.search(value)
@@ -196,10 +229,12 @@ def _member(values: dict[str, str], verdict: Verdict, line: int, path: Path, def
     if isinstance(verdict, str):
         raise RecipientsError(f"{email!r} is not an address ({verdict})", path=path, line=line, field="email")
     normalized, ascii_email = verdict or (email, "")
-    language = (values.get("language") or default_language).casefold()
+    written = values.get("language") or default_language
+    language = LANGUAGE_NAMES.get(written.casefold(), written.casefold())
     if language not in LANGUAGES:
         raise RecipientsError(
-            f"{language!r} is not a language mailer writes (use {' or '.join(LANGUAGES)})",
+            f"{written!r} is not a language mailer writes "
+            f"(use {' or '.join(LANGUAGES)}; Dansk and English are read too)",
             path=path,
             line=line,
             field="language",

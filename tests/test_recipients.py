@@ -260,3 +260,26 @@ def test_a_long_list_names_each_invalid_row_and_sends_idn_addresses_in_ascii(tmp
     assert "is not an address" in str(result.invalid[-1])
     idn = next(m for m in result.members if "xn--" in m.address)
     assert idn.email.endswith("@bibliotek.ærø.example")
+
+
+def test_address_cells_and_language_names_as_outlook_and_danish_lists_write_them() -> None:
+    """A cell copied from Outlook ("Name <address>"), a hyperlink cell ("mailto:"), "Dansk" or
+    "English" in the Sprog column are read; two addresses in one cell are refused with what to do."""
+    result = members_of("outlook_cells.csv")
+    found = {m.email: (m.name, m.language) for m in result.members}
+    assert found == {
+        "soeren.aeroe@koege.example": ("Søren Ærø", "da"),  # the cell's name fills the empty column
+        "kirsten@vordingborg.example": ("Kirsten Holm", "en"),
+        "bo@faxe.example": ("Bo Ravn", "en"),  # the name column wins over the cell's
+        "jens@greve.example": ("Jens Vang", "da"),
+    }
+    two, swedish = result.invalid
+    assert (two.line, two.field, swedish.line, swedish.field) == (4, "email", 6, "language")
+    assert str(two).endswith(
+        "'mette@soroe.example; lars@soroe.example' holds 2 addresses (mette@soroe.example, "
+        "lars@soroe.example): give each address a row of its own (copy the row, and keep one "
+        "address in each)"
+    )
+    assert "'Svensk' is not a language mailer writes (use da or en; Dansk and English are read too)" in str(
+        swedish
+    )
