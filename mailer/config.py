@@ -287,18 +287,36 @@ def config_path(given: str | os.PathLike[str] | None) -> Path:
     return Path(given or os.environ.get("MAILER_CONFIG") or DEFAULT_CONFIG)
 
 
+def config_text(path: Path) -> str:
+    """config.toml's text: UTF-8, with or without the BOM Windows editors write; a file saved in
+    another encoding (Notepad's "ANSI") is a ConfigError naming the first line it shows in."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        letter = data[err.start : err.start + 1].decode("cp1252", "replace")
+        raise ConfigError(
+            f"is not saved as UTF-8 (the {letter!r} in this line is written in another encoding, "
+            "such as Windows' ANSI): open it in Notepad, choose File, Save as, set Encoding to "
+            "UTF-8 and save",
+            path=path,
+            line=line,
+        ) from err
+
+
 def load_settings(path: Path) -> Settings:
     """Read and validate config.toml; every problem names the line and key."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = config_text(path)
     except FileNotFoundError as err:
         raise ConfigError(
             f"not found (looked for {path.absolute()}); say where it is with --config PATH "
             "(before or after the command), or make a new folder with `mailer init`",
             path=path,
         ) from err
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"cannot read: {err}", path=path) from err
+    except OSError as err:
+        raise ConfigError(f"cannot read: {err.strerror or err}", path=path) from err
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:

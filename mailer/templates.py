@@ -104,7 +104,7 @@ def environment(folder: Path) -> jinja2.Environment:
     attribute (no way into Python from `cycler.__init__`, no member data through Jinja's private
     context) and changes no shared data (`meeting.update(...)` would reach other members)."""
     env = ImmutableSandboxedEnvironment(
-        loader=jinja2.FileSystemLoader(folder),
+        loader=jinja2.FileSystemLoader(folder, encoding="utf-8-sig"),  # a Windows editor's BOM dropped
         undefined=StrictNames,
         autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default_for_string=False),
         keep_trailing_newline=True,
@@ -205,7 +205,7 @@ def _template_settings(path: Path) -> TemplateSettings:
     if not path.is_file():
         return TemplateSettings()
     try:
-        return TemplateSettings(**tomllib.loads(path.read_text(encoding="utf-8")))
+        return TemplateSettings(**tomllib.loads(path.read_text(encoding="utf-8-sig")))
     except tomllib.TOMLDecodeError as err:
         raise TemplateError(f"not valid TOML: {err}", path=path) from err
     except ValidationError as err:

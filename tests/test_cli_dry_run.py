@@ -838,3 +838,34 @@ def test_feed_has_the_meetings_not_yet_over_and_the_cancelled_ones_as_cancelled(
         assert events == instants, parser
     if ACROSS_DST in expected:
         assert instants[expected.index(ACROSS_DST)] == (utc(2027, 10, 30, 16), utc(2027, 10, 31, 9))
+
+
+# -- files saved by Windows editors ------------------------------------------------------------
+
+
+def test_a_config_saved_with_a_bom_is_read(sample: Path) -> None:
+    sample.write_bytes(b"\xef\xbb\xbf" + sample.read_bytes())
+    assert run(sample, "check") == 0
+
+
+def test_a_config_saved_as_ansi_says_so_naming_the_line_and_how_to_save_it(
+    sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text = sample.read_text(encoding="utf-8")
+    line = next(n for n, row in enumerate(text.splitlines(), start=1) if not row.isascii())
+    sample.write_bytes(text.encode("cp1252"))
+    assert run(sample, "check") == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: config.toml:{line}: is not saved as UTF-8 (the 'æ' in this line"), err
+    assert "choose File, Save as, set Encoding to UTF-8" in err and "codec" not in err
+
+
+def test_templates_saved_with_a_bom_do_not_carry_it_into_the_message(sample: Path) -> None:
+    folder = sample.parent / "templates" / "invitation"
+    for path in (folder / "template.toml", *(folder / "da").iterdir()):
+        path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    assert run(sample, "preview", "invitation", "--meeting", MEETING_ID) == 0
+    found = messages(outbox(sample, f"invitation:{MEETING_ID}"))
+    assert any(body_text(m, "plain").startswith("Kære ") for m in found.values())
+    for msg in found.values():
+        assert "\ufeff" not in msg["Subject"] + body_text(msg, "plain") + body_text(msg, "html")
