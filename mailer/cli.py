@@ -226,6 +226,16 @@ def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: Tex
     if report.ok:
         print("all good: nothing was sent", file=out)
         return 0
+    if report.invalid and not args.skip_invalid:
+        rows = count(len(report.invalid), "invalid row")
+        where = settings.resolve(settings.files.recipients).name
+        print(
+            f"not ready to send: {rows} in {where}: fix them there (each line above says what is wrong), "
+            "or add --skip-invalid to preview and send to leave them out",
+            file=out,
+        )
+    if report.problems:
+        print("not ready to send: fix what the errors say, then run mailer check again", file=out)
     return 2
 
 

@@ -597,6 +597,21 @@ def test_invalid_rows_stop_preview(sample: Path, capsys: pytest.CaptureFixture[s
     assert not (sample.parent / "outbox").exists()
 
 
+def test_check_with_invalid_rows_ends_saying_it_is_not_ready_and_what_to_do(
+    sample: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    use_members(sample, "invalid_rows.csv")
+
+    assert run(sample, "check") == 2
+
+    out = capsys.readouterr().out
+    assert "all good" not in out
+    assert out.splitlines()[-1] == (
+        "not ready to send: 4 invalid rows in recipients.csv: fix them there (each line above says what "
+        "is wrong), or add --skip-invalid to preview and send to leave them out"
+    )
+
+
 def test_skip_invalid_leaves_the_rows_out_and_says_so(
     sample: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
