@@ -13,11 +13,24 @@ from mailer.config import Settings
 from mailer.current import CurrentMeeting, current_meeting
 from mailer.errors import ConfigError, MailerError
 from mailer.journal import Journal
+from mailer.meetings import Meeting
 from mailer.plan import CALENDAR_METHOD, Campaign, Delivery
 from mailer.recipients import Duplicate, Member, read_members, read_suppressed
 from mailer.signin import SmtpSignIn, mailbox_signin
 from mailer.templates import MessageTemplate, available_templates
 from mailer.words import count, long_datetime, summary
+
+
+@dataclass(frozen=True)
+class MeetingWarning:
+    """Something about a meeting worth a look: `kind` is cancelled-elsewhere, changed or over."""
+
+    kind: str
+    meeting: Meeting
+    text: str
+
+    def __str__(self) -> str:
+        return self.text
 
 
 @dataclass
@@ -29,7 +42,7 @@ class Report:
     invalid: list[MailerError] = field(default_factory=list)
     suppressed: int = 0
     meetings: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)  # worth a look; they do not make it fail
+    warnings: list[MeetingWarning] = field(default_factory=list)  # worth a look; they do not make it fail
     templates: list[str] = field(default_factory=list)
     attachments: list[str] = field(default_factory=list)  # each file, where it really is
     signin: str = ""
@@ -116,21 +129,24 @@ def _check_meeting(current: CurrentMeeting, settings: Settings, now: datetime, r
     meeting, language = current.meeting, settings.sender.language
     report.meetings.append(f"{meeting.id}: {summary(meeting, language)}")
     if current.cancelled_elsewhere:
-        report.warnings.append(
+        said = current.configured.status if current.configured else ""
+        text = (
             f"meeting {meeting.id} was cancelled with `mailer cancel`, but config.toml still says "
-            f'status = "{current.configured.status if current.configured else ""}": '
-            'write status = "cancelled" there'
+            f'status = "{said}": write status = "cancelled" there'
         )
+        report.warnings.append(MeetingWarning("cancelled-elsewhere", meeting, text))
     elif current.changed_since_told and not meeting.cancelled:
-        report.warnings.append(
+        text = (
             f"meeting {meeting.id} changed since members were invited: send the invitation "
             f"again to update their calendars (mailer send invitation --meeting {meeting.id})"
         )
+        report.warnings.append(MeetingWarning("changed", meeting, text))
     if current.over(now):
-        report.warnings.append(
+        text = (
             f"meeting {meeting.id} is over (it ended {long_datetime(meeting.ends, language)}): "
             "nobody can be invited to it or reminded of it"
         )
+        report.warnings.append(MeetingWarning("over", meeting, text))
     try:  # the calendar must build, whatever the members
         organizer = Person(settings.sender.address)
         MeetingEvent(meeting, current.uid, current.sequence, now, "REQUEST", organizer, language).calendar(

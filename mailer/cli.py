@@ -210,8 +210,8 @@ def _check(args: argparse.Namespace, settings: Settings, now: datetime, out: Tex
     print(f"meetings: {len(report.meetings)}", file=out)
     for line in report.meetings:
         print(f"  {line}", file=out)
-    for line in report.warnings:
-        print(f"warning: {line}", file=out)
+    for warning in report.warnings:
+        print(f"warning: {warning}", file=out)
     print(f"templates: {len(report.templates)}", file=out)
     for line in report.templates:
         print(f"  {line}", file=out)

@@ -36,6 +36,10 @@ class MailerError(Exception):
         return f"{place}: {self.message}" if place else self.message
 
 
+class BusyError(MailerError):
+    """Another run is sending from the same journal now (it holds the send lock)."""
+
+
 class ConfigError(MailerError):
     """config.toml (or the environment) is wrong."""
 

@@ -51,14 +51,35 @@ SKIPPED = "skipped answer"
 UNSUBSCRIBE = re.compile(rf"^\s*((re|sv|aw|fw|vs)\s*:\s*)*{UNSUBSCRIBE_SUBJECT}\s*$", re.IGNORECASE)
 
 
+# What was done with a listed message (`Listed.done`), as the terminal says it.
+NOTES = {
+    "": "",
+    "not_member": "not a member: nothing recorded",
+    "about": "about {campaign}, sent {sent_at}",
+    "not_quoted": "our message is not quoted",
+    "stranger": "not a member: look at it yourself",
+    "already": "already unsubscribed",
+    "added": "added to {file}",
+}
+
+
 @dataclass(frozen=True)
 class Listed:
     """A message shown to the coordinator: who wrote it, its subject, and what was done."""
 
     source: str
-    sender: str
-    subject: str
-    note: str = ""
+    sender: str  # the address (of the member, for a bounce or a delay)
+    subject: str  # a bounce's or delay's: the server's reply
+    done: str = ""  # a key of NOTES
+    campaign: str = ""  # a bounce's or delay's: the run it is about, and when that was sent
+    sent_at: str = ""
+    file: str = ""  # the unsubscribe list it was added to
+    name: str = ""  # the sender's name, where the message gives one
+    written: str = ""  # the message's Date: (ISO), '' without one
+
+    @property
+    def note(self) -> str:
+        return NOTES[self.done].format(campaign=self.campaign, sent_at=self.sent_at, file=self.file)
 
 
 @dataclass
@@ -92,8 +113,9 @@ class Sorter:
 
     def sort(self, mail: Received, msg: Message) -> str:
         """Record what `mail` (parsed: `msg`) says; returns its kind."""
-        sender = parseaddr(str(msg.get("From", "")))[1]
+        name, sender = parseaddr(str(msg.get("From", "")))
         subject = _words(msg, "Subject")
+        written = _date(msg)
         notices = delivery_notices(mail.raw)
         if notices:
             for notice in notices:
@@ -117,9 +139,9 @@ class Sorter:
             self._unsubscribe(mail, sender, subject, msg)
             return "unsubscribe"
         if is_auto_reply(msg):
-            self.report.auto_replies.append(Listed(mail.source, sender, subject))
+            self.report.auto_replies.append(Listed(mail.source, sender, subject, name=name, written=written))
             return "auto-reply"
-        self.report.to_read.append(Listed(mail.source, self._who(msg), subject))
+        self.report.to_read.append(Listed(mail.source, self._who(msg), subject, written=written))
         return "other"
 
     def meeting_quoted(self, msg: Message) -> str:
@@ -142,35 +164,53 @@ class Sorter:
     def _return(self, mail: Received, msg: Message, notice: Notice) -> None:
         ours = self.sent.get(notice.message_id)
         known = notice.address in self.members or notice.address in self.sent_to
-        about = f"about {ours.campaign}, sent {ours.at}" if ours else "our message is not quoted"
         listed = self.report.bounces if notice.permanent else self.report.delays
+        written = _date(msg)
         if not known:
-            listed.append(Listed(mail.source, notice.address, notice.reply, "not a member: nothing recorded"))
+            listed.append(Listed(mail.source, notice.address, notice.reply, "not_member", written=written))
             return
         item = Return(
             recipient=notice.address,
             kind="bounce" if notice.permanent else "delay",
             message_id=ours.message_id if ours else notice.message_id,
             campaign=ours.campaign if ours else "",
-            at=_date(msg) or datetime.now().astimezone().isoformat(timespec="seconds"),
+            at=written or datetime.now().astimezone().isoformat(timespec="seconds"),
             reply=notice.reply,
             source=mail.source,
         )
         self.journal.record_return(item)
-        listed.append(Listed(mail.source, notice.address, notice.reply, about))
+        if ours is None:
+            listed.append(Listed(mail.source, notice.address, notice.reply, "not_quoted", written=written))
+            return
+        listed.append(
+            Listed(
+                mail.source,
+                notice.address,
+                notice.reply,
+                "about",
+                campaign=ours.campaign,
+                sent_at=ours.at,
+                written=written,
+            )
+        )
 
     def _unsubscribe(self, mail: Received, sender: str, subject: str, msg: Message) -> None:
         address = address_key(sender)
+        written = _date(msg)
         if address not in self.members:
-            note = "not a member: look at it yourself"
+            done = "stranger"
         elif address in read_suppressed(self.unsubscribed):
-            note = "already unsubscribed"
+            done = "already"
         else:
-            when = (_date(msg) or datetime.now().astimezone().isoformat())[:10]
+            when = (written or datetime.now().astimezone().isoformat())[:10]
             if not self.dry_run:
                 add_suppressed(self.unsubscribed, sender, when, f"mail {mail.source}")
-            note = f"added to {self.unsubscribed.name}"
-        self.report.unsubscribed.append(Listed(mail.source, sender, subject, note))
+            done = "added"
+        name = parseaddr(str(msg.get("From", "")))[0]
+        listed = Listed(
+            mail.source, sender, subject, done, file=self.unsubscribed.name, name=name, written=written
+        )
+        self.report.unsubscribed.append(listed)
 
 
 def is_auto_reply(msg: Message) -> bool:
@@ -194,6 +234,16 @@ def read_inbox(
     Exit 0 whatever the messages held (each problem is reported); unreadable paths and a bad
     [imap] setup raise (the CLI exits 2) before anything is recorded.
     """
+    report = read_mail(settings, paths, imap=imap, dry_run=dry_run)
+    print_report(report, out, dry_run=dry_run)
+    return 0
+
+
+def read_mail(
+    settings: Settings, paths: Iterable[Path], *, imap: bool = False, dry_run: bool = False
+) -> InboxReport:
+    """Read, sort and record everything at `paths` (and in the [imap] mailbox with `imap`); what
+    was read, by kind. Unreadable paths and a bad [imap] setup raise before anything is recorded."""
     chosen = list(paths)
     if not chosen and not imap:
         raise ReplyError(
@@ -235,8 +285,7 @@ def read_inbox(
     finally:
         if mailbox is not None:
             mailbox.close()
-    print_report(report, out, dry_run=dry_run)
-    return 0
+    return report
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import IO, NamedTuple
 
 from mailer import forked
-from mailer.errors import MailerError
+from mailer.errors import BusyError, MailerError
 from mailer.private import private_file
 
 
@@ -155,7 +155,7 @@ class OutcomeLog:
             try:
                 _lock(handle)
             except OSError as err:
-                raise MailerError(
+                raise BusyError(
                     "another mailer run is sending from this journal now; wait for it to finish",
                     path=self.journal,
                 ) from err

@@ -171,18 +171,31 @@ def from_environment(section: Section) -> bool:
     return any(name.upper() == wanted for name in os.environ)
 
 
-def source(settings: Settings, section: Section) -> str:
-    """Where the password comes from, for `check` (never the password)."""
+PasswordSource = Literal["environment", "keyring", "typed", "missing"]
+
+
+def where_from(settings: Settings, section: Section) -> PasswordSource:
+    """Where the section's password comes from (ConfigError: the keyring cannot be read)."""
     conf = getattr(settings, section)
     if conf.password is not None and from_environment(section):
-        return f"password from {variable(section)} (set)"
+        return "environment"
+    kept = stored(settings, section)
+    if kept is not None and (conf.password is None or _same(conf.password.get_secret_value(), kept)):
+        return "keyring"
+    return "typed" if conf.password is not None else "missing"
+
+
+def source(settings: Settings, section: Section) -> str:
+    """Where the password comes from, for `check` (never the password)."""
     try:
-        kept = stored(settings, section)
+        found = where_from(settings, section)
     except ConfigError as err:
         return f"password NOT to be had: {err.message}"
-    if kept is not None and (conf.password is None or _same(conf.password.get_secret_value(), kept)):
+    if found == "environment":
+        return f"password from {variable(section)} (set)"
+    if found == "keyring":
         return f"password from {KEYRING} (kept with `mailer password`)"
-    if conf.password is not None:
+    if found == "typed":
         return "password typed just now"
     return (
         f"password NOT set: `mailer password{_flag(section)}` keeps it in {KEYRING}, "

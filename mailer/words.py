@@ -60,15 +60,25 @@ def long_datetime(moment: datetime, language: str) -> str:
 def local_time(at: str, zone: ZoneInfo) -> str:
     """A time the journal or a message gave (ISO, any offset) as the coordinator's clock shows it:
     '2026-11-25 10:30'; '' for none, and the text as it is when it is not a time."""
+    moment = _local(at, zone)
+    return moment.strftime("%Y-%m-%d %H:%M") if isinstance(moment, datetime) else moment
+
+
+def long_local_time(at: str, zone: ZoneInfo, language: str) -> str:
+    """The same in words: 'onsdag den 25. november 2026 kl. 10.30'."""
+    moment = _local(at, zone)
+    return long_datetime(moment, language) if isinstance(moment, datetime) else moment
+
+
+def _local(at: str, zone: ZoneInfo) -> datetime | str:
+    """`at` on the clock of `zone`; '' or the text itself when it is no time."""
     if not at:
         return ""
     try:
         moment = datetime.fromisoformat(at)
     except ValueError:
         return at
-    return (
-        (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone).strftime("%Y-%m-%d %H:%M")
-    )
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(zone)
 
 
 def time_span(start: date, end: date, language: str) -> str:

@@ -176,7 +176,8 @@ def test_a_coordinators_day_at_the_desk(project: Project, server: SmtpServer, tm
         page.fill("#read-form [name=path]", str(tmp_path / "Maildir"))
         page.click("#read-form button[type=submit]")
         report = day.text("#report")
-        assert "read 2 messages" in report and "recorded 2 answers" in report
+        assert "Læst: 2 beskeder." in report
+        assert "Svar skrevet ind til Netværksmøde: Hvad siger brugerne? (2)" in report
         day.shot("inbox")
         day.go("Overblik")
         coming = day.text(f'[data-meeting="{MEETING_ID}"]')
@@ -190,7 +191,7 @@ def test_a_coordinators_day_at_the_desk(project: Project, server: SmtpServer, tm
         page.fill("#meeting-form [name=start]", "2027-09-21T14:00")
         page.fill("#meeting-form [name=end]", "2027-09-21T17:00")
         page.click("#meeting-form button[type=submit]")
-        assert "changed since members were invited" in day.text()
+        assert "Netværksmøde: Hvad siger brugerne? er ændret, siden medlemmerne blev inviteret" in day.text()
         start = len(server.messages)
         result = day.send("invitation", expected="4 opdateringer", shot="send-update")
         assert "sendt: 4" in result

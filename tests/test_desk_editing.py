@@ -94,8 +94,11 @@ def test_a_meeting_that_does_not_check_is_not_saved(project: Project) -> None:
         for change, words in (
             ({"end": "2027-11-16T09:00"}, "config.toml"),
             ({"timezone": "Europe/Køge"}, "IANA"),
-            ({"start": "16/11 kl 10"}, "write it as 2027-09-21T13:00"),
-            ({"id": MEETING_ID}, "already"),
+            (
+                {"start": "16/11 kl 10"},
+                "Start: »16/11 kl 10« er ikke et tidspunkt: skriv det som 2027-09-21T13:00",
+            ),
+            ({"id": MEETING_ID}, f"Der er allerede et møde med id {MEETING_ID}"),
             ({"id": "../x"}, "id"),
         ):
             reply = client.post("/meetings/edit", {**NEW, **change})
@@ -249,7 +252,7 @@ def test_an_upload_that_leaves_out_many_members_asks_first(project: Project) -> 
         project.write()
         changed = (project.root / "recipients.csv").read_bytes()
         late = client.post("/members/upload/decide", {"ticket": ticket_of(asked.text), "choice": "replace"})
-        assert "recipients.csv changed since medlemmer.xlsx was uploaded" in text_of(late.text)
+        assert "recipients.csv er ændret, siden medlemmer.xlsx blev indlæst" in text_of(late.text)
         assert (project.root / "recipients.csv").read_bytes() == changed
         assert not list(project.root.glob("recipients-*")) and not list(project.root.glob("*.xlsx"))
 
@@ -273,16 +276,20 @@ def test_the_mailbox_read_now_and_an_answer_recorded_by_hand(
         client.get("/inbox")
         read = client.post_files("/inbox", {"path": str(tmp_path / "Maildir")}, [])
         report = text_of(read.text)
-        assert "read 2 messages" in report and "recorded 2 answers" in report
+        assert "Læst: 2 beskeder." in report
+        assert "Svar skrevet ind til Netværksmøde: Hvad siger brugerne? (2)" in report
         again = client.post_files(
             "/inbox", {}, [("files", "svar.eml", (ROOT / "tests/data/replies/plain-reply.eml").read_bytes())]
         )
-        assert "to read yourself (record an answer with `mailer answer`): 1" in text_of(again.text)
+        assert "Læs dem selv (skriv svaret ind herunder, hvis det er et svar på et møde) (1)" in text_of(
+            again.text
+        )
         answer = {"meeting": MEETING_ID, "email": "maria.lohse@roskilde.example", "answer": "declined"}
         by_hand = client.post("/inbox/answer", {**answer, "note": "Syg – ringede"})
         assert "maria.lohse@roskilde.example: kommer ikke" in text_of(by_hand.text)
         stranger = client.post("/inbox/answer", {**answer, "email": "ukendt@greve.example"})
-        assert stranger.status == 409 and "was not invited" in text_of(stranger.text)
+        assert stranger.status == 409
+        assert "ukendt@greve.example er ikke inviteret til Netværksmøde" in text_of(stranger.text)
         overview = text_of(client.get("/").text)
     assert "1 kommer" in overview and "1 måske" in overview and "1 kommer ikke" in overview
     code, status = project.main("status", MEETING_ID)

@@ -51,7 +51,7 @@ def test_the_mailbox_is_read_with_the_password_typed_in_the_page_kept_only_if_ti
         pages.append(read.text)
         assert read.status == 200, read.text
         report = text_of(read.text)
-        assert "read 2 messages" in report and "imap:INBOX/" in report
+        assert "Læst: 2 beskeder." in report and "imap:INBOX/" in report
         assert partstats(invited) == ANSWERED
         assert 'type="password"' in read_form(read.text)  # not kept: asked again
         assert 'type="password"' in read_form(client.get("/inbox").text)
@@ -59,11 +59,11 @@ def test_the_mailbox_is_read_with_the_password_typed_in_the_page_kept_only_if_ti
         dovecot.deliver(REPLIES / "plain-reply.eml")
         kept = client.post("/inbox", {"imap": "on", "password": IMAP_PASSWORD, "keep_password": "on"})
         pages.append(kept.text)
-        assert "read 1 message" in text_of(kept.text)
+        assert "Læst: 1 besked." in text_of(kept.text)
         assert 'type="password"' not in read_form(kept.text)  # kept, in memory
         again = client.post("/inbox", {"imap": "on"})
         pages.append(again.text)
-        assert again.status == 200 and "read 0 messages" in text_of(again.text)
+        assert again.status == 200 and "Læst: 0 beskeder." in text_of(again.text)
     assert all(IMAP_PASSWORD not in page for page in pages)
     assert all("S" not in flags for flags in dovecot.flags())  # only looked at, as the command does
 
@@ -80,5 +80,5 @@ def test_a_password_kept_in_the_keyring_is_not_asked_for(
         client.open()
         assert 'type="password"' not in read_form(client.get("/inbox").text)
         read = client.post("/inbox", {"imap": "on"})
-    assert "read 1 message" in text_of(read.text)
+    assert "Læst: 1 besked." in text_of(read.text)
     assert partstats(invited) == {"soren.aero@vordingborg.example": "ACCEPTED"}

@@ -47,7 +47,7 @@ def test_the_inbox_signs_her_in_then_reads_the_mailbox(
         assert 'id="signin-needed"' not in client.get("/inbox").text
         read = client.post("/inbox", {"imap": "on"})
     assert read.status == 200, read.text
-    assert "read 2 messages" in text_of(read.text)
+    assert "Læst: 2 beskeder." in text_of(read.text)
     assert partstats(project) == ANSWERED
     assert entra.introspected[-1] is True  # Dovecot asked the sign-in service, and it said yes
     tokens = entra.access_tokens | entra.refresh_tokens

@@ -124,7 +124,7 @@ def test_a_bad_value_is_shown_at_its_field_and_changes_nothing(project: Project)
             ({"start": "2027-03-28T02:30", "end": "2027-03-28T04:00"}, "start", "does not exist"),
             ({"attachments": "gone.pdf"}, "attachments", "'gone.pdf' is not one of the files offered"),
             ({"attachments": "/etc/hostname"}, "attachments", "put the file in the folder"),
-            ({"start": "16/11 kl 10"}, "start", "write it as 2027-09-21T13:00"),
+            ({"start": "16/11 kl 10"}, "start", "skriv det som 2027-09-21T13:00"),
         ):
             reply = client.post("/meetings/edit", {**NEW, **change})
             assert reply.status == 200
@@ -150,7 +150,7 @@ def test_a_time_written_the_danish_way_is_saved_as_she_wrote_it(project: Project
             ({"end": "kl. 16.30"}, "end"),
         ):
             reply = client.post("/meetings/edit", {**NEW, **change})
-            assert "write it as 2027-09-21T13:00 (or 2027-09-21 13.00)" in problem_at(reply.text, field), (
+            assert "skriv det som 2027-09-21T13:00 (eller 2027-09-21 13.00)" in problem_at(reply.text, field), (
                 change
             )
             assert project.config.read_text(encoding="utf-8") == before

@@ -110,7 +110,7 @@ def test_the_newsletter_with_its_list_headers_and_calendar_file_and_a_new_issue(
     with running_desk(project.config, FIXED) as desk:
         client = opened(desk)
         summary = text_of(client.get("/send?" + urlencode(newsletter)).text)
-        assert "Det bliver sendt: newsletter" in summary and "4 beskeder til 4 medlemmer" in summary
+        assert "Det bliver sendt: Nyhedsbrev" in summary and "4 beskeder til 4 medlemmer" in summary
         client.post("/send/test", {**newsletter, "test_to": COORDINATOR})
         (tested,) = server.messages
         assert str(tested["Subject"]).startswith("[TEST] ") and tested["Precedence"] == "bulk"

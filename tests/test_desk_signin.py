@@ -85,7 +85,7 @@ def test_the_send_page_signs_her_in_then_sends(
         summary = client.get(back.headers["Location"]).text
         pages.append(summary)
         assert 'id="signin-needed"' not in summary and 'id="confirm-form"' in summary
-        assert f"token from `mailer login` (signed in as {USER}" in text_of(summary)
+        assert f"du er logget ind som {USER}" in text_of(summary)
         job = client.post("/send", {**INVITATION, "expected": "4"}).headers["Location"]
         desk.pages.jobs.wait()
         result = client.get(job).text

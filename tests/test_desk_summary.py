@@ -16,7 +16,8 @@ from test_desk_pages import text_of
 
 INVITATION = {"template": "invitation", "meeting": MEETING_ID}
 SEND = ("send", "invitation", "--meeting", MEETING_ID, "--yes")
-WHEN = "2026-11-25 10:30"  # FIXED, in Copenhagen
+WHEN = "onsdag den 25. november 2026 kl. 10.30"  # FIXED, in Copenhagen
+WHEN_EN = "Wednesday, 25 November 2026 at 10:30"
 
 
 def opened(desk: Any) -> DeskClient:
@@ -152,6 +153,6 @@ def test_the_summary_on_the_preview_in_english(
         project.write()
         page = client.get("/send?" + urlencode(INVITATION)).text
     assert since_preview(page) == [
-        f"Changed since the preview of {WHEN}:",
+        f"Changed since the preview of {WHEN_EN}:",
         "a meeting changed (config.toml, or a cancellation)",
     ]

@@ -4,13 +4,14 @@ Jinja2 (autoescaped: member data is always text, never markup)."""
 
 from __future__ import annotations
 
-import io
 import re
 import secrets
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote, urlencode
@@ -29,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 from mailer.answers import record_by_hand
 from mailer.attendance import NOT_ON_LIST, STATE_WORDS, STATES, Attendance, attendance, csv_bytes
 from mailer.bounces import put_back
+from mailer.check import MeetingWarning
 from mailer.config import Settings, load_settings
 from mailer.current import CurrentMeeting, current_meeting, current_meetings
 from mailer.desk.editing import (
@@ -41,9 +43,11 @@ from mailer.desk.editing import (
     replace_member_list,
     save_meeting,
 )
+from mailer.desk.inbox import InboxView, inbox_view
 from mailer.desk.jobs import Job, Jobs
 from mailer.desk.members import member_view
 from mailer.desk.overview import ComingMeeting, cancellation_due, coming_meeting, overview
+from mailer.desk.problems import Problem, explain, warning_words
 from mailer.desk.sending import (
     CANCEL,
     Choice,
@@ -55,8 +59,8 @@ from mailer.desk.sending import (
 )
 from mailer.desk.signing import SignIn, SignIns, local_page, sign_in_first
 from mailer.desk.words import counted, words
-from mailer.errors import MailerError
-from mailer.inbox import mark_handled, read_inbox
+from mailer.errors import BusyError, MailerError
+from mailer.inbox import mark_handled, read_mail
 from mailer.journal import Journal
 from mailer.passwords import Section, with_password, with_passwords
 from mailer.previewed import Previewed
@@ -65,7 +69,7 @@ from mailer.run import load_inputs
 from mailer.status import zone_of
 from mailer.templates import available_templates
 from mailer.transport.outbox import WRITTEN
-from mailer.words import local_time, status_word
+from mailer.words import local_time, long_local_time, status_word
 
 T = TypeVar("T")
 Clock = Callable[[], datetime]
@@ -121,7 +125,13 @@ class Pages:
         self._passwords[section] = password
 
     def render(self, name: str, language: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-        page = self.env.get_template(name).render(lang=language, w=words(language), csrf=self.csrf, **context)
+        page = self.env.get_template(name).render(
+            lang=language,
+            w=words(language),
+            counted=partial(counted, language),
+            csrf=self.csrf,
+            **context,
+        )
         return HTMLResponse(page, status_code=status)
 
     def after(self, path: str, **shown: Any) -> RedirectResponse:
@@ -133,8 +143,10 @@ class Pages:
         """What the page after a change says (nothing when the key is unknown)."""
         return self.done.get(form.get("done", "")) or {}
 
-    def problem(self, err: Exception) -> HTMLResponse:
-        return self.render("problem.html", self.language, status=409, active="", problem=str(err))
+    def problem(self, err: Exception | Problem, settings: Settings | None = None) -> HTMLResponse:
+        """A page about what went wrong, in her words, with what to do next."""
+        shown = err if isinstance(err, Problem) else explain(err, self.language, settings)
+        return self.render("problem.html", self.language, status=409, active="", problem=shown)
 
 
 class Kept(Generic[T]):
@@ -190,13 +202,15 @@ def page(handler: Handler) -> Callable[[Pages], Endpoint]:
 
 
 def _answer(pages: Pages, handler: Handler, request: Request, form: Form) -> Response:
+    settings = None
     try:
-        return handler(pages, request, pages.settings(), form)
+        settings = pages.settings()
+        return handler(pages, request, settings, form)
     except MailerError as err:
-        return pages.problem(err)
+        return pages.problem(err, settings)
     except OSError as err:  # a file that cannot be read or written: named, as the commands do
         where = f"{err.filename}: " if err.filename else ""
-        return pages.problem(MailerError(f"{where}{err.strerror or err}"))
+        return pages.problem(MailerError(f"{where}{err.strerror or err}"), settings)
 
 
 @page
@@ -233,7 +247,7 @@ def members_upload(pages: Pages, request: Request, settings: Settings, form: For
             return _members(pages, settings, pending=upload, ticket=pages.upload[0], kept=kept)
         replaced = replace_member_list(pages.config, current, upload, pages.clock())
     except MailerError as err:
-        return _members(pages, settings, problem=str(err))
+        return _members(pages, settings, problem=explain(err, settings.sender.language, settings))
     return _replaced(pages, replaced)
 
 
@@ -243,14 +257,14 @@ def members_decide(pages: Pages, request: Request, settings: Settings, form: For
     w = words(settings.sender.language)
     pending, pages.upload = pages.upload, None
     if pending is None or pending[0] != form.get("ticket"):
-        return _members(pages, settings, problem=w["upload_gone"])
+        return _members(pages, settings, problem=Problem(w["problem"], w["upload_gone"], ""))
     if form.get("choice") != "replace":
         return pages.after("/members", note=w["upload_cancelled"])
     current = settings.resolve(settings.files.recipients)
     try:
         replaced = replace_member_list(pages.config, current, pending[1], pages.clock())
     except MailerError as err:
-        return _members(pages, settings, problem=str(err))
+        return _members(pages, settings, problem=explain(err, settings.sender.language, settings))
     return _replaced(pages, replaced)
 
 
@@ -264,7 +278,8 @@ def _replaced(pages: Pages, replaced: Replaced) -> Response:
         note += " " + w["uploaded_invalid"].format(n=len(replaced.members.invalid))
     if replaced.kept is not None:
         note += " " + w["kept_copy"].format(name=replaced.kept.name)
-    return pages.after("/members", note=note, warnings=replaced.warnings)
+    warnings = [warning_words(found, settings.sender.language) for found in replaced.warnings]
+    return pages.after("/members", note=note, warnings=warnings)
 
 
 @page
@@ -288,7 +303,7 @@ def meetings_page(pages: Pages, request: Request, settings: Settings, form: Form
 
 
 def _meetings(
-    pages: Pages, settings: Settings, note: str = "", warnings: list[str] | None = None
+    pages: Pages, settings: Settings, note: str = "", warnings: list[MeetingWarning] | None = None
 ) -> Response:
     try:
         inputs = load_inputs(settings, skip_invalid=True)
@@ -304,7 +319,7 @@ def _meetings(
         active="meetings",
         meetings=found,
         note=note,
-        warnings=warnings or [],
+        warnings=[warning_words(warning, settings.sender.language) for warning in warnings or []],
         due=[need for need in due if need is not None],
         cancel_choice=CANCEL,
     )
@@ -406,14 +421,15 @@ def _meeting_form(
     chosen = [line for line in values.get("attachments", "").splitlines() if line.strip()]
     files = attachment_choices(settings)
     at = field_at_fault(problem) if problem is not None else ""
+    explained = explain(problem, language, settings) if problem is not None else None
     return pages.render(
         "meeting_edit.html",
         language,
         active="meetings",
         values=values,
         new=new,
-        problem=str(problem) if problem is not None and not at else "",
-        errors={at: str(problem)} if at else {},
+        problem=explained if not at else None,
+        errors={at: explained.text} if at and explained is not None else {},
         statuses=[(s, status_word(s, language)) for s in ("tentative", "confirmed", "cancelled")],
         reminders=reminders,
         attachments=[*files, *(c for c in chosen if c not in files)],
@@ -441,11 +457,18 @@ def inbox_page(pages: Pages, request: Request, settings: Settings, form: Form) -
     return _inbox(pages, settings, form)
 
 
-def _inbox(pages: Pages, settings: Settings, form: Form, report: str = "", note: str = "") -> Response:
+def _inbox(
+    pages: Pages, settings: Settings, form: Form, report: InboxView | None = None, note: str = ""
+) -> Response:
     language = settings.sender.language
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         to_read = [
-            (r, local_time(r.written or r.at, zone_of(settings, journal, r.meeting_id or None)))
+            (
+                r,
+                long_local_time(
+                    r.written or r.at, zone_of(settings, journal, r.meeting_id or None), language
+                ),
+            )
             for r in journal.replies_to_read()
         ]
     return pages.render(
@@ -468,7 +491,6 @@ def _inbox(pages: Pages, settings: Settings, form: Form, report: str = "", note:
 @page
 def inbox_read(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
     """`mailer inbox`: what came back, read, sorted and recorded; its report by kind."""
-    out = io.StringIO()
     paths = [Path(form["path"]).expanduser()] if form.get("path", "").strip() else []
     imap = form.get("imap") == "on"
     reading = _with_typed_password(pages, settings, form, "imap") if imap else settings
@@ -477,8 +499,9 @@ def inbox_read(pages: Pages, request: Request, settings: Settings, form: Form) -
             saved = Path(folder) / f"{number:03d}{Path(name).suffix.lower()}"
             write_private(saved, data)
             paths.append(saved)
-        read_inbox(reading, paths, imap=imap, out=out)
-    return _inbox(pages, pages.settings(), form, report=out.getvalue())  # with a password kept now
+        report = read_mail(reading, paths, imap=imap)
+    settings = pages.settings()  # with a password kept now
+    return _inbox(pages, settings, form, report=inbox_view(settings, report))
 
 
 @page
@@ -552,7 +575,9 @@ def preview_show(pages: Pages, request: Request, settings: Settings, form: Form)
         settings.sender.language,
         active="preview",
         folder=folder.name,
-        count=form.get("n", ""),
+        made=counted(settings.sender.language, "preview_made", int(form["n"]))
+        if form.get("n", "").isdigit()
+        else "",
         chosen=chosen,
     )
 
@@ -586,13 +611,13 @@ def send_form(pages: Pages, request: Request, settings: Settings, form: Form) ->
 def _send_page(pages: Pages, settings: Settings, form: Form, note: str = "") -> Response:
     """The selection form; with a template chosen, the summary and the one button that sends."""
     summary = None
-    problem = ""
+    problem = None
     seen = ""
     if form.get("template"):
         try:
             summary = plan_summary(settings, Choice.from_form(form), pages.clock())
         except MailerError as err:
-            problem = str(err)
+            problem = explain(err, settings.sender.language, settings)
         if summary is not None and summary.seen is not None:
             seen = pages.seen.keep(summary.seen)
     hidden = {k: form[k] for k in SELECTION_FIELDS if form.get(k)}
@@ -660,14 +685,23 @@ def send_test(pages: Pages, request: Request, settings: Settings, form: Form) ->
 
 @page
 def job_page(pages: Pages, request: Request, settings: Settings, form: Form) -> Response:
+    language = settings.sender.language
+    w = words(language)
     job = pages.jobs.get(request.path_params["job"])
     if job is None:
-        raise MailerError(words(settings.sender.language)["no_job"])
+        return pages.problem(Problem(w["no_such_run"], "", w["no_such_run_next"]))
     report = job.report
     refused = [o for o in report.failed if o.permanent] if report else []
     later = [o for o in report.failed if not o.permanent] if report else []
+    problem = None
+    if job.problem is not None:
+        problem = explain(job.problem, language, settings)
+        if job.total and not isinstance(job.problem, BusyError):  # how far it came
+            done = job.sent + job.failed
+            after = w["stopped_after"].format(done=done, total=job.total) if done else w["stopped_before"]
+            problem = replace(problem, text=f"{problem.text} {after}".strip())
     return pages.render(
-        "job.html", settings.sender.language, active="send", job=job, refused=refused, later=later
+        "job.html", language, active="send", job=job, refused=refused, later=later, problem=problem
     )
 
 

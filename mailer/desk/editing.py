@@ -21,7 +21,7 @@ import tomlkit
 from pydantic import TypeAdapter, ValidationError
 from tomlkit.items import AoT, Table
 
-from mailer.check import Report, check
+from mailer.check import MeetingWarning, Report, check
 from mailer.config import Settings, load_settings
 from mailer.errors import ConfigError, MailerError
 from mailer.private import write_private
@@ -227,7 +227,7 @@ def attachment_choices(settings: Settings) -> list[str]:
 MAX_CHOICES = 200
 
 
-def save_meeting(config: Path, meeting: MeetingForm, *, new: bool, now: datetime) -> list[str]:
+def save_meeting(config: Path, meeting: MeetingForm, *, new: bool, now: datetime) -> list[MeetingWarning]:
     """Write the meeting into config.toml, keeping everything else as it is; its warnings."""
     document = tomlkit.parse(config.read_text(encoding="utf-8"))
     meetings = document.get("meetings")
@@ -292,7 +292,7 @@ def mark_cancelled(config: Path, meeting_id: str, now: datetime) -> bool:
     return True
 
 
-def set_recipients_file(config: Path, name: str, now: datetime) -> list[str]:
+def set_recipients_file(config: Path, name: str, now: datetime) -> list[MeetingWarning]:
     """`[files] recipients = name` in config.toml."""
     document = tomlkit.parse(config.read_text(encoding="utf-8"))
     files = document.get("files")
@@ -303,7 +303,7 @@ def set_recipients_file(config: Path, name: str, now: datetime) -> list[str]:
     return replace_checked(config, tomlkit.dumps(document), now)
 
 
-def replace_checked(config: Path, text: str, now: datetime) -> list[str]:
+def replace_checked(config: Path, text: str, now: datetime) -> list[MeetingWarning]:
     """config.toml replaced by `text` once it passes `mailer check` (the member list's invalid
     rows aside: they are the Members page's business); check's warnings."""
     trial = config.with_name(f".{config.name}.desk-trial")
@@ -370,7 +370,7 @@ class Replaced:
     path: Path
     kept: Path | None  # the old list's dated copy
     members: MemberList
-    warnings: list[str]
+    warnings: list[MeetingWarning]
 
 
 def read_upload(current: Path, upload_name: str, data: bytes, language: str) -> Upload:
@@ -434,7 +434,7 @@ def replace_member_list(config: Path, current: Path, upload: Upload, now: dateti
         os.replace(trial, target)
     finally:
         trial.unlink(missing_ok=True)
-    warnings: list[str] = []
+    warnings: list[MeetingWarning] = []
     if target != current:
         warnings = set_recipients_file(config, _relative(target, config), now)
         current.unlink(missing_ok=True)  # its dated copy is kept

@@ -30,6 +30,7 @@ class Job:
     failed: int = 0
     state: str = "running"  # running | done | stopped
     error: str = ""
+    problem: Exception | None = None  # what stopped it, for the page to tell in her words
     backup: str = ""
     today: str = ""  # when the day's limit holds some back: what happens to them, and when
     report: SendReport | None = None
@@ -67,6 +68,7 @@ class Jobs:
                 job.state = "done"
             except (MailerError, OSError) as err:
                 job.error = str(err)
+                job.problem = err
                 job.state = "stopped"
             except BaseException as err:  # shown, then raised for the log
                 job.error = f"unexpected error: {err!r}"

@@ -12,13 +12,13 @@ from mailer.bounces import bouncing
 from mailer.config import Settings
 from mailer.current import CurrentMeeting, current_meetings
 from mailer.desk.sending import CANCEL, cut_off
-from mailer.desk.words import counted, words
+from mailer.desk.words import campaign_words, counted, words
 from mailer.errors import MailerError
 from mailer.journal import Journal
 from mailer.plan import Selection
 from mailer.run import Inputs, load_inputs, make_plan
 from mailer.status import zone_of
-from mailer.words import local_time, status_word, when
+from mailer.words import long_local_time, status_word, when
 
 
 @dataclass(frozen=True)
@@ -38,9 +38,10 @@ class ComingMeeting:
 @dataclass(frozen=True)
 class Run:
     campaign: str
+    named: str  # in her words: 'Påmindelse: Netværksmøde: Samskabelse'
     sent: int
     failed: int
-    last: str  # local time
+    last: str  # in words, on the meeting's clock
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,6 @@ class Overview:
 
 def overview(settings: Settings, now: datetime, *, last_runs: int = 8) -> Overview:
     language = settings.sender.language
-    w = words(language)
     found = Overview()
     inputs = load_inputs(settings, skip_invalid=True)
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
@@ -79,16 +79,19 @@ def overview(settings: Settings, now: datetime, *, last_runs: int = 8) -> Overvi
         to_read = len(journal.replies_to_read())
         bounced = len(bouncing(journal))
         totals = sorted(journal.campaign_totals(), key=lambda t: t.last, reverse=True)[:last_runs]
-        found.runs = [
-            Run(t.campaign, t.sent, t.failed, local_time(t.last, zone_of(settings, journal, t.meeting_id)))
-            for t in totals
-        ]
+        titles = {m.id: m.title for m in settings.meetings}
+        for t in totals:
+            zone = zone_of(settings, journal, t.meeting_id)
+            named = campaign_words(t.campaign, titles, language)
+            found.runs.append(
+                Run(t.campaign, named, t.sent, t.failed, long_local_time(t.last, zone, language))
+            )
     if to_read:
-        found.needs.append(Need(w["to_read"].format(n=to_read)))
+        found.needs.append(Need(counted(language, "to_read", to_read)))
     if bounced:
-        found.needs.append(Need(w["bouncing_n"].format(n=bounced)))
+        found.needs.append(Need(counted(language, "bouncing_n", bounced)))
     if inputs.members.invalid:
-        found.needs.append(Need(w["invalid_n"].format(n=len(inputs.members.invalid))))
+        found.needs.append(Need(counted(language, "invalid_n", len(inputs.members.invalid))))
     return found
 
 
@@ -156,7 +159,8 @@ def _meeting_needs(
     current: CurrentMeeting, inputs: Inputs, journal: Journal, now: datetime
 ) -> list[str | Need]:
     """What `send invitation --meeting ID` would do now, in the coordinator's words."""
-    w = words(inputs.settings.sender.language)
+    language = inputs.settings.sender.language
+    w = words(language)
     meeting = current.meeting
     title = meeting.title
     if current.cancelled_elsewhere:
@@ -176,9 +180,9 @@ def _meeting_needs(
     if current.told is None:
         needs.append(w["never_invited"].format(title=title))
     elif new:
-        needs.append(w["not_invited"].format(n=new, title=title))
+        needs.append(counted(language, "not_invited", new, title=title))
     if updates:
         needs.append(w["update_due"].format(title=title))
     if plan.removed:
-        needs.append(w["removed"].format(n=len(plan.removed), title=title))
+        needs.append(counted(language, "removed", len(plan.removed), title=title))
     return needs

@@ -15,17 +15,18 @@ from mailer.config import Settings
 from mailer.desk.editing import mark_cancelled
 from mailer.desk.jobs import Job
 from mailer.desk.signing import sign_in_first
-from mailer.desk.words import counted, number, words
-from mailer.errors import DeliveryError, MailerError
+from mailer.desk.words import campaign_words, counted, number, words
+from mailer.errors import ConfigError, MailerError
 from mailer.journal import Journal
 from mailer.limits import Today, per_minute, today
 from mailer.meetings import DEFAULT_ZONE
-from mailer.plan import Plan, Selection
+from mailer.passwords import where_from
+from mailer.plan import Plan, Selection, campaign_key
 from mailer.previewed import Changes, Previewed, changes_since, previewed, since_preview, some
 from mailer.private import private_folder, write_private
 from mailer.run import Inputs, Preview, SendReport, load_inputs, make_plan, preview, send, send_test
 from mailer.signin import SmtpSignIn
-from mailer.words import local_time
+from mailer.words import long_local_time
 
 CANCEL = ":cancel"  # the choice that is `mailer cancel ID`, not a template
 
@@ -110,6 +111,7 @@ class Summary:
 
     campaign: str
     total: int
+    named: str = ""  # the run in her words ('Påmindelse: Netværksmøde: Samskabelse')
     lines: list[str] = field(default_factory=list)  # counts, who is left out and why
     sending: str = ""  # how many, to whom, which server
     time: str = ""  # how long at the rate limit
@@ -142,9 +144,9 @@ def summarize(
         if plan.skipped and plan.campaign.method is None:  # as `send`: a newsletter's next issue
             found.lines.append(w["new_issue"].format(key=f"{plan.campaign.key}-2"))
     if plan.skipped:
-        found.lines.append(w["skipped"].format(n=len(plan.skipped)))
+        found.lines.append(counted(language, "skipped", len(plan.skipped)))
     if plan.suppressed:
-        found.lines.append(w["suppressed"].format(n=len(plan.suppressed)))
+        found.lines.append(counted(language, "suppressed", len(plan.suppressed)))
     if plan.bouncing:
         found.lines.append(w["bouncing_left_out"].format(emails=", ".join(m.email for m in plan.bouncing)))
     if plan.removed:
@@ -165,7 +167,7 @@ def summarize(
     )
     found.time = _time_at_rate(settings, found.sends)
     signin = SmtpSignIn(settings)
-    found.signin = w["signin"].format(how=signin.describe())
+    found.signin = w["signin"].format(how=signin_words(signin, language))
     found.needs_password = signin.method == "password" and smtp.password is None
     if total:
         found.needs_signin = sign_in_first(settings)
@@ -173,12 +175,53 @@ def summarize(
     return found
 
 
+def signin_words(signin: SmtpSignIn, language: str) -> str:
+    """How the send signs in, in her words: server, account, and where the password or token
+    comes from (never the secret)."""
+    w = words(language)
+    smtp = signin.settings.smtp
+    server = f"{smtp.host}:{smtp.port}"
+    if signin.method == "none":
+        return w["signin_none"].format(server=server)
+    if signin.method == "password":
+        try:
+            found = where_from(signin.settings, "smtp")
+        except ConfigError as err:
+            where = w["keyring_unusable"].format(problem=err.message)
+        else:
+            where = {
+                "environment": w["from_environment"].format(variable=signin.source),
+                "keyring": w["from_keyring"],
+                "typed": w["from_typed"],
+                "missing": w["from_nowhere"],
+            }[found]
+        return w["signin_password"].format(account=smtp.username, server=server, where=where)
+    return w["signin_xoauth2"].format(account=smtp.username, server=server, where=_token_words(signin, w))
+
+
+def _token_words(signin: SmtpSignIn, w: dict[str, str]) -> str:
+    if signin.source == "smtp.token_command":
+        program = (signin.settings.smtp.token_command or "").split(" ", 1)[0]
+        return w["token_command"].format(program=program)
+    if signin.source != "mailer login":
+        return w["token_environment"].format(variable=signin.source)
+    from mailer.oauth import SavedSignIn  # MSAL only where a sign-in is shown
+
+    try:
+        accounts = SavedSignIn(signin.settings).accounts()
+    except ConfigError:
+        return w["token_unusable"]
+    return w["token_login"].format(accounts=", ".join(accounts)) if accounts else w["token_no_login"]
+
+
 def _time_at_rate(settings: Settings, total: int) -> str:
-    w = words(settings.sender.language)
+    language = settings.sender.language
+    w = words(language)
     rate = per_minute(settings.smtp)  # the service's limit, or config.toml's
     if rate is None:
         return w["rate_none"]
-    return w["rate_time"].format(minutes=max(1, round(total / rate)), rate=f"{rate:g}")
+    minutes = counted(language, "minute_n", max(1, round(total / rate)))
+    return w["rate_time"].format(minutes=minutes, rate=f"{rate:g}")
 
 
 def _today(language: str, day: Today | None) -> str:
@@ -201,7 +244,7 @@ def _since(language: str, changes: Changes) -> list[str]:
     w = words(language)
     if changes.at is None:
         return [w["no_preview"]]
-    when = local_time(changes.at, ZoneInfo(DEFAULT_ZONE))
+    when = long_local_time(changes.at, ZoneInfo(DEFAULT_ZONE), language)
     if changes.same:
         return [w["same_as_preview"].format(when=when)]
     lines = [w["changed_since_preview"].format(when=when)]
@@ -256,7 +299,19 @@ def plan_summary(settings: Settings, choice: Choice, now: datetime) -> Summary:
         plan = make_plan(inputs, journal, choice.selection, now=now)
         found = summarize(settings, plan, inputs, journal, choice.selection, now)
     found.seen = previewed(plan, settings, choice.selection, now)
+    found.named = run_name(settings, choice, plan.campaign.key)
     return found
+
+
+def run_name(settings: Settings, choice: Choice, key: str | None = None) -> str:
+    """The run in her words: the template and the meeting's title, or the name she gave it."""
+    selection = choice.selection
+    if key is None:
+        key = campaign_key(selection.template, selection.meeting_id, selection.campaign)
+    if selection.cancel:
+        key = f"cancellation:{selection.meeting_id}"
+    titles = {m.id: m.title for m in settings.meetings}
+    return campaign_words(key, titles, settings.sender.language)
 
 
 def build_preview(settings: Settings, choice: Choice, now: datetime) -> Preview:
@@ -293,7 +348,7 @@ def _deliver(
         changed = changes_since(seen, previewed(plan, settings, choice.selection, now), ())
         if total != expected or not changed.same:
             said = [w["changed_since"].format(n=total), *_in_words(changed, w)]
-            raise MailerError("; ".join(said))
+            raise MailerError("; ".join(said), field="summary")
         day = today(settings.smtp, journal, now, total)
         if day is not None and not day.sends:
             raise MailerError(_today(settings.sender.language, day))
@@ -308,18 +363,11 @@ def _deliver(
         )
         under_way = _under_way(settings, plan.campaign.key)
         write_private(under_way, json.dumps(choice.as_form(), ensure_ascii=False).encode())
-        try:
-            report = send(inputs, journal, plan, now=now, limit=limit, progress=job.progress, signin=signin)
-            under_way.unlink(missing_ok=True)  # ended: what failed is on its page
-            return report
-        except DeliveryError as err:  # a refused sign-in or TLS failure stopped the run
-            done = job.sent + job.failed
-            sent = f"{done} of {limit} were done before that" if done else "nothing was sent"
-            raise type(err)(
-                f"{err.message}; {sent}. Fix it and send the same again to finish.",
-                code=err.code,
-                reply=err.reply,
-            ) from err
+        # (a refused sign-in or TLS failure stops the run and leaves it under way: the job's page
+        # says how far it came and what to do)
+        report = send(inputs, journal, plan, now=now, limit=limit, progress=job.progress, signin=signin)
+        under_way.unlink(missing_ok=True)  # ended: what failed is on its page
+        return report
 
 
 def _in_words(changed: Changes, w: dict[str, str]) -> list[str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 WORDS: dict[str, dict[str, str]] = {
     "da": {
         "desk": "Skrivebordet",
@@ -22,16 +24,26 @@ WORDS: dict[str, dict[str, str]] = {
         "sent": "sendt",
         "failed": "fejlede",
         "when": "Hvornår",
-        "not_invited": "{n} på listen er ikke inviteret endnu til {title}",
+        "not_invited": (
+            "{n} på listen er ikke inviteret endnu til {title}|{n} på listen er ikke inviteret endnu "
+            "til {title}"
+        ),
         "never_invited": "{title} er ikke sendt ud endnu",
         "update_due": "{title} er ændret, siden medlemmerne blev inviteret: send opdateringen",
-        "removed": "{n} blev inviteret til {title}, men er ikke længere på listen",
-        "to_read": (
-            "{n} svar i almindelig tekst skal læses "
-            "(under Indbakke: skriv svaret ind, eller marker det klaret)"
+        "removed": (
+            "{n} blev inviteret til {title}, men er ikke længere på listen|{n} blev inviteret til "
+            "{title}, men er ikke længere på listen"
         ),
-        "bouncing_n": "{n} adresser virker ikke (de kommer ikke med i udsendelser)",
-        "invalid_n": "{n} rækker i medlemslisten er ugyldige",
+        "to_read": (
+            "{n} svar i almindelig tekst skal læses (under Indbakke: skriv svaret ind, eller marker det "
+            "klaret)|{n} svar i almindelig tekst skal læses (under Indbakke: skriv svaret ind, eller "
+            "marker det klaret)"
+        ),
+        "bouncing_n": (
+            "{n} adresse virker ikke (den kommer ikke med i udsendelser)|"
+            "{n} adresser virker ikke (de kommer ikke med i udsendelser)"
+        ),
+        "invalid_n": "{n} række i medlemslisten er ugyldig|{n} rækker i medlemslisten er ugyldige",
         "cancelled_elsewhere": "{title} er aflyst over for medlemmerne, men config.toml siger noget andet",
         "cancel_due": "{title} er aflyst, men {members} har stadig mødet i kalenderen: send aflysningen",
         "send_cancel": "Send aflysningen",
@@ -40,7 +52,7 @@ WORDS: dict[str, dict[str, str]] = {
         "plan_failed": "{title}: {problem}",
         "search": "Søg",
         "search_hint": "navn, adresse, bibliotek eller gruppe",
-        "distinct": "{n} medlemmer",
+        "distinct": "{n} medlem|{n} medlemmer",
         "shown": "{n} vist",
         "name": "Navn",
         "email": "E-mail",
@@ -59,7 +71,100 @@ WORDS: dict[str, dict[str, str]] = {
         "invalid": "Ugyldige rækker (kommer ikke med, før de er rettet)",
         "file": "Fil",
         "problem": "Noget er galt",
-        "problem_next": "Ret det i filen og genindlæs siden.",
+        "next_config": "Ret det i config.toml (eller under Møder), og prøv igen.",
+        "next_members": "Ret det i medlemslisten (eller indlæs en ny under Medlemmer), og prøv igen.",
+        "next_template": "Ret skabelonen i mappen templates, og prøv igen.",
+        "next_reply": "Se selv på beskeden, og skriv svaret ind i hånden, hvis det er et svar.",
+        "next_delivery": (
+            "Prøv igen om lidt. Bliver det ved, så ret indstillingerne under [smtp] i config.toml, "
+            "eller spørg IT."
+        ),
+        "next_form": "Ret det i formularen, og prøv igen.",
+        "in_english": "Med programmets egne ord:",
+        "busy": "En anden udsendelse er i gang",
+        "busy_text": "Der bliver sendt fra denne journal lige nu (fra terminalen eller fra et andet vindue).",
+        "busy_next": "Vent, til den er færdig, og se så på oversigten igen, før du sender.",
+        "refused_signin": "Serveren afviste login",
+        "refused_signin_text": "{server} sagde nej til brugernavnet {account} og adgangskoden eller nøglen.",
+        "refused_password_next": (
+            "Skriv adgangskoden igen på siden Send, og tjek brugernavnet (smtp.username i config.toml). "
+            "Er de rigtige, så spørg IT, om postkassen må sende mail med login (SMTP AUTH)."
+        ),
+        "refused_token_next": (
+            "Log ind igen med mailer login, og tjek, at smtp.username er den postkasse, du loggede ind "
+            "som. Afvises det stadig, så bed IT slå »Authenticated SMTP« til for postkassen."
+        ),
+        "unreachable": "Serveren kan ikke nås",
+        "unreachable_text": "Der kom intet svar fra {server}.",
+        "unreachable_next": (
+            "Tjek, at computeren er på nettet, og at smtp.host og smtp.port i config.toml er "
+            "rigtige; prøv så igen."
+        ),
+        "insecure": "Forbindelsen til serveren kunne ikke sikres",
+        "insecure_next": (
+            "Tjek smtp.security og smtp.port i config.toml (587 med starttls, 465 med tls), eller spørg IT."
+        ),
+        "server_said": "Serverens svar: {reply}",
+        "no_password": "Der mangler en adgangskode",
+        "no_password_text": "Der er ingen adgangskode til {account} på {server}.",
+        "no_password_next": (
+            "Skriv den i feltet på siden Send (eller gem den på computeren med mailer password)."
+        ),
+        "over": "Mødet er slut",
+        "over_text": "{title} sluttede {ended}; ingen kan inviteres til det eller mindes om det.",
+        "over_next": "Giv mødet en ny dato under Møder, eller send noget andet.",
+        "cancelled_meeting": "Mødet er aflyst",
+        "cancelled_meeting_text": "{title} er aflyst: det eneste, der kan sendes om det, er aflysningen.",
+        "cancelled_meeting_next": "Vælg »Aflys mødet«, eller sæt status tilbage under Møder.",
+        "reinstate_text": "{title} er meldt aflyst i medlemmernes kalendere.",
+        "reinstate_next": (
+            "Sæt flueben ved »Inviter igen til et møde, der er meldt aflyst« under Flere valg, hvis "
+            "alle skal inviteres igen."
+        ),
+        "nothing_to_test": "Der er ingen besked at sende en prøve af: alle medlemmer har den allerede.",
+        "nothing_to_test_next": (
+            "Sæt flueben ved »Send igen til dem, der allerede har fået den« under Flere valg, og "
+            "send prøven igen."
+        ),
+        "needs_meeting": "Den skabelon handler om et møde: vælg mødet.",
+        "not_on_list": "{address} er ikke på medlemslisten.",
+        "no_such_meeting": "Der er intet møde med id {id} i config.toml.",
+        "choose_template": "Vælg en skabelon.",
+        "choose_meeting_to_cancel": "Vælg det møde, der skal aflyses.",
+        "write_test_to": "Skriv den adresse, prøven skal sendes til.",
+        "look_first": "Se først, hvad der bliver sendt, og tryk så på knappen.",
+        "choose_answer": "Vælg svaret: kommer, kommer ikke eller måske.",
+        "not_invited_answer": "{address} er ikke inviteret til {title}.",
+        "not_invited_answer_next": (
+            "Send invitationen til adressen først (under Send, Flere valg: Kun adressen), "
+            "og skriv så svaret ind."
+        ),
+        "choose_file": "Vælg den fil, der skal indlæses.",
+        "not_a_list": (
+            "{name} er ikke en medlemsliste: gem den fra Excel eller LibreOffice som .xlsx, .ods eller CSV."
+        ),
+        "no_members_in": "{name} har intet medlem med en gyldig række: listen er ikke erstattet.",
+        "upload_changed": "{current} er ændret, siden {name} blev indlæst: intet er erstattet.",
+        "upload_again": "Indlæs filen igen, så den sammenlignes med listen, som den er nu.",
+        "not_replaced_next": "Ret rækkerne i filen, og indlæs den igen.",
+        "needs_id": "Giv mødet et id, fx 2027-11-16-samskabelse.",
+        "id_taken": "Der er allerede et møde med id {id}: vælg et andet.",
+        "needs_start": "Mødet skal have et starttidspunkt.",
+        "not_a_time": "»{text}« er ikke et tidspunkt: skriv det som {form}.",
+        "not_a_date": "»{text}« er ikke en dato: skriv den som {form}.",
+        "field_start": "Start",
+        "field_end": "Slut",
+        "or": "eller",
+        "no_such_run": "Den udsendelse kender skrivebordet ikke",
+        "no_such_run_next": (
+            "Skrivebordet er måske startet igen siden. Se på oversigten, hvad der blev sendt."
+        ),
+        "no_such_preview": "Det gennemsyn findes ikke længere.",
+        "no_such_preview_next": "Lav gennemsynet igen under Gennemsyn.",
+        "stopped_after": (
+            "{done} af {total} var sendt, da det skete. Ret det, og send det samme igen for at sende resten."
+        ),
+        "stopped_before": "Intet blev sendt.",
         "no_place": "intet sted endnu",
         "edit": "Ret",
         "who_comes": "Hvem kommer",
@@ -106,6 +211,28 @@ WORDS: dict[str, dict[str, str]] = {
         "read_imap": "Læs postkassen ([imap] i config.toml)",
         "mail_files": "Eller vælg gemte beskeder (.eml, .msg)",
         "report": "Det blev læst",
+        "read_n": "Læst: {n} besked.|Læst: {n} beskeder.",
+        "read_before": "{n} af dem var læst før og tælles ikke med igen.",
+        "answers_for": "Svar skrevet ind til {title}",
+        "answered_at": "svarede {when}",
+        "no_answers": "Ingen svar fra kalendere i det, der blev læst.",
+        "answer_comment": "kommentar: »{text}«",
+        "older": "Ikke skrevet ind: et senere svar fra samme medlem er der allerede",
+        "not_understood": "Kunne ikke læses som svar (se selv på dem)",
+        "returned_bounces": "Adresser, der ikke virker (udelades fra kommende udsendelser)",
+        "returned_delays": "Forsinket (serveren prøver stadig; adressen virker måske)",
+        "unsubscribes": "Afmeldinger",
+        "auto_replies": "Autosvar (fravær og lignende; tælles ikke med)",
+        "read_yourself": "Læs dem selv (skriv svaret ind herunder, hvis det er et svar på et møde)",
+        "written_at": "skrevet {when}",
+        "done_not_member": "ikke et medlem: intet skrevet ind",
+        "done_about": "om {campaign}, sendt {sent_at}",
+        "done_not_quoted": "vores besked er ikke med i svaret",
+        "done_stranger": "ikke et medlem: se selv på den",
+        "done_already": "var allerede afmeldt",
+        "done_added": "skrevet på listen over afmeldte ({file})",
+        "bounces_next": "Siden Medlemmer viser, hvilke adresser der ikke virker.",
+        "nothing_read": "Der var intet nyt at læse.",
         "record_answer": "Skriv et svar ind i hånden",
         "answer": "Svar",
         "note": "Note",
@@ -156,6 +283,10 @@ WORDS: dict[str, dict[str, str]] = {
         "template_invitation": "Invitation (eller opdatering, når mødet er ændret)",
         "template_reminder": "Påmindelse",
         "template_newsletter": "Nyhedsbrev",
+        "run_invitation": "Invitation",
+        "run_reminder": "Påmindelse",
+        "run_newsletter": "Nyhedsbrev",
+        "run_cancellation": "Aflysning",
         "meeting": "Møde",
         "no_meeting": "(intet møde)",
         "cancel_meeting": "Aflys mødet (fjernes fra alle inviteredes kalender)",
@@ -168,7 +299,10 @@ WORDS: dict[str, dict[str, str]] = {
         "reinstate": "Inviter igen til et møde, der er meldt aflyst",
         "show_summary": "Vis, hvad der bliver sendt",
         "build_preview": "Lav gennemsyn",
-        "preview_made": "Gennemsynet er lavet: {n} beskeder. Intet er sendt.",
+        "preview_made": (
+            "Gennemsynet er lavet: {n} besked. Intet er sendt.|Gennemsynet er lavet: {n} beskeder. "
+            "Intet er sendt."
+        ),
         "no_preview": "Der er ikke lavet gennemsyn af dette: under Gennemsyn ser du hver besked først.",
         "same_as_preview": "Det samme som i gennemsynet {when}.",
         "changed_since_preview": "Ændret siden gennemsynet {when}:",
@@ -200,7 +334,8 @@ WORDS: dict[str, dict[str, str]] = {
         "new_issue": "Et nyt nummer? Giv det sit eget navn under Flere valg, fx {key}",
         "to_send": "{messages} til {members} via {server}{account}",
         "as_account": " som {account}",
-        "rate_time": "Det tager omkring {minutes} minutter med serverens grænse ({rate} i minuttet).",
+        "rate_time": "Det tager omkring {minutes} med serverens grænse ({rate} i minuttet).",
+        "minute_n": "minut|minutter",
         "rate_none": "Ingen grænse for, hvor hurtigt der sendes (smtp.rate_per_minute).",
         "day_left": "{by} tillader {per_day} beskeder om dagen: {room} tilbage i dag.",
         "day_used": (
@@ -210,8 +345,8 @@ WORDS: dict[str, dict[str, str]] = {
             "{said}: nu sendes {sends} af de {total}. Send det samme igen i morgen for de sidste {waiting}."
         ),
         "day_none": "{said}: intet sendes nu. Send det samme igen i morgen for at sende de {total}.",
-        "skipped": "{n} har den allerede (får den ikke igen)",
-        "suppressed": "{n} afmeldte udeladt",
+        "skipped": "{n} har den allerede (får den ikke igen)|{n} har den allerede (får dem ikke igen)",
+        "suppressed": "{n} afmeldt udeladt|{n} afmeldte udeladt",
         "bouncing_left_out": "udeladt, fordi adressen ikke virker: {emails}",
         "removed_left": (
             "inviteret, men ikke længere på listen: {emails} (sæt flueben ved »Aflys for "
@@ -236,6 +371,19 @@ WORDS: dict[str, dict[str, str]] = {
         "signin_failed": "Du blev ikke logget ind:",
         "signin_again": "Prøv igen",
         "no_signin": "Det login kender skrivebordet ikke (er det blevet startet igen?)",
+        "signin_none": "intet login på {server}",
+        "signin_password": "med adgangskode som {account} på {server}; {where}",
+        "signin_xoauth2": "med login hos din mailudbyder (OAuth2) som {account} på {server}; {where}",
+        "from_environment": "den kommer fra {variable}",
+        "from_keyring": "den er gemt på denne computer (mailer password)",
+        "from_typed": "den, du skrev på siden",
+        "from_nowhere": "den er ikke gemt: skriv den herunder",
+        "keyring_unusable": "computerens nøglering kan ikke læses ({problem}): skriv adgangskoden herunder",
+        "token_environment": "nøglen kommer fra {variable}",
+        "token_command": "nøglen hentes med smtp.token_command ({program})",
+        "token_login": "du er logget ind som {accounts}; det fornyes før hver udsendelse",
+        "token_no_login": "du er ikke logget ind: kør mailer login i terminalen først",
+        "token_unusable": "det gemte login kan ikke bruges: kør mailer login i terminalen igen",
         "confirm": "Send nu",
         "password": "Adgangskode til {account}",
         "keep_password": "Husk den, til skrivebordet lukkes (aldrig på disken)",
@@ -304,13 +452,23 @@ WORDS: dict[str, dict[str, str]] = {
         "sent": "sent",
         "failed": "failed",
         "when": "When",
-        "not_invited": "{n} on the list are not invited yet to {title}",
+        "not_invited": (
+            "{n} on the list is not invited yet to {title}|{n} on the list are not invited yet to {title}"
+        ),
         "never_invited": "{title} has not been sent out yet",
         "update_due": "{title} changed since members were invited: send the update",
-        "removed": "{n} were invited to {title} but are no longer on the list",
-        "to_read": "{n} plain replies to read (under Inbox: record the answer, or mark one handled)",
-        "bouncing_n": "{n} addresses bounce (they are left out of sends)",
-        "invalid_n": "{n} rows of the member list are invalid",
+        "removed": (
+            "{n} was invited to {title} but is no longer on the list|{n} were invited to {title} but "
+            "are no longer on the list"
+        ),
+        "to_read": (
+            "{n} plain reply to read (under Inbox: record the answer, or mark it handled)|{n} plain "
+            "replies to read (under Inbox: record the answer, or mark one handled)"
+        ),
+        "bouncing_n": (
+            "{n} address bounces (it is left out of sends)|{n} addresses bounce (they are left out of sends)"
+        ),
+        "invalid_n": "{n} row of the member list is invalid|{n} rows of the member list are invalid",
         "cancelled_elsewhere": "{title} was cancelled for the members, but config.toml says otherwise",
         "cancel_due": "{title} is cancelled, but {members} still have it in their calendars: "
         "send the cancellation",
@@ -320,7 +478,7 @@ WORDS: dict[str, dict[str, str]] = {
         "plan_failed": "{title}: {problem}",
         "search": "Search",
         "search_hint": "name, address, library or group",
-        "distinct": "{n} members",
+        "distinct": "{n} member|{n} members",
         "shown": "{n} shown",
         "name": "Name",
         "email": "Email",
@@ -339,7 +497,98 @@ WORDS: dict[str, dict[str, str]] = {
         "invalid": "Invalid rows (left out until corrected)",
         "file": "File",
         "problem": "Something is wrong",
-        "problem_next": "Correct it in the file and reload the page.",
+        "next_config": "Correct it in config.toml (or under Meetings) and try again.",
+        "next_members": "Correct it in the member list (or upload a new one under Members) and try again.",
+        "next_template": "Correct the template in the templates folder and try again.",
+        "next_reply": "Look at the message yourself, and record the answer by hand if it is one.",
+        "next_delivery": "Try again in a while. If it goes on, correct [smtp] in config.toml, or ask IT.",
+        "next_form": "Correct it in the form and try again.",
+        "in_english": "In the program's own words:",
+        "busy": "Another send is running",
+        "busy_text": (
+            "Something is being sent from this journal right now (from the terminal or another window)."
+        ),
+        "busy_next": "Wait until it has finished, then look at the summary again before you send.",
+        "refused_signin": "The server refused the sign-in",
+        "refused_signin_text": "{server} said no to the user name {account} and its password or token.",
+        "refused_password_next": (
+            "Type the password again on the Send page and check the user name (smtp.username in "
+            "config.toml). If they are right, ask IT whether the mailbox may sign in to send "
+            "mail (SMTP AUTH)."
+        ),
+        "refused_token_next": (
+            "Sign in again with mailer login and check that smtp.username is the mailbox you signed in "
+            'as. If it is still refused, ask IT to turn on "Authenticated SMTP" for the mailbox.'
+        ),
+        "unreachable": "The server cannot be reached",
+        "unreachable_text": "No answer came from {server}.",
+        "unreachable_next": (
+            "Check that this computer is online and that smtp.host and smtp.port in config.toml "
+            "are right; then try again."
+        ),
+        "insecure": "The connection to the server could not be secured",
+        "insecure_next": (
+            "Check smtp.security and smtp.port in config.toml (587 with starttls, 465 with tls), or ask IT."
+        ),
+        "server_said": "The server said: {reply}",
+        "no_password": "A password is missing",
+        "no_password_text": "There is no password for {account} at {server}.",
+        "no_password_next": (
+            "Type it in the field on the Send page (or keep it on this computer with mailer password)."
+        ),
+        "over": "The meeting is over",
+        "over_text": "{title} ended {ended}; nobody can be invited to it or reminded of it.",
+        "over_next": "Give the meeting a new date under Meetings, or send something else.",
+        "cancelled_meeting": "The meeting is cancelled",
+        "cancelled_meeting_text": (
+            "{title} is cancelled: the only thing to send about it is its cancellation."
+        ),
+        "cancelled_meeting_next": 'Choose "Cancel the meeting", or set its status back under Meetings.',
+        "reinstate_text": "Members were told that {title} is cancelled.",
+        "reinstate_next": (
+            'Tick "Invite again to a meeting members were told is cancelled" under More choices if '
+            "everyone should be invited again."
+        ),
+        "nothing_to_test": "There is no message to test: every member already has it.",
+        "nothing_to_test_next": (
+            'Tick "Send again to those who already have it" under More choices and send the test again.'
+        ),
+        "needs_meeting": "This template is about a meeting: choose the meeting.",
+        "not_on_list": "{address} is not in the member list.",
+        "no_such_meeting": "There is no meeting with the id {id} in config.toml.",
+        "choose_template": "Choose a template.",
+        "choose_meeting_to_cancel": "Choose the meeting to cancel.",
+        "write_test_to": "Write the address the test goes to.",
+        "look_first": "Look at what will be sent first, then press the button.",
+        "choose_answer": "Choose the answer: accepted, declined or tentative.",
+        "not_invited_answer": "{address} was not invited to {title}.",
+        "not_invited_answer_next": (
+            "Send the invitation to the address first (under Send, More choices: Only the address), "
+            "then record the answer."
+        ),
+        "choose_file": "Choose the file to upload.",
+        "not_a_list": "{name} is not a member list: save it from Excel or LibreOffice as .xlsx, .ods or CSV.",
+        "no_members_in": "{name} has no member with a valid row: the list was not replaced.",
+        "upload_changed": "{current} changed since {name} was uploaded: nothing was replaced.",
+        "upload_again": "Upload the file again to compare it with the list as it is now.",
+        "not_replaced_next": "Correct the rows in the file and upload it again.",
+        "needs_id": "Give the meeting an id, e.g. 2027-11-16-samskabelse.",
+        "id_taken": "There is a meeting with the id {id} already: choose another.",
+        "needs_start": "The meeting needs a start.",
+        "not_a_time": '"{text}" is not a time: write it as {form}.',
+        "not_a_date": '"{text}" is not a date: write it as {form}.',
+        "field_start": "Start",
+        "field_end": "End",
+        "or": "or",
+        "no_such_run": "The desk does not know that run",
+        "no_such_run_next": "The desk may have been started again since. The overview shows what was sent.",
+        "no_such_preview": "That preview is no longer there.",
+        "no_such_preview_next": "Build the preview again under Preview.",
+        "stopped_after": (
+            "{done} of {total} were sent when it happened. Correct it and send the same again to "
+            "send the rest."
+        ),
+        "stopped_before": "Nothing was sent.",
         "no_place": "no place yet",
         "edit": "Edit",
         "who_comes": "Who is coming",
@@ -386,6 +635,28 @@ WORDS: dict[str, dict[str, str]] = {
         "read_imap": "Read the mailbox ([imap] in config.toml)",
         "mail_files": "Or choose saved messages (.eml, .msg)",
         "report": "What was read",
+        "read_n": "Read: {n} message.|Read: {n} messages.",
+        "read_before": "{n} of them were read before and are not counted again.",
+        "answers_for": "Answers recorded for {title}",
+        "answered_at": "answered {when}",
+        "no_answers": "No calendar answers in what was read.",
+        "answer_comment": "comment: \u201c{text}\u201d",
+        "older": "Not recorded: a later answer from the same member is already there",
+        "not_understood": "Could not be read as answers (look at them yourself)",
+        "returned_bounces": "Addresses that bounce (left out of later sends)",
+        "returned_delays": "Delayed (the server is still trying; the address may work)",
+        "unsubscribes": "Unsubscribe requests",
+        "auto_replies": "Automatic replies (out of office and the like; not counted)",
+        "read_yourself": "To read yourself (record the answer below if it answers a meeting)",
+        "written_at": "written {when}",
+        "done_not_member": "not a member: nothing recorded",
+        "done_about": "about {campaign}, sent {sent_at}",
+        "done_not_quoted": "our message is not quoted",
+        "done_stranger": "not a member: look at it yourself",
+        "done_already": "already unsubscribed",
+        "done_added": "added to the unsubscribe list ({file})",
+        "bounces_next": "The Members page shows which addresses bounce.",
+        "nothing_read": "There was nothing new to read.",
         "record_answer": "Record an answer by hand",
         "answer": "Answer",
         "note": "Note",
@@ -437,6 +708,10 @@ WORDS: dict[str, dict[str, str]] = {
         "template_invitation": "Invitation (or the update, when the meeting changed)",
         "template_reminder": "Reminder",
         "template_newsletter": "Newsletter",
+        "run_invitation": "Invitation",
+        "run_reminder": "Reminder",
+        "run_newsletter": "Newsletter",
+        "run_cancellation": "Cancellation",
         "meeting": "Meeting",
         "no_meeting": "(no meeting)",
         "cancel_meeting": "Cancel the meeting (removed from every invited member's calendar)",
@@ -449,7 +724,10 @@ WORDS: dict[str, dict[str, str]] = {
         "reinstate": "Invite again to a meeting members were told is cancelled",
         "show_summary": "Show what will be sent",
         "build_preview": "Build the preview",
-        "preview_made": "The preview is built: {n} messages. Nothing was sent.",
+        "preview_made": (
+            "The preview is built: {n} message. Nothing was sent.|The preview is built: {n} "
+            "messages. Nothing was sent."
+        ),
         "no_preview": "No preview was made for this: Preview shows each message first.",
         "same_as_preview": "The same as previewed on {when}.",
         "changed_since_preview": "Changed since the preview of {when}:",
@@ -481,7 +759,8 @@ WORDS: dict[str, dict[str, str]] = {
         "new_issue": "A new issue? Give it a name of its own under More choices, e.g. {key}",
         "to_send": "{messages} to {members} via {server}{account}",
         "as_account": " as {account}",
-        "rate_time": "About {minutes} minutes at the server's limit ({rate} a minute).",
+        "rate_time": "About {minutes} at the server's limit ({rate} a minute).",
+        "minute_n": "minute|minutes",
         "rate_none": "No limit on how fast messages go (smtp.rate_per_minute).",
         "day_left": "{by} allows {per_day} messages a day: {room} left today.",
         "day_used": (
@@ -492,8 +771,8 @@ WORDS: dict[str, dict[str, str]] = {
             "{waiting}."
         ),
         "day_none": "{said}: nothing is sent now. Send the same again tomorrow to send the {total}.",
-        "skipped": "{n} already have it (not sent again)",
-        "suppressed": "{n} unsubscribed left out",
+        "skipped": "{n} already has it (not sent again)|{n} already have it (not sent again)",
+        "suppressed": "{n} unsubscribed member left out|{n} unsubscribed members left out",
         "bouncing_left_out": "left out because their address bounced: {emails}",
         "removed_left": (
             'invited but no longer on the list: {emails} (tick "Cancel for members taken off the list")'
@@ -516,6 +795,19 @@ WORDS: dict[str, dict[str, str]] = {
         "signin_failed": "The sign-in did not finish:",
         "signin_again": "Try again",
         "no_signin": "The desk does not know that sign-in (was it started again?)",
+        "signin_none": "no sign-in at {server}",
+        "signin_password": "with a password as {account} at {server}; {where}",
+        "signin_xoauth2": "with a sign-in at your mail provider (OAuth2) as {account} at {server}; {where}",
+        "from_environment": "it comes from {variable}",
+        "from_keyring": "it is kept on this computer (mailer password)",
+        "from_typed": "the one you typed in the page",
+        "from_nowhere": "it is not kept: type it below",
+        "keyring_unusable": "this computer's keyring cannot be read ({problem}): type the password below",
+        "token_environment": "the token comes from {variable}",
+        "token_command": "the token comes from smtp.token_command ({program})",
+        "token_login": "you are signed in as {accounts}; renewed before each send",
+        "token_no_login": "you are not signed in: run mailer login in a terminal first",
+        "token_unusable": "the saved sign-in cannot be used: run mailer login in a terminal again",
         "confirm": "Send now",
         "password": "Password for {account}",
         "keep_password": "Keep it until the desk closes (never on disk)",
@@ -578,7 +870,22 @@ def number(language: str, n: int) -> str:
     return format_decimal(n, locale=language if language in WORDS else "en")
 
 
-def counted(language: str, key: str, n: int) -> str:
-    """'1 besked', '3 beskeder': the word under `key` is written 'one|many'."""
+def counted(language: str, key: str, n: int, **values: object) -> str:
+    """'1 besked', '3 beskeder': the word under `key` is written 'one|many'. A whole phrase says
+    where the number goes ('{n} række er ugyldig|{n} rækker er ugyldige'), and may hold `values`."""
     one, many = words(language)[key].split("|")
-    return f"{n} {one if n == 1 else many}"
+    chosen = one if n == 1 else many
+    return chosen.format(n=n, **values) if "{n}" in chosen else f"{n} {chosen}"
+
+
+def run_word(name: str, language: str) -> str:
+    """'Påmindelse' for a run of the template `reminder`; a template of her own keeps its name."""
+    return words(language).get(f"run_{name}", name)
+
+
+def campaign_words(key: str, titles: Mapping[str, str], language: str) -> str:
+    """A run as she knows it: 'Påmindelse: Netværksmøde: Samskabelse' for `reminder:<meeting id>`
+    (`titles` by meeting id); a run named by hand keeps its name."""
+    template, _, meeting_id = key.partition(":")
+    word = run_word(template, language)
+    return f"{word}: {titles.get(meeting_id, meeting_id)}" if meeting_id else word
