@@ -178,7 +178,7 @@ def test_in_the_browser_the_sign_in_page_goes_on_by_itself(
         # desk.js asks until she is done, then the page goes back to the summary by itself.
         page.wait_for_selector("#confirm-form", timeout=30_000)
         assert page.url.endswith("/send?" + urlencode(INVITATION))
-        assert f"signed in as {USER}" in day.text("#summary")
+        assert f"du er logget ind som {USER}" in day.text("#summary")
         page.click("#confirm-form button.confirm")
         page.wait_for_selector("#result", timeout=60_000)
         assert "sendt: 4" in day.text("#result")
