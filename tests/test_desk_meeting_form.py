@@ -150,9 +150,8 @@ def test_a_time_written_the_danish_way_is_saved_as_she_wrote_it(project: Project
             ({"end": "kl. 16.30"}, "end"),
         ):
             reply = client.post("/meetings/edit", {**NEW, **change})
-            assert "skriv det som 2027-09-21T13:00 (eller 2027-09-21 13.00)" in problem_at(reply.text, field), (
-                change
-            )
+            said = problem_at(reply.text, field)
+            assert "skriv det som 2027-09-21T13:00 (eller 2027-09-21 13.00)" in said, change
             assert project.config.read_text(encoding="utf-8") == before
         danish = {**NEW, "start": "2027-11-16 9.30", "end": "16.11.2027 kl. 14.30"}
         saved = client.post("/meetings/edit", danish)
