@@ -86,7 +86,6 @@ SELECTION_FIELDS = (
     "only",
     "campaign",
     "resend",
-    "skip_invalid",
     "cancel_removed",
     "reinstate",
 )

@@ -1,5 +1,9 @@
 """Preview and send from the desk, through the same steps as `mailer preview`, `send` and
-`cancel`: the same checks, plan, journal, lock, back-up and sign-in (run.py's functions)."""
+`cancel`: the same checks, plan, journal, lock, back-up and sign-in (run.py's functions).
+
+Invalid rows of the member list are always left out here, as `--skip-invalid` leaves them out:
+they are in the list because she chose to keep them when she uploaded it (Members says they are
+left out until corrected), and the summary names each one before she confirms."""
 
 from __future__ import annotations
 
@@ -33,10 +37,9 @@ CANCEL = ":cancel"  # the choice that is `mailer cancel ID`, not a template
 
 @dataclass(frozen=True)
 class Choice:
-    """What the coordinator chose in the form: a Selection and how to treat invalid rows."""
+    """What the coordinator chose in the form."""
 
     selection: Selection
-    skip_invalid: bool
 
     @classmethod
     def from_form(cls, form: Mapping[str, str]) -> Choice:
@@ -47,8 +50,7 @@ class Choice:
         if template == CANCEL:
             if meeting is None:
                 raise MailerError("choose the meeting to cancel", field="meeting")
-            # as `mailer cancel`: invalid rows never keep a cancellation from those it can reach
-            return cls(Selection(template="invitation", meeting_id=meeting, cancel=True), True)
+            return cls(Selection(template="invitation", meeting_id=meeting, cancel=True))
         selection = Selection(
             template=template,
             meeting_id=meeting,
@@ -59,7 +61,7 @@ class Choice:
             cancel_removed=form.get("cancel_removed") == "on",
             reinstate=form.get("reinstate") == "on",
         )
-        return cls(selection, form.get("skip_invalid") == "on")
+        return cls(selection)
 
     def as_form(self) -> dict[str, str]:
         """The form's fields that choose this again (Choice.from_form's)."""
@@ -77,7 +79,6 @@ class Choice:
             "resend": selection.resend,
             "cancel_removed": selection.cancel_removed,
             "reinstate": selection.reinstate,
-            "skip_invalid": self.skip_invalid,
         }
         return {k: v for k, v in fields.items() if v} | {k: "on" for k, on in ticked.items() if on}
 
@@ -294,7 +295,7 @@ def what_is_sent(settings: Settings, choice: Choice) -> tuple[str, str]:
 
 def plan_summary(settings: Settings, choice: Choice, now: datetime) -> Summary:
     """The summary, from a plan made on the journal as it is (read only: nothing changes)."""
-    inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
+    inputs = load_inputs(settings, skip_invalid=True)
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         plan = make_plan(inputs, journal, choice.selection, now=now)
         found = summarize(settings, plan, inputs, journal, choice.selection, now)
@@ -316,7 +317,7 @@ def run_name(settings: Settings, choice: Choice, key: str | None = None) -> str:
 
 def build_preview(settings: Settings, choice: Choice, now: datetime) -> Preview:
     """`mailer preview`: every message into the outbox, and its page."""
-    inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
+    inputs = load_inputs(settings, skip_invalid=True)
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         return preview(inputs, journal, choice.selection, now=now)
 
@@ -341,7 +342,7 @@ def _deliver(
     settings: Settings, choice: Choice, seen: Previewed, now: datetime, job: Job, expected: int
 ) -> SendReport:
     w = words(settings.sender.language)
-    inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
+    inputs = load_inputs(settings, skip_invalid=True)
     with Journal(settings.resolve(settings.files.state)) as journal, journal.sending():
         plan = make_plan(inputs, journal, choice.selection, now=now)
         total = len(plan.deliveries)
@@ -385,7 +386,7 @@ def _in_words(changed: Changes, w: dict[str, str]) -> list[str]:
 
 def send_test_message(settings: Settings, choice: Choice, to: str, now: datetime) -> str:
     """`send --test-to`: the run's first message to `to` only; its subject."""
-    inputs = load_inputs(settings, skip_invalid=choice.skip_invalid)
+    inputs = load_inputs(settings, skip_invalid=True)
     with Journal(settings.resolve(settings.files.state), readonly=True) as journal:
         plan = make_plan(inputs, journal, choice.selection, now=now)
     return send_test(inputs, plan, to, now=now).subject
