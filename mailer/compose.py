@@ -58,6 +58,11 @@ def describe_changes(before: dict[str, Any] | None, meeting: Meeting, language: 
         )
     if "agenda" in fields:
         changes.append(Change("agenda", "\n".join(old.agenda), "\n".join(meeting.agenda)))
+    if "attachments" in fields:
+        names = [", ".join(path.name for path in m.attachments) for m in (old, meeting)]
+        changes.append(Change("attachments", *names))
+    if "reminder" in fields:
+        changes.append(Change("reminder", str(old.reminder or ""), str(meeting.reminder or "")))
     return changes
 
 

@@ -15,8 +15,10 @@ from pydantic_core import PydanticCustomError
 # The network's time zone: a meeting's unless it says otherwise, and that of what is about no meeting.
 DEFAULT_ZONE = "Europe/Copenhagen"
 
-# The fields whose change members must hear about (RFC 5546 3.2.2: raise SEQUENCE).
-SIGNIFICANT = ("title", "start", "end", "timezone", "location", "description", "agenda", "status")
+# The fields whose change members must hear about (RFC 5546 3.2.2: raise SEQUENCE): what the
+# invitation says, then the alarm in their calendars and the files it carries.
+SIGNIFICANT: tuple[str, ...] = ("title", "start", "end", "timezone", "location", "description", "agenda")
+SIGNIFICANT += ("status", "reminder", "attachments")
 
 
 class Meeting(BaseModel):
@@ -152,8 +154,13 @@ class Meeting(BaseModel):
             "agenda": list(self.agenda),
             "status": self.status,
         }
-        if self.all_day:  # only then: the fingerprints of meetings with times stay as they were
+        # Each only when set, so that the fingerprints of meetings without them stay as they were.
+        if self.all_day:
             told["all_day"] = True
+        if self.reminder is not None:  # the alarm in their calendars
+            told["reminder"] = int(self.reminder.total_seconds())
+        if self.attachments:  # the files their invitation carries
+            told["attachments"] = [path.as_posix() for path in self.attachments]
         return told
 
     def fingerprint(self) -> str:
