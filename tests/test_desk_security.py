@@ -11,8 +11,8 @@ import sys
 from collections.abc import Iterator
 
 import pytest
-from conftest import Project
-from desk_client import DeskClient
+from conftest import FIXED, Project
+from desk_client import DeskClient, running_desk
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def test_nothing_without_the_token_and_the_token_becomes_a_strict_httponly_cooki
         assert client.request("GET", path).status == 403
     wrong = client.request("GET", "/?token=" + "x" * 43)
     assert wrong.status == 403 and "Set-Cookie" not in wrong.headers
-    assert client.request("GET", "/", headers={"Cookie": "mailer_desk=guessed"}).status == 403
+    assert client.request("GET", "/", headers={"Cookie": f"mailer_desk_{client.port}=guessed"}).status == 403
 
     opened = client.open()
     assert opened.headers["Location"] == "/"  # the address bar is left without the token
@@ -61,6 +61,21 @@ def test_nothing_without_the_token_and_the_token_becomes_a_strict_httponly_cooki
     assert token_of(client) not in page.text
     assert page.headers["Referrer-Policy"] == "same-origin"
     assert "frame-ancestors 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_two_desks_at_once_keep_their_own_cookies(project: Project) -> None:
+    """A browser keeps cookies per host, not per port: the cookies of two desks on 127.0.0.1 go
+    into one jar, and each desk still knows its own after the other was opened."""
+    config = project.write()
+    with running_desk(config, FIXED) as first, running_desk(config, FIXED) as second:
+        a, b = DeskClient(first.address), DeskClient(second.address)
+        jar: dict[str, str] = {}
+        for client in (a, b):  # opened one after the other, as two tabs of the same browser
+            name, value = client.open().headers["Set-Cookie"].split(";", 1)[0].split("=", 1)
+            jar[name] = value
+        a.cookie = b.cookie = "; ".join(f"{name}={value}" for name, value in jar.items())
+        assert len(jar) == 2
+        assert a.get("/").status == 200 and b.get("/").status == 200
 
 
 def test_only_its_loopback_name_is_answered(desk: tuple[DeskClient, subprocess.Popen[str]]) -> None:

@@ -27,7 +27,9 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-COOKIE = "mailer_desk"
+# The cookie's name carries the desk's port: a browser keeps cookies per host, not per port, so
+# two desks at once (two folders, or a second start) would otherwise replace each other's.
+COOKIE = "mailer_desk_{port}"
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "x-csrf-token"
 # An uploaded member list is the largest thing posted; a workbook of a few thousand rows is
@@ -66,10 +68,11 @@ def loopback_hosts(port: int) -> frozenset[str]:
 class Guard:
     """ASGI middleware in front of the whole app; see the module's docstring."""
 
-    def __init__(self, app: ASGIApp, keys: Keys, hosts: frozenset[str]) -> None:
+    def __init__(self, app: ASGIApp, keys: Keys, port: int) -> None:
         self.app = app
         self.keys = keys
-        self.hosts = hosts
+        self.hosts = hosts = loopback_hosts(port)
+        self.cookie = COOKIE.format(port=port)
         self.origins = frozenset(f"http://{host}" for host in hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -92,7 +95,7 @@ class Guard:
         if method != "POST" and "token" in parse_qs(scope.get("query_string", b"").decode("latin-1")):
             await self._exchange(scope, receive, send)
             return
-        if not secrets.compare_digest(_cookie(headers).encode(), self.keys.session.encode()):
+        if not secrets.compare_digest(_cookie(headers, self.cookie).encode(), self.keys.session.encode()):
             await _refuse("open the desk with the address `mailer desk` printed (it carries the key to it)")(
                 scope, receive, send
             )
@@ -114,7 +117,7 @@ class Guard:
             )
             return
         response = RedirectResponse(scope.get("path") or "/", status_code=303)
-        response.set_cookie(COOKIE, self.keys.session, httponly=True, samesite="strict", path="/")
+        response.set_cookie(self.cookie, self.keys.session, httponly=True, samesite="strict", path="/")
         await response(scope, receive, send)
 
     async def _checked_post(
@@ -149,13 +152,13 @@ class Guard:
         return _replay(bytes(body), receive)
 
 
-def _cookie(headers: Headers) -> str:
+def _cookie(headers: Headers, name: str) -> str:
     jar: SimpleCookie = SimpleCookie()
     try:
         jar.load(headers.get("cookie", ""))
     except CookieError:  # a malformed Cookie header is no cookie
         return ""
-    morsel = jar.get(COOKIE)
+    morsel = jar.get(name)
     return morsel.value if morsel is not None else ""
 
 

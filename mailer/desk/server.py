@@ -15,7 +15,7 @@ from typing import TextIO
 import uvicorn
 
 from mailer.desk.app import Pages, create_app
-from mailer.desk.guard import Guard, Keys, loopback_hosts
+from mailer.desk.guard import Guard, Keys
 from mailer.errors import MailerError
 
 Clock = Callable[[], datetime]
@@ -69,7 +69,7 @@ class Desk:
         self.port: int = self.sockets[0].getsockname()[1]
         app = create_app(config, csrf=self.keys.csrf, clock=clock or (lambda: datetime.now(UTC)))
         self.pages: Pages = app.state.pages
-        guarded = Guard(app, self.keys, loopback_hosts(self.port))
+        guarded = Guard(app, self.keys, self.port)
         self.server = uvicorn.Server(
             uvicorn.Config(
                 guarded,
