@@ -454,7 +454,24 @@ def _toml_error(text: str, line: int | None, err: tomllib.TOMLDecodeError, path:
             line=line,
             field=f"meeting {meeting_id}, {key}",
         )
-    return ConfigError(f"not valid TOML: {err}", path=path, line=line)
+    hint = _quoting_hint(key, value.strip(), str(err)) if equals else None
+    return ConfigError(f"not valid TOML: {hint or err}", path=path, line=line)
+
+
+def _quoting_hint(key: str, value: str, complaint: str) -> str | None:
+    """What to write instead for the two slips TOML reports without a word of help: a file name
+    without quotes, and a Windows path in double quotes, where a backslash starts an escape
+    (`\\U` a Unicode one)."""
+    if value.startswith('"') and "\\" in value and ("hex value" in complaint or "'\\'" in complaint):
+        path = value.strip('"')
+        forward = path.replace("\\", "/")
+        return (
+            f"a \\ inside double quotes starts an escape such as \\n; write a Windows path in single "
+            f"quotes, {key} = '{path}', or with /, {key} = \"{forward}\""
+        )
+    if value and not re.match(r"""["'\[{+\-\d]|(true|false|inf|nan)\b""", value):
+        return f'{value} needs quotes around it: write {key} = "{value}"'
+    return None
 
 
 def _meeting_at(lines: list[str], line: int) -> str | None:

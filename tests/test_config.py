@@ -114,6 +114,34 @@ def test_not_toml_names_the_line(tmp_path: Path) -> None:
     assert "not valid TOML" in str(err.value)
 
 
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        (
+            "recipients = medlemmer.xlsx",
+            'medlemmer.xlsx needs quotes around it: write recipients = "medlemmer.xlsx"',
+        ),
+        (
+            'recipients = "C:\\Users\\anne\\Brugernes Rum\\medlemmer.xlsx"',
+            "a \\ inside double quotes starts an escape such as \\n; write a Windows path in single quotes, "
+            "recipients = 'C:\\Users\\anne\\Brugernes Rum\\medlemmer.xlsx', or with /, "
+            'recipients = "C:/Users/anne/Brugernes Rum/medlemmer.xlsx"',
+        ),
+        ('recipients = "D:\\Dokumenter\\medlemmer.xlsx"', "recipients = 'D:\\Dokumenter\\medlemmer.xlsx'"),
+    ],
+)
+def test_a_file_named_without_quotes_or_with_backslashes_says_what_to_write(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], written: str, said: str
+) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(f'[sender]\nname = "Brugernes Rum"\n\n[files]\n{written}\n', encoding="utf-8")
+
+    assert main(["--config", str(path), "check"]) == 2
+
+    error = capsys.readouterr().err
+    assert "config.toml:5: not valid TOML: " in error and said in error, error
+
+
 def test_missing_config_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_settings(tmp_path / "config.toml")
