@@ -259,17 +259,23 @@ def tell(made: Made, out: TextIO, answers: Answers | None) -> None:
     if made.kept:
         print(f"already there, kept as they are: {listed(made.kept)}", file=out)
         print("  (mailer init never overwrites a file: for a new one, move the old one away first)", file=out)
-    steps = [
-        "put your members in recipients.csv (or save your Excel list here and name it in config.toml)",
-        "add your meeting at the end of config.toml",
-    ]
+    steps: list[str] = []
     if answers is not None and answers.provider.auth == "xoauth2":
         steps.append("ask IT for client_id (README: 'For IT'), write it in config.toml, run `mailer login`")
     elif answers is not None:
         steps.append("keep the password in this computer's keyring: mailer password")
-    steps += ["mailer check --signin", "mailer preview invitation --meeting ID, and look at the page"]
+    steps.append(
+        "mailer desk: it opens in your browser; upload your member list (the file saved from Excel) "
+        "under Members, add the meeting under Meetings, then preview and send there"
+    )
     here = made.folder.resolve() == Path.cwd().resolve()
     folder = f'"{made.folder}"' if " " in str(made.folder) else str(made.folder)
     print("next" + ("" if here else f", in that folder (cd {folder})") + ":", file=out)
     for number, step in enumerate(steps, start=1):
         print(f"  {number}. {step}", file=out)
+    print(
+        "or in the terminal: put your members in recipients.csv (or save your Excel list here and name "
+        "it in config.toml), add your meeting at the end of config.toml, then mailer check --signin and "
+        "mailer preview invitation --meeting ID",
+        file=out,
+    )

@@ -89,6 +89,25 @@ def test_flags_make_a_folder_check_passes_in(
     assert f"{auth} as rum@koege.example at {host}:587" in out
 
 
+def test_next_it_points_to_the_desk_and_keeps_the_terminal_way(tmp_path: Path) -> None:
+    folder = tmp_path / "Brugernes Rum"
+    code, out = run(
+        "init", str(folder), "--name", "Net", "--email", "net@faxe.example", "--provider", "gmail"
+    )
+    assert code == 0, out
+    steps = out.split(f'next, in that folder (cd "{folder}"):\n', 1)[1].splitlines()
+    assert steps[:2] == [
+        "  1. keep the password in this computer's keyring: mailer password",
+        "  2. mailer desk: it opens in your browser; upload your member list (the file saved from Excel) "
+        "under Members, add the meeting under Meetings, then preview and send there",
+    ]
+    assert steps[2:] == [
+        "or in the terminal: put your members in recipients.csv (or save your Excel list here and name it "
+        "in config.toml), add your meeting at the end of config.toml, then mailer check --signin and "
+        "mailer preview invitation --meeting ID",
+    ]
+
+
 def test_nothing_is_overwritten_and_it_says_so(tmp_path: Path) -> None:
     (tmp_path / "recipients.csv").write_text("Navn;E-mail\nMin Egen;egen@faxe.example\n", encoding="utf-8")
     (tmp_path / "templates" / "invitation").mkdir(parents=True)
