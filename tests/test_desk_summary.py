@@ -87,6 +87,19 @@ def test_a_services_own_limit_is_written_as_she_writes_numbers(
     assert "Microsoft 365 tillader 10.000 beskeder om dagen: 10.000 tilbage i dag." in danish
     assert "Microsoft 365 allows 10,000 messages a day: 10,000 left today." in english
 
+    # Runs of thousands are counted the same way: 10.000 in Danish, 10,000 in English.
+    project.members = [
+        (f"Medlem {n}", f"medlem{n}@greve.example", "Greve Bibliotek", "da") for n in range(1200)
+    ]
+    project.write()
+    with running_desk(project.config, FIXED) as desk:
+        english = text_of(opened(desk).get("/send?" + urlencode(INVITATION)).text)
+    monkeypatch.delenv("MAILER_SENDER__LANGUAGE")
+    with running_desk(project.config, FIXED) as desk:
+        danish = text_of(opened(desk).get("/send?" + urlencode(INVITATION)).text)
+    assert "1,200 messages to 1,200 members" in english and "1,200 new" in english
+    assert "1.200 beskeder til 1.200 medlemmer" in danish and "1.200 nye" in danish
+
 
 def since_preview(page: str) -> list[str]:
     """The summary's lines on the preview, in order."""

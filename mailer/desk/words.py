@@ -869,11 +869,12 @@ def number(language: str, n: int) -> str:
 
 
 def counted(language: str, key: str, n: int, **values: object) -> str:
-    """'1 besked', '3 beskeder': the word under `key` is written 'one|many'. A whole phrase says
+    """'1 besked', '10.000 beskeder': the word under `key` is written 'one|many'. A whole phrase says
     where the number goes ('{n} række er ugyldig|{n} rækker er ugyldige'), and may hold `values`."""
     one, many = words(language)[key].split("|")
     chosen = one if n == 1 else many
-    return chosen.format(n=n, **values) if "{n}" in chosen else f"{n} {chosen}"
+    written = number(language, n)
+    return chosen.format(n=written, **values) if "{n}" in chosen else f"{written} {chosen}"
 
 
 def run_word(name: str, language: str) -> str:
