@@ -182,3 +182,16 @@ def test_an_attachment_gone_from_the_folder_is_named_at_its_field(project: Proje
         said = problem_at(again.text, "attachments")
         assert PROGRAM in said and "attachment cannot be read" in said, said
         assert project.config.read_text(encoding="utf-8") == saved
+
+
+def test_a_config_saved_with_a_bom_is_changed_by_the_form(project: Project) -> None:
+    """Notepad's "UTF-8 med BOM": the form reads and writes it as the commands read it."""
+    project.write()
+    project.config.write_bytes(b"\xef\xbb\xbf" + project.config.read_bytes())
+    new = {**NEW, "id": "2027-10-05-studietur", "title": "Studietur til Aarhus"}
+    with running_desk(project.config, FIXED) as desk:
+        client = opened(desk)
+        client.get("/meetings/edit")
+        saved = client.post("/meetings/edit", new)
+        assert "Gemt i config.toml" in text_of(saved.text), text_of(saved.text)
+    assert load_settings(project.config).meeting("2027-10-05-studietur").title == "Studietur til Aarhus"

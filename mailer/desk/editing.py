@@ -22,7 +22,7 @@ from pydantic import TypeAdapter, ValidationError
 from tomlkit.items import AoT, Table
 
 from mailer.check import MeetingWarning, Report, check
-from mailer.config import Settings, load_settings
+from mailer.config import Settings, config_text, load_settings
 from mailer.errors import ConfigError, MailerError
 from mailer.private import write_private
 from mailer.recipients import Member, MemberList, read_members
@@ -229,7 +229,7 @@ MAX_CHOICES = 200
 
 def save_meeting(config: Path, meeting: MeetingForm, *, new: bool, now: datetime) -> list[MeetingWarning]:
     """Write the meeting into config.toml, keeping everything else as it is; its warnings."""
-    document = tomlkit.parse(config.read_text(encoding="utf-8"))
+    document = tomlkit.parse(config_text(config))
     meetings = document.get("meetings")
     if meetings is None:
         meetings = tomlkit.aot()
@@ -280,7 +280,7 @@ def _same(key: str, written: Any, value: Any) -> bool:
 def mark_cancelled(config: Path, meeting_id: str, now: datetime) -> bool:
     """`status = "cancelled"` for the meeting in config.toml, as members were just told (the rest
     of the file as it is); False when config.toml has no such meeting or says so already."""
-    document = tomlkit.parse(config.read_text(encoding="utf-8"))
+    document = tomlkit.parse(config_text(config))
     meetings = document.get("meetings")
     table = (
         next((t for t in meetings if t.get("id") == meeting_id), None) if isinstance(meetings, AoT) else None
@@ -294,7 +294,7 @@ def mark_cancelled(config: Path, meeting_id: str, now: datetime) -> bool:
 
 def set_recipients_file(config: Path, name: str, now: datetime) -> list[MeetingWarning]:
     """`[files] recipients = name` in config.toml."""
-    document = tomlkit.parse(config.read_text(encoding="utf-8"))
+    document = tomlkit.parse(config_text(config))
     files = document.get("files")
     if files is None:
         files = tomlkit.table()
