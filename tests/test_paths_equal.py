@@ -237,7 +237,7 @@ def assert_paths_equal(
 # Several hundred runs, the same ones every time (the suite is deterministic); nothing is kept
 # between runs of the suite.
 @settings(
-    max_examples=200,
+    max_examples=400,
     derandomize=True,
     database=None,
     deadline=None,
