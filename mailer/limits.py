@@ -70,13 +70,18 @@ def _day_before(now: datetime) -> str:
     return (now - DAY).isoformat(timespec="seconds")
 
 
-def _coordinators_clock(moment: datetime) -> str:
-    """'2026-11-26 23:45 (Europe/Copenhagen)': `moment` in the network's zone, as `status` writes
-    times about no meeting; to the minute, so a moment within a minute is the next one."""
+def next_minute(moment: datetime) -> datetime:
+    """`moment` to the minute, rounded up, so that a time told to the minute is never too early."""
     if moment.second or moment.microsecond:
         moment = moment.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return moment
+
+
+def _coordinators_clock(moment: datetime) -> str:
+    """'2026-11-26 23:45 (Europe/Copenhagen)': `moment` (to the minute) in the network's zone, as
+    `status` writes times about no meeting."""
     zone = meeting_zone(None)
-    return f"{local_time(moment.isoformat(), zone)} ({zone.key})"
+    return f"{local_time(next_minute(moment).isoformat(), zone)} ({zone.key})"
 
 
 def duration(total: int, smtp: SmtpSettings) -> str:

@@ -45,12 +45,16 @@ def test_the_days_limit_is_said_and_kept_as_send_keeps_it(project: Project, serv
     shown = text_of(summary)
     assert (
         "config.toml (rate_per_day) tillader 3 beskeder om dagen fra én postkasse, og 0 beskeder er sendt "
-        "det seneste døgn: nu sendes 3 af de 4. Send det samme igen i morgen for de sidste 1."
+        "det seneste døgn: nu sendes 3 af de 4. Send det samme igen fra torsdag den 26. november 2026 "
+        "kl. 10.30 for de sidste 1."
     ) in shown
     assert f"3 beskeder til 3 medlemmer via 127.0.0.1:{server.port} som {USER}" in shown
     assert 'id="confirm-form"' in summary
     assert "sendt: 3, havde den allerede: 0, fejlede: 0" in result
-    assert "nu sendes 3 af de 4. Send det samme igen i morgen for de sidste 1." in result
+    assert (
+        "nu sendes 3 af de 4. Send det samme igen fra torsdag den 26. november 2026 kl. 10.30 for de "
+        "sidste 1." in result
+    )
     assert len(server.recorder.received) == 3
 
     # 23 hours later the day's three are used: nothing to confirm, and a send sends nothing,
@@ -59,8 +63,8 @@ def test_the_days_limit_is_said_and_kept_as_send_keeps_it(project: Project, serv
     summary, result = send_from_the_desk(project, later, 1)
     shown = text_of(summary)
     assert (
-        "og 3 beskeder er sendt det seneste døgn: intet sendes nu. Send det samme igen i morgen for at "
-        "sende de 1."
+        "og 3 beskeder er sendt det seneste døgn: intet sendes nu. Send det samme igen fra torsdag den "
+        "26. november 2026 kl. 10.30 for at sende de 1."
     ) in shown
     assert 'id="confirm-form"' not in summary
     assert "Stoppet" in result and "intet sendes nu" in result

@@ -22,7 +22,7 @@ from mailer.desk.signing import sign_in_first
 from mailer.desk.words import campaign_words, counted, number, words
 from mailer.errors import ConfigError, MailerError
 from mailer.journal import Journal
-from mailer.limits import Today, per_minute, today
+from mailer.limits import Today, next_minute, per_minute, today
 from mailer.meetings import DEFAULT_ZONE
 from mailer.passwords import where_from
 from mailer.plan import Plan, Selection, campaign_key
@@ -234,9 +234,10 @@ def _today(language: str, day: Today | None) -> str:
     if not day.waiting:
         return w["day_left"].format(by=day.set_by, per_day=per_day, room=number(language, day.room))
     said = w["day_used"].format(by=day.set_by, per_day=per_day, sent=counted(language, "message_n", day.sent))
+    then = long_local_time(next_minute(day.next_at).isoformat(), ZoneInfo(DEFAULT_ZONE), language)
     if not day.sends:
-        return w["day_none"].format(said=said, total=day.total)
-    return w["day_part"].format(said=said, sends=day.sends, total=day.total, waiting=day.waiting)
+        return w["day_none"].format(said=said, total=day.total, then=then)
+    return w["day_part"].format(said=said, sends=day.sends, total=day.total, waiting=day.waiting, then=then)
 
 
 def _since(language: str, changes: Changes) -> list[str]:

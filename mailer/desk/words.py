@@ -341,9 +341,9 @@ WORDS: dict[str, dict[str, str]] = {
             "{by} tillader {per_day} beskeder om dagen fra én postkasse, og {sent} er sendt det seneste døgn"
         ),
         "day_part": (
-            "{said}: nu sendes {sends} af de {total}. Send det samme igen i morgen for de sidste {waiting}."
+            "{said}: nu sendes {sends} af de {total}. Send det samme igen fra {then} for de sidste {waiting}."
         ),
-        "day_none": "{said}: intet sendes nu. Send det samme igen i morgen for at sende de {total}.",
+        "day_none": "{said}: intet sendes nu. Send det samme igen fra {then} for at sende de {total}.",
         "skipped": "{n} har den allerede (får den ikke igen)|{n} har den allerede (får dem ikke igen)",
         "suppressed": "{n} afmeldt udeladt|{n} afmeldte udeladt",
         "bouncing_left_out": "udeladt, fordi adressen ikke virker: {emails}",
@@ -765,10 +765,10 @@ WORDS: dict[str, dict[str, str]] = {
             "{by} allows {per_day} messages a day from one mailbox, and {sent} went out in the last 24 hours"
         ),
         "day_part": (
-            "{said}: this run sends {sends} of the {total}. Send the same again tomorrow for the other "
+            "{said}: this run sends {sends} of the {total}. Send the same again from {then} for the other "
             "{waiting}."
         ),
-        "day_none": "{said}: nothing is sent now. Send the same again tomorrow to send the {total}.",
+        "day_none": "{said}: nothing is sent now. Send the same again from {then} to send the {total}.",
         "skipped": "{n} already has it (not sent again)|{n} already have it (not sent again)",
         "suppressed": "{n} unsubscribed member left out|{n} unsubscribed members left out",
         "bouncing_left_out": "left out because their address bounced: {emails}",
