@@ -2,5 +2,5 @@
 
 A small local web app (Starlette on uvicorn) that listens on the loopback address only and runs
 the same code as the command line. guard.py keeps it hers alone; server.py starts it; app.py
-answers the pages.
+sends each address to its page in routes_*.py, by area.
 """
